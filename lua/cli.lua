@@ -1,3 +1,358 @@
+-- Command-line front end. Each command module (lua/commands/<name>.lua) declares one flag
+-- table; from it this module derives the parser, the --help text and the usage errors, so the
+-- three can never disagree.
+--
+-- A command spec:
+--   name, summary, description (optional, shown by --help)
+--   positionals = { {name = "FUNCTION_NAME", help = "..."}, ... }
+--   rest = {name = "ARGS", help = "..."}   -- optional: every later argument is kept verbatim
+--   flags = { {long = "data-file", short = "F", value = "PATH", help = "...",
+--              type = "string"|"port"|"count"|"uint"|"seconds"|"boolean",
+--              choices = {"text", "json"}, default = ..., aliases = {"qualifier"}}, ... }
+--   run = function(options, positionals, rest) -> exit status
+-- Flags without `value` are booleans (or counters with type = "count").
 local M = {}
-function M.run(argv) print("hello") return 0 end
+
+M.PROGRAM = "cargo-lambda"
+M.VERSION = "0.1.0"
+M.EXIT_OK = 0
+M.EXIT_FUNCTION_ERROR = 1
+M.EXIT_USAGE = 2
+M.EXIT_TRANSPORT = 3
+
+local COMMANDS = { "invoke", "run" }
+
+-- A usage error travels as a table so that run() can tell it from an internal failure.
+local UsageError = {}
+UsageError.__index = UsageError
+UsageError.__tostring = function(e)
+  return e.message
+end
+
+function M.usage_error(command, message)
+  error(setmetatable({ command = command, message = message }, UsageError), 0)
+end
+
+function M.is_usage_error(value)
+  return getmetatable(value) == UsageError
+end
+
+local function flag_label(flag)
+  return "--" .. flag.long
+end
+
+local function convert(command, flag, text)
+  local kind = flag.type or "string"
+  if flag.choices then
+    local lowered = text:lower()
+    for _, choice in ipairs(flag.choices) do
+      if choice == lowered then
+        return choice
+      end
+    end
+    M.usage_error(command, string.format("invalid value '%s' for %s: expected one of %s", text,
+      flag_label(flag), table.concat(flag.choices, ", ")))
+  end
+  if kind == "port" or kind == "uint" then
+    local n = text:match("^%d+$") and math.tointeger(tonumber(text))
+    if not n or (kind == "port" and (n < 1 or n > 65535)) then
+      M.usage_error(command, string.format("invalid value '%s' for %s: expected %s", text,
+        flag_label(flag), kind == "port" and "a port number from 1 to 65535" or "a whole number"))
+    end
+    return n
+  elseif kind == "seconds" then
+    local n = text:match("^%d+%.?%d*$") and tonumber(text)
+    if not n or n <= 0 or n ~= n or n == math.huge then
+      M.usage_error(command, string.format("invalid value '%s' for %s: expected a positive " ..
+        "number of seconds", text, flag_label(flag)))
+    end
+    return n
+  end
+  return text
+end
+
+-- A value that looks like another flag means the user forgot the value. "-" (standard input)
+-- and negative numbers are values.
+local function looks_like_flag(arg)
+  return arg:sub(1, 2) == "--" or (arg:match("^%-%a") ~= nil)
+end
+
+local function index_flags(spec)
+  local by_long, by_short = {}, {}
+  for _, flag in ipairs(spec.flags or {}) do
+    by_long[flag.long] = flag
+    for _, alias in ipairs(flag.aliases or {}) do
+      by_long[alias] = flag
+    end
+    if flag.short then
+      by_short[flag.short] = flag
+    end
+  end
+  by_long.help = by_long.help or { long = "help", help_flag = true }
+  by_short.h = by_short.h or by_long.help
+  return by_long, by_short
+end
+
+-- Parses args[first..] against spec. Returns options (keyed by long name with '-' turned into
+-- '_'), the positionals and the rest arguments; raises a usage error on bad input.
+function M.parse(spec, args, first)
+  local by_long, by_short = index_flags(spec)
+  local options, seen, positionals, rest = {}, {}, {}, nil
+  local command = spec.name
+  local i = first or 1
+
+  local function set(flag, value)
+    if flag.help_flag then
+      options.help = true
+      return
+    end
+    local key = flag.long:gsub("-", "_")
+    if flag.type == "count" then
+      options[key] = (options[key] or 0) + 1
+      return
+    end
+    if seen[flag] then
+      M.usage_error(command, string.format("%s was given more than once", flag_label(flag)))
+    end
+    seen[flag] = true
+    options[key] = value
+  end
+
+  local function take_value(flag, inline)
+    if inline then
+      return convert(command, flag, inline)
+    end
+    local value = args[i + 1]
+    if value == nil or looks_like_flag(value) then
+      M.usage_error(command, string.format("%s needs a value (%s)", flag_label(flag), flag.value))
+    end
+    i = i + 1
+    return convert(command, flag, value)
+  end
+
+  local only_positionals = false
+  while i <= #args do
+    local arg = args[i]
+    if not rest and spec.rest and #positionals >= #(spec.positionals or {}) then
+      rest = {}
+    end
+    if rest then
+      rest[#rest + 1] = arg
+    elseif only_positionals or arg == "-" or arg:sub(1, 1) ~= "-" then
+      if #positionals < #(spec.positionals or {}) then
+        positionals[#positionals + 1] = arg
+      else
+        M.usage_error(command, string.format("unexpected argument '%s'", arg))
+      end
+    elseif arg == "--" then
+      only_positionals = true
+    elseif arg:sub(1, 2) == "--" then
+      local name, inline = arg:match("^%-%-([^=]+)=(.*)$")
+      name = name or arg:sub(3)
+      local flag = by_long[name]
+      if not flag then
+        M.usage_error(command, string.format("unknown flag '--%s'", name))
+      end
+      if flag.value then
+        set(flag, take_value(flag, inline))
+      elseif inline then
+        M.usage_error(command, string.format("%s takes no value", flag_label(flag)))
+      else
+        set(flag, true)
+      end
+    else
+      -- One or more short flags: -Rv, -P9000, -P 9000.
+      local j = 2
+      while j <= #arg do
+        local letter = arg:sub(j, j)
+        local flag = by_short[letter]
+        if not flag then
+          M.usage_error(command, string.format("unknown flag '-%s'", letter))
+        end
+        if flag.value then
+          local inline = arg:sub(j + 1)
+          set(flag, take_value(flag, inline ~= "" and inline or nil))
+          break
+        end
+        set(flag, true)
+        j = j + 1
+      end
+    end
+    i = i + 1
+  end
+
+  for _, flag in ipairs(spec.flags or {}) do
+    local key = flag.long:gsub("-", "_")
+    if options[key] == nil and flag.default ~= nil then
+      options[key] = flag.default
+    end
+  end
+  return options, positionals, rest or {}
+end
+
+local function wrap(text, indent, width)
+  local lines, line = {}, ""
+  for word in text:gmatch("%S+") do
+    if #line > 0 and #line + 1 + #word > width then
+      lines[#lines + 1] = line
+      line = word
+    else
+      line = #line > 0 and (line .. " " .. word) or word
+    end
+  end
+  lines[#lines + 1] = line
+  return table.concat(lines, "\n" .. string.rep(" ", indent))
+end
+
+function M.help(spec)
+  local out = {}
+  local usage = M.PROGRAM .. " " .. spec.name .. " [OPTIONS]"
+  for _, p in ipairs(spec.positionals or {}) do
+    usage = usage .. " [" .. p.name .. "]"
+  end
+  if spec.rest then
+    usage = usage .. " [" .. spec.rest.name .. "]..."
+  end
+  out[#out + 1] = spec.summary
+  if spec.description then
+    out[#out + 1] = ""
+    out[#out + 1] = wrap(spec.description, 0, 90)
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "Usage: " .. usage
+  if spec.positionals or spec.rest then
+    out[#out + 1] = ""
+    out[#out + 1] = "Arguments:"
+    local list = { table.unpack(spec.positionals or {}) }
+    list[#list + 1] = spec.rest
+    for _, p in ipairs(list) do
+      out[#out + 1] = string.format("  %-30s %s", "[" .. p.name .. "]", wrap(p.help, 33, 66))
+    end
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "Options:"
+  local flags = { table.unpack(spec.flags or {}) }
+  flags[#flags + 1] = { long = "help", short = "h", help = "Print help" }
+  for _, flag in ipairs(flags) do
+    local left = (flag.short and ("-" .. flag.short .. ", ") or "    ") .. "--" .. flag.long
+    if flag.value then
+      left = left .. " <" .. flag.value .. ">"
+    end
+    local text = flag.help
+    if flag.choices then
+      text = text .. " [possible values: " .. table.concat(flag.choices, ", ") .. "]"
+    end
+    if flag.default ~= nil and flag.type ~= "count" then
+      text = text .. " [default: " .. tostring(flag.default) .. "]"
+    end
+    if flag.aliases then
+      text = text .. " [alias: --" .. table.concat(flag.aliases, ", --") .. "]"
+    end
+    if #left > 30 then
+      out[#out + 1] = "  " .. left
+      out[#out + 1] = string.rep(" ", 33) .. wrap(text, 33, 66)
+    else
+      out[#out + 1] = string.format("  %-30s %s", left, wrap(text, 33, 66))
+    end
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+local function load_command(name)
+  for _, known in ipairs(COMMANDS) do
+    if known == name then
+      return require("commands." .. name)
+    end
+  end
+  return nil
+end
+
+local function top_help()
+  local lines = {
+    M.PROGRAM .. " " .. M.VERSION .. ": invoke AWS Lambda functions, locally or on AWS",
+    "",
+    "Usage: " .. M.PROGRAM .. " [lambda] <COMMAND> [OPTIONS]",
+    "       cargo lambda <COMMAND> [OPTIONS]   (as a cargo subcommand)",
+    "",
+    "Commands:",
+  }
+  for _, name in ipairs(COMMANDS) do
+    lines[#lines + 1] = string.format("  %-10s %s", name, require("commands." .. name).summary)
+  end
+  lines[#lines + 1] = string.format("  %-10s %s", "help", "Print this message or the help of a command")
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "Options:"
+  lines[#lines + 1] = "  -h, --help     Print help"
+  lines[#lines + 1] = "  -V, --version  Print version"
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "Run '" .. M.PROGRAM .. " <COMMAND> --help' for a command's options."
+  return table.concat(lines, "\n") .. "\n"
+end
+
+local function report_usage(e)
+  local where = e.command and (M.PROGRAM .. " " .. e.command) or M.PROGRAM
+  io.stderr:write(string.format("error: %s (see '%s --help')\n", e.message, where))
+  return M.EXIT_USAGE
+end
+
+local function dispatch(argv)
+  local args = {}
+  for i = 1, #argv do
+    args[i] = argv[i]
+  end
+  -- `cargo lambda invoke` runs `cargo-lambda lambda invoke`.
+  if args[1] == "lambda" then
+    table.remove(args, 1)
+  end
+  local first = args[1]
+  if first == nil or first == "-h" or first == "--help" then
+    io.stdout:write(top_help())
+    return first == nil and M.EXIT_USAGE or M.EXIT_OK
+  end
+  if first == "-V" or first == "--version" then
+    io.stdout:write(M.PROGRAM .. " " .. M.VERSION .. "\n")
+    return M.EXIT_OK
+  end
+  if first == "help" then
+    if args[2] == nil then
+      io.stdout:write(top_help())
+      return M.EXIT_OK
+    end
+    local command = load_command(args[2])
+    if not command then
+      M.usage_error(nil, string.format("unknown command '%s'", args[2]))
+    end
+    io.stdout:write(M.help(command))
+    return M.EXIT_OK
+  end
+  local command = load_command(first)
+  if not command then
+    M.usage_error(nil, string.format("unknown command '%s'", first))
+  end
+  local options, positionals, rest = M.parse(command, args, 2)
+  if options.help then
+    io.stdout:write(M.help(command))
+    return M.EXIT_OK
+  end
+  return command.run(options, positionals, rest)
+end
+
+-- Runs the CLI; returns the exit status. Usage errors become one line on stderr and status 2;
+-- anything else that escapes a command is a bug and is reported as such by the host.
+function M.run(argv)
+  local ok, result = xpcall(dispatch, function(e)
+    if M.is_usage_error(e) then
+      return e
+    end
+    return debug.traceback(tostring(e), 2)
+  end, argv)
+  if ok then
+    return result or M.EXIT_OK
+  end
+  if M.is_usage_error(result) then
+    return report_usage(result)
+  end
+  error(result, 0)
+end
+
 return M
