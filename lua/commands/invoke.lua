@@ -1,0 +1,257 @@
+-- `cargo-lambda invoke`: send a payload to a function and print its answer.
+local cli = require("cli")
+
+local M = {
+  name = "invoke",
+  summary = "Send a payload to a Lambda function and print its answer",
+  description = "Invokes FUNCTION_NAME on the local emulator (cargo lambda watch). Without a "
+    .. "name, the single function of the Cargo project around the current directory is "
+    .. "invoked, or the emulator's default function '_' outside a project. Exactly one of "
+    .. "--data-ascii, --data-file and --data-example gives the payload. Exit status: 0 "
+    .. "success, 1 the function returned an error, 2 usage or input error, 3 the emulator "
+    .. "could not be reached.",
+  positionals = {
+    { name = "FUNCTION_NAME", help = "Name of the function to invoke" },
+  },
+  flags = {
+    { long = "data-ascii", short = "A", value = "DATA", help = "Payload given inline" },
+    { long = "data-file", short = "F", value = "PATH",
+      help = "Payload read from a file ('-' reads standard input)" },
+    { long = "data-example", short = "E", value = "NAME",
+      help = "Name of an example event (e.g. apigw-request), downloaded once and cached" },
+    { long = "skip-cache", help = "Download --data-example again; neither read nor write the cache" },
+    { long = "invoke-address", value = "ADDRESS", default = "localhost",
+      help = "Address of the emulator; localhost tries ::1 and 127.0.0.1" },
+    { long = "invoke-port", short = "P", value = "PORT", type = "port", default = 9000,
+      help = "Port of the emulator" },
+    { long = "manifest-path", value = "PATH",
+      help = "Cargo.toml that names the function when FUNCTION_NAME is left out" },
+    { long = "client-context-ascii", value = "JSON", help = "Client context given inline" },
+    { long = "client-context-file", value = "PATH",
+      help = "Client context read from a file (wins over --client-context-ascii)" },
+    { long = "identity-id", value = "ID", help = "Cognito identity id (needs --identity-pool-id)" },
+    { long = "identity-pool-id", value = "ID", help = "Cognito identity pool id (needs --identity-id)" },
+    { long = "output-format", short = "o", value = "FORMAT", choices = { "text", "json" },
+      default = "text", help = "How to print the answer; json pretty-prints it" },
+    { long = "timeout", value = "SECONDS", type = "seconds",
+      help = "Give up when the answer takes longer (default: wait for it)" },
+    { long = "tls-cert", value = "PATH", help = "Client certificate (PEM) for https" },
+    { long = "tls-key", value = "PATH", help = "Key of the client certificate (PEM)" },
+    { long = "tls-ca", value = "PATH", help = "CA certificates (PEM) that vouch for the emulator" },
+    { long = "verbose", short = "v", type = "count",
+      help = "Print the request, the answer's headers and timing on stderr" },
+  },
+}
+
+local function fail(status, message)
+  io.stderr:write("error: ", message, "\n")
+  return status
+end
+
+local function read_file(flag, path)
+  local handle, message
+  if path == "-" then
+    handle = io.stdin
+  else
+    handle, message = io.open(path, "rb")
+    if not handle then
+      return nil, string.format("%s: cannot read %s", flag, message)
+    end
+  end
+  local data, read_error = handle:read("a")
+  if handle ~= io.stdin then
+    handle:close()
+  end
+  if not data then
+    return nil, string.format("%s: cannot read %s: %s", flag, path, tostring(read_error))
+  end
+  return data
+end
+
+local function read_payload(options)
+  local given = {}
+  for _, flag in ipairs({ "data_ascii", "data_file", "data_example" }) do
+    if options[flag] then
+      given[#given + 1] = flag
+    end
+  end
+  if #given ~= 1 then
+    cli.usage_error(M.name, (#given == 0 and "no payload given" or "more than one payload given")
+      .. ": use exactly one of --data-ascii, --data-file or --data-example")
+  end
+  if options.data_ascii then
+    return options.data_ascii
+  elseif options.data_file then
+    local data, message = read_file("--data-file", options.data_file)
+    if not data then
+      return nil, message, cli.EXIT_USAGE
+    end
+    return data
+  end
+  local examples = require("lambda.examples")
+  local data, message, kind = examples.fetch(options.data_example, {
+    skip_cache = options.skip_cache,
+    timeout = options.timeout,
+    on_warning = function(warning)
+      io.stderr:write("warning: ", warning, "\n")
+    end,
+  })
+  if not data then
+    return nil, message, kind == "transport" and cli.EXIT_TRANSPORT or cli.EXIT_USAGE
+  end
+  return data
+end
+
+-- The client context travels in a header: it must be JSON, and on one line. JSON allows raw
+-- line breaks only between tokens, so removing them cannot change the value.
+local function read_client_context(options)
+  local text, flag
+  if options.client_context_file then
+    flag = "--client-context-file"
+    local message
+    text, message = read_file(flag, options.client_context_file)
+    if not text then
+      return nil, message
+    end
+  elseif options.client_context_ascii then
+    flag, text = "--client-context-ascii", options.client_context_ascii
+  else
+    return false
+  end
+  local ok, message = require("lambda.json").valid(text)
+  if not ok then
+    return nil, string.format("%s: %s", flag, message)
+  end
+  text = text:gsub("^%s+", ""):gsub("%s+$", ""):gsub("%s*[\r\n]%s*", "")
+  return text
+end
+
+local function resolve_function_name(options, positionals)
+  if positionals[1] then
+    if positionals[1] == "" then
+      return nil, "FUNCTION_NAME is empty"
+    end
+    return positionals[1]
+  end
+  local cargo = require("lambda.cargo")
+  local manifest = options.manifest_path
+  if manifest then
+    local info = require("lambda.fs").stat(manifest)
+    if not info or info.type ~= "file" then
+      return nil, string.format("--manifest-path: %s does not exist", manifest)
+    end
+  else
+    manifest = cargo.find_manifest()
+    if not manifest then
+      return require("lambda.invoke").DEFAULT_FUNCTION
+    end
+  end
+  local functions, message = cargo.functions(manifest)
+  if not functions then
+    return nil, message
+  end
+  if #functions == 1 then
+    return functions[1]
+  elseif #functions == 0 then
+    return require("lambda.invoke").DEFAULT_FUNCTION
+  end
+  return nil, string.format("%s has several functions (%s): name the one to invoke, e.g. "
+    .. "'cargo lambda invoke %s ...'", manifest, table.concat(functions, ", "), functions[1])
+end
+
+local function print_verbose_request(result_or_url, trace)
+  io.stderr:write("> POST ", result_or_url, "\n")
+  if trace then
+    for line in trace:gmatch("[^\r\n]+") do
+      io.stderr:write("> ", line, "\n")
+    end
+  end
+end
+
+local function print_verbose_response(response)
+  io.stderr:write(string.format("< HTTP %d from %s port %s\n", response.status,
+    tostring(response.primary_ip), tostring(response.primary_port)))
+  for _, pair in ipairs(response.header_list or {}) do
+    io.stderr:write("< ", pair[1], ": ", pair[2], "\n")
+  end
+  io.stderr:write(string.format("* %d bytes in %.3f ms (connect %.3f ms)\n", #response.body,
+    (response.elapsed or 0) * 1000, (response.connect_elapsed or 0) * 1000))
+end
+
+function M.run(options, positionals)
+  if (options.identity_id == nil) ~= (options.identity_pool_id == nil) then
+    cli.usage_error(M.name, "--identity-id and --identity-pool-id must be given together")
+  end
+  local payload, payload_error, payload_status = read_payload(options)
+  if not payload then
+    return fail(payload_status, payload_error)
+  end
+  local client_context, context_error = read_client_context(options)
+  if client_context == nil then
+    return fail(cli.EXIT_USAGE, context_error)
+  end
+  local address, address_error = require("lambda.url").check_host(options.invoke_address)
+  if not address then
+    return fail(cli.EXIT_USAGE, string.format("--invoke-address: invalid value '%s': %s",
+      options.invoke_address, address_error))
+  end
+  local tls, tls_error = require("lambda.tls").resolve({
+    cert = options.tls_cert, key = options.tls_key, ca = options.tls_ca,
+  })
+  if not tls then
+    return fail(cli.EXIT_USAGE, tls_error)
+  end
+  local name, name_error = resolve_function_name(options, positionals)
+  if not name then
+    return fail(cli.EXIT_USAGE, name_error)
+  end
+
+  local invoke = require("lambda.invoke")
+  local verbose = (options.verbose or 0) > 0
+  local request = {
+    name = name,
+    payload = payload,
+    address = address,
+    port = options.invoke_port,
+    https = tls.https,
+    tls = tls.https and { cert = tls.cert, key = tls.key, ca = tls.ca } or nil,
+    client_context = client_context or nil,
+    identity = options.identity_id and { id = options.identity_id,
+      pool_id = options.identity_pool_id } or nil,
+    timeout = options.timeout,
+    trace = verbose,
+  }
+  local result, message, kind = invoke.invoke_local(request)
+  if not result then
+    local target = invoke.local_url(request)
+    if verbose then
+      print_verbose_request(target)
+    end
+    if kind == "refused" then
+      return fail(cli.EXIT_TRANSPORT, string.format("%s: connection refused: is the emulator "
+        .. "running? Start it with 'cargo lambda watch'", target))
+    end
+    return fail(cli.EXIT_TRANSPORT, message)
+  end
+  if verbose then
+    print_verbose_request(result.url, result.response.request_head)
+    print_verbose_response(result.response)
+  end
+  if result.error then
+    io.stderr:write("Error: ", result.error_line, "\n")
+    return cli.EXIT_FUNCTION_ERROR
+  end
+  local body = result.body
+  if options.output_format == "json" then
+    local pretty, json_error = require("lambda.json").pretty(body)
+    if not pretty then
+      return fail(cli.EXIT_FUNCTION_ERROR, "--output-format json: the function's answer is "
+        .. "not JSON: " .. json_error)
+    end
+    body = pretty
+  end
+  io.stdout:write(body, "\n")
+  return cli.EXIT_OK
+end
+
+return M

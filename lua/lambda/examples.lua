@@ -1,0 +1,73 @@
+-- Example event payloads (--data-example): downloaded once from the examples site and kept in
+-- <cache dir>/cargo-lambda/invoke-fixtures/<name>.
+local cache = require("lambda.cache")
+local http = require("lambda.http")
+
+local M = {}
+
+M.DEFAULT_URL = "https://event-examples.cargo-lambda.info"
+M.CACHE_NAMESPACE = "invoke-fixtures"
+
+-- The original's normalisation: "apigw-request", "apigw-request.json",
+-- "example-apigw-request" and "example-apigw-request.json" all name
+-- "example-apigw-request.json".
+function M.normalize(name)
+  if name:sub(1, 8) ~= "example-" then
+    name = "example-" .. name
+  end
+  if name:sub(-5) ~= ".json" then
+    name = name .. ".json"
+  end
+  return name
+end
+
+function M.base_url()
+  local url = os.getenv("CARGO_LAMBDA_EXAMPLES_URL")
+  if not url or url == "" then
+    url = M.DEFAULT_URL
+  end
+  return (url:gsub("/+$", ""))
+end
+
+-- Returns the payload, or nil, message, kind where kind is "input" (bad name, the site
+-- answered with an error) or "transport" (the site could not be reached).
+-- options: {skip_cache = bool, timeout = seconds, on_warning = function(message)}
+function M.fetch(name, options)
+  options = options or {}
+  if name == "" or name:find("[/\\%z]") or name:find("..", 1, true) then
+    return nil, string.format("--data-example: invalid example name '%s'", name), "input"
+  end
+  local file = M.normalize(name)
+  local store = nil
+  if not options.skip_cache then
+    -- No cache directory (no HOME) just means no caching, as in the original.
+    store = cache.open(M.CACHE_NAMESPACE)
+  end
+  if store then
+    local cached, read_error = store:get(file)
+    if cached then
+      return cached
+    elseif read_error and options.on_warning then
+      options.on_warning("ignoring the cached example: " .. read_error)
+    end
+  end
+  local url = M.base_url() .. "/" .. file
+  local response, message = http.request({ method = "GET", url = url, timeout = options.timeout })
+  if not response then
+    return nil, string.format("--data-example: downloading %s failed: %s", url, message),
+      "transport"
+  end
+  if response.status ~= 200 then
+    return nil, string.format("--data-example: downloading %s failed: HTTP %d", url,
+      response.status), "input"
+  end
+  if store then
+    local ok, write_error = store:put(file, response.body)
+    if not ok and options.on_warning then
+      options.on_warning("could not cache the example: " .. write_error)
+    end
+  end
+  return response.body
+end
+
+return M

@@ -1,0 +1,72 @@
+-- Invoking a function through the local emulator's Invoke API. The invoke command is a thin
+-- layer over this module, and user scripts call it the same way.
+local http = require("lambda.http")
+local url = require("lambda.url")
+local function_error = require("lambda.function_error")
+
+local M = {}
+
+M.DEFAULT_ADDRESS = "localhost"
+M.DEFAULT_PORT = 9000
+M.DEFAULT_FUNCTION = "_"
+
+-- A JSON string literal with only the escapes JSON requires (cjson would also escape '/').
+local function json_string(text)
+  return '"' .. text:gsub('[%c"\\]', function(c)
+    local named = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+    return named[c] or string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+function M.local_url(options)
+  local scheme = options.https and "https" or "http"
+  return string.format("%s://%s:%d/2015-03-31/functions/%s/invocations", scheme,
+    url.format_host(options.address or M.DEFAULT_ADDRESS), options.port or M.DEFAULT_PORT,
+    url.encode_segment(options.name or M.DEFAULT_FUNCTION))
+end
+
+-- options: name, payload (string), address, port, https, tls = {cert, key, ca},
+--   client_context (JSON text, one line), identity = {id =, pool_id =}, timeout (s), trace.
+-- Returns a result {url, status, body, headers, response, error = nil | {type, message, ...},
+-- error_line} or nil, message, kind (the HTTP client's failure kinds).
+function M.invoke_local(options)
+  local target = M.local_url(options)
+  local headers = {}
+  if options.client_context then
+    headers[#headers + 1] = { "lambda-runtime-client-context", options.client_context }
+  end
+  if options.identity then
+    headers[#headers + 1] = {
+      "lambda-runtime-cognito-identity",
+      '{"cognitoIdentityId":' .. json_string(options.identity.id) .. ',"cognitoIdentityPoolId":'
+        .. json_string(options.identity.pool_id) .. "}",
+    }
+  end
+  local response, message, kind = http.request({
+    method = "POST",
+    url = target,
+    headers = headers,
+    body = options.payload or "",
+    timeout = options.timeout,
+    tls = options.tls,
+    trace = options.trace,
+  })
+  if not response then
+    return nil, message, kind
+  end
+  local result = {
+    url = target,
+    status = response.status,
+    body = response.body,
+    headers = response.headers,
+    response = response,
+  }
+  -- Lambda answers a function's failure with 200 and X-Amz-Function-Error; the original's
+  -- emulator with a non-200 status. Either is the function's error.
+  if response.status ~= 200 or response.headers["x-amz-function-error"] then
+    result.error, result.error_line = function_error.describe(response.status, response.body)
+  end
+  return result
+end
+
+return M

@@ -1,0 +1,59 @@
+-- Which certificate files an invoke uses (reference §1.7): each flag, else <config dir>/
+-- cert.pem, key.pem, ca.pem when present. TLS is on only when a certificate AND a key are found.
+local fs = require("lambda.fs")
+
+local M = {}
+
+local function is_file(path)
+  local info = path and fs.stat(path)
+  return info ~= nil and info.type == "file"
+end
+
+local function is_dir(path)
+  local info = path and fs.stat(path)
+  return info ~= nil and info.type == "directory"
+end
+
+-- $XDG_CONFIG_HOME/cargo-lambda when that directory exists, else ~/.config/cargo-lambda.
+function M.config_dir()
+  local xdg = os.getenv("XDG_CONFIG_HOME")
+  if xdg and xdg ~= "" and is_dir(xdg .. "/cargo-lambda") then
+    return xdg .. "/cargo-lambda"
+  end
+  local home = os.getenv("HOME")
+  if not home or home == "" then
+    return nil
+  end
+  return home .. "/.config/cargo-lambda"
+end
+
+-- flags: {cert =, key =, ca =} as given on the command line. Returns the effective
+-- {cert, key, ca, secure, https} or nil, message when a file named by a flag is missing.
+function M.resolve(flags)
+  local dir = M.config_dir()
+  local chosen = {}
+  for _, field in ipairs({ "cert", "key", "ca" }) do
+    local given = flags[field]
+    if given then
+      if not is_file(given) then
+        return nil, string.format("--tls-%s: %s is not a readable file", field, given)
+      end
+      chosen[field] = given
+    elseif dir and is_file(dir .. "/" .. field .. ".pem") then
+      chosen[field] = dir .. "/" .. field .. ".pem"
+    end
+  end
+  chosen.secure = chosen.cert ~= nil and chosen.key ~= nil
+  -- The original silently stays on plain http with a lone certificate; say so instead.
+  if (flags.cert or flags.key) and not chosen.secure then
+    return nil, string.format("--tls-%s needs --tls-%s (or %s.pem in %s)",
+      flags.cert and "cert" or "key", flags.cert and "key" or "cert",
+      flags.cert and "key" or "cert", dir or "the config directory")
+  end
+  -- An explicit CA alone means https to a server that CA vouches for, without a client
+  -- certificate; a ca.pem merely lying in the config directory does not switch to https.
+  chosen.https = chosen.secure or flags.ca ~= nil
+  return chosen
+end
+
+return M

@@ -1,0 +1,120 @@
+"""`invoke --data-example`: download from CARGO_LAMBDA_EXAMPLES_URL, cache, --skip-cache."""
+
+import os
+import socket
+import unittest
+
+from harness import ScratchTestCase, shared_path
+from testserver import TestServer
+
+EXAMPLE = b'{"resource": "/{proxy+}", "path": "/hello/world", "httpMethod": "POST"}'
+
+
+class DataExample(ScratchTestCase):
+    def setUp(self):
+        super().setUp()
+        self.examples = TestServer(host="127.0.0.1")
+        self.examples.__enter__()
+        self.addCleanup(self.examples.__exit__, None, None, None)
+        self.emulator = TestServer(host="127.0.0.1")
+        self.emulator.__enter__()
+        self.addCleanup(self.emulator.__exit__, None, None, None)
+        self.cache_home = os.path.join(self.scratch, "xdg-cache")
+
+    def run_example(self, *args):
+        env = self.env(CARGO_LAMBDA_EXAMPLES_URL=self.examples.url("/events/"),
+                       XDG_CACHE_HOME=self.cache_home)
+        return self.cli("invoke", "--invoke-address", "127.0.0.1", "-P", str(self.emulator.port),
+                        *args, env=env)
+
+    def cache_file(self, name):
+        return os.path.join(self.cache_home, "cargo-lambda", "invoke-fixtures", name)
+
+    def test_download_then_cache(self):
+        self.examples.respond(200, body=EXAMPLE)
+        result = self.run_example("--data-example", "apigw-request")
+        self.assertExit(result, 0)
+        self.assertEqual([r.path for r in self.examples.requests],
+                         ["/events/example-apigw-request.json"])
+        self.assertEqual(self.examples.requests[0].method, "GET")
+        self.assertEqual(self.emulator.requests[0].body, EXAMPLE)
+        with open(self.cache_file("example-apigw-request.json"), "rb") as f:
+            self.assertEqual(f.read(), EXAMPLE)
+        for directory in (os.path.dirname(self.cache_file("x")),
+                          os.path.join(self.cache_home, "cargo-lambda")):
+            self.assertEqual(os.stat(directory).st_mode & 0o777, 0o700)
+        # Every spelling of the name hits the cache: no second download.
+        for spelling in ("apigw-request.json", "example-apigw-request",
+                         "example-apigw-request.json"):
+            self.assertExit(self.run_example("-E", spelling), 0)
+        self.assertEqual(len(self.examples.requests), 1)
+        self.assertEqual([r.body for r in self.emulator.requests], [EXAMPLE] * 4)
+
+    def test_skip_cache_neither_reads_nor_writes(self):
+        os.makedirs(os.path.dirname(self.cache_file("x")))
+        with open(self.cache_file("example-sqs-event.json"), "wb") as f:
+            f.write(b'{"stale": true}')
+        self.examples.respond(200, body=b'{"fresh": true}')
+        result = self.run_example("-E", "sqs-event", "--skip-cache")
+        self.assertExit(result, 0)
+        self.assertEqual(self.emulator.requests[0].body, b'{"fresh": true}')
+        with open(self.cache_file("example-sqs-event.json"), "rb") as f:
+            self.assertEqual(f.read(), b'{"stale": true}')
+        self.examples.respond(200, body=b'{"other": 1}')
+        self.assertExit(self.run_example("-E", "new-event", "--skip-cache"), 0)
+        self.assertFalse(os.path.exists(self.cache_file("example-new-event.json")))
+
+    def test_failed_download_names_url_and_status_and_leaves_no_file(self):
+        self.examples.respond(404, body=b"not found")
+        result = self.run_example("-E", "no-such-event")
+        self.assertExit(result, 2)
+        self.assertOneLineError(result, self.examples.url("/events/example-no-such-event.json"),
+                                "404")
+        self.assertEqual(self.emulator.requests, [])
+        directory = os.path.dirname(self.cache_file("x"))
+        leftovers = os.listdir(directory) if os.path.isdir(directory) else []
+        self.assertEqual(leftovers, [])
+
+    def test_examples_site_unreachable(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = self.env(CARGO_LAMBDA_EXAMPLES_URL="http://127.0.0.1:%d" % port,
+                       XDG_CACHE_HOME=self.cache_home)
+        result = self.cli("invoke", "-P", str(self.emulator.port), "-E", "x", env=env)
+        self.assertExit(result, 3)
+        self.assertOneLineError(result, "http://127.0.0.1:%d/example-x.json" % port)
+
+    def test_names_that_escape_are_refused(self):
+        for name in ("../etc/passwd", "a/b", "..", ""):
+            result = self.run_example("-E", name)
+            self.assertExit(result, 2)
+            self.assertOneLineError(result, "--data-example")
+        self.assertEqual(self.examples.requests, [])
+
+    def test_home_cache_when_xdg_unset(self):
+        self.examples.respond(200, body=EXAMPLE)
+        env = self.env(CARGO_LAMBDA_EXAMPLES_URL=self.examples.url("/"))
+        result = self.cli("invoke", "-P", str(self.emulator.port), "-E", "s3-event", env=env)
+        self.assertExit(result, 0)
+        self.assertTrue(os.path.isfile(os.path.join(
+            self.home, ".cache", "cargo-lambda", "invoke-fixtures", "example-s3-event.json")))
+
+    def test_real_event_fixtures_are_sent_byte_for_byte(self):
+        folder = shared_path("acceptance", "event-fixtures")
+        if folder is None:
+            self.skipTest("../shared/acceptance/event-fixtures is absent")
+        names = sorted(n for n in os.listdir(folder) if n.startswith("example-"))[:25]
+        self.assertTrue(names)
+        for name in names:
+            with open(os.path.join(folder, name), "rb") as f:
+                data = f.read()
+            self.examples.respond(200, body=data)
+            result = self.run_example("-E", name, "--skip-cache")
+            self.assertExit(result, 0)
+            self.assertEqual(self.emulator.requests[-1].body, data, name)
+        print("sent %d real event fixtures" % len(names))
+
+
+if __name__ == "__main__":
+    unittest.main()
