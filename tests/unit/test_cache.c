@@ -1,0 +1,257 @@
+/* Unit tests of lambda.cache against a scratch directory. The cases are Lua chunks that get the
+ * module, the scratch directory and a few file-system helpers written in C. */
+#define _XOPEN_SOURCE 700
+
+#include <dirent.h>
+#include <ftw.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "modules.h"
+
+static int failures;
+static char scratch[] = "/tmp/test_cache.XXXXXX";
+
+/* mode(path) -> permission bits | nil */
+static int helper_mode(lua_State *L) {
+    struct stat info;
+    if (lstat(luaL_checkstring(L, 1), &info) != 0)
+        return 0;
+    lua_pushinteger(L, info.st_mode & 07777);
+    return 1;
+}
+
+/* mkdir(path) */
+static int helper_mkdir(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    if (mkdir(path, 0755) != 0)
+        return luaL_error(L, "mkdir %s failed", path);
+    return 0;
+}
+
+/* hidden(dir) -> number of entries named .*, not counting . and .. (temporary files) */
+static int helper_hidden(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    DIR *directory = opendir(path);
+    if (!directory)
+        return luaL_error(L, "opendir %s failed", path);
+    lua_Integer count = 0;
+    for (struct dirent *entry; (entry = readdir(directory));) {
+        const char *name = entry->d_name;
+        if (name[0] == '.' && strcmp(name, ".") != 0 && strcmp(name, "..") != 0)
+            count++;
+    }
+    closedir(directory);
+    lua_pushinteger(L, count);
+    return 1;
+}
+
+/* limit_file_size(bytes | nil): RLIMIT_FSIZE, so that a write fails part way through. */
+static int helper_limit_file_size(lua_State *L) {
+    struct rlimit limit;
+    getrlimit(RLIMIT_FSIZE, &limit);
+    limit.rlim_cur = lua_isnoneornil(L, 1) ? limit.rlim_max : (rlim_t)luaL_checkinteger(L, 1);
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0)
+        return luaL_error(L, "setrlimit failed");
+    return 0;
+}
+
+static const luaL_Reg helpers[] = {
+    {"mode", helper_mode},
+    {"mkdir", helper_mkdir},
+    {"hidden", helper_hidden},
+    {"limit_file_size", helper_limit_file_size},
+    {NULL, NULL},
+};
+
+/* Runs chunk with ... = cache module, scratch directory, helpers; fails the test on error. */
+static void run_lua(int line, lua_State *L, const char *chunk) {
+    if (luaL_loadstring(L, chunk) != LUA_OK) {
+        fprintf(stderr, "%s:%d: %s\n", __FILE__, line, lua_tostring(L, -1));
+        failures++;
+        lua_pop(L, 1);
+        return;
+    }
+    luaL_requiref(L, "lambda.cache", luaopen_lambda_cache, 0);
+    lua_pushstring(L, scratch);
+    luaL_newlib(L, helpers);
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+        fprintf(stderr, "%s:%d: %s\n", __FILE__, line, lua_tostring(L, -1));
+        failures++;
+        lua_pop(L, 1);
+    }
+}
+
+#define LUA(L, chunk) run_lua(__LINE__, L, "local cache, scratch, fs = ...\n" chunk)
+
+static void use_xdg(const char *subdirectory) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", scratch, subdirectory);
+    setenv("XDG_CACHE_HOME", path, 1);
+}
+
+static void test_round_trip(lua_State *L) {
+    use_xdg("xdg");
+    LUA(L, "local root = scratch .. '/xdg/cargo-lambda'\n"
+           "assert(cache.root() == root, cache.root())\n"
+           "local c = assert(cache.open('ns'))\n"
+           "assert(tostring(c) == 'cache (' .. root .. '/ns)', tostring(c))\n"
+           "local key = 'example-apigw-request.json'\n"
+           "assert(c:path(key) == root .. '/ns/' .. key)\n"
+           /* Absent entry, even before the directory exists: a single nil. */
+           "assert(select('#', c:get(key)) == 1 and c:get(key) == nil)\n"
+           "local data = 'a\\0b\\0\\255\\r\\n' .. string.rep('\\0xyz', 300000)\n"
+           "assert(c:put(key, data) == true)\n"
+           "assert(c:get(key) == data)\n"
+           "local file = assert(io.open(root .. '/ns/' .. key, 'rb'))\n"
+           "assert(file:read('a') == data)\n"
+           "file:close()\n"
+           "assert(fs.mode(scratch .. '/xdg') == tonumber('700', 8))\n"
+           "assert(fs.mode(root) == tonumber('700', 8))\n"
+           "assert(fs.mode(root .. '/ns') == tonumber('700', 8))\n"
+           "assert(c:put(key, '') == true and c:get(key) == '')\n"
+           "assert(c:put(key, 'second') == true and c:get(key) == 'second')\n"
+           "assert(fs.hidden(root .. '/ns') == 0)\n"
+           "assert(c:remove(key) == true and c:get(key) == nil)\n"
+           "assert(c:remove(key) == true)\n"
+           "local other = assert(cache.open('other'))\n"
+           "assert(other:put(key, 'x') and other:get(key) == 'x' and c:get(key) == nil)\n");
+}
+
+static void test_rejected_keys(lua_State *L) {
+    use_xdg("xdg");
+    LUA(L, "local c = assert(cache.open('ns'))\n"
+           "local bad = {'', 'a/b', '/abs', 'a\\\\b', 'a\\0b', '.', '..', string.rep('k', 256)}\n"
+           "for _, key in ipairs(bad) do\n"
+           "  for _, method in ipairs({'path', 'get', 'put', 'remove'}) do\n"
+           "    local ok, message = c[method](c, key, 'data')\n"
+           "    assert(ok == nil, method .. ' accepted ' .. key)\n"
+           "    assert(message:find('invalid cache key', 1, true), message)\n"
+           "    assert(not message:find('\\0', 1, true) and not message:find('\\n', 1, true))\n"
+           "  end\n"
+           "  local ok, message = cache.open(key)\n"
+           "  assert(ok == nil and message:find('invalid cache namespace', 1, true), message)\n"
+           "end\n"
+           "local ok, message = c:get('../escape')\n"
+           "assert(message == \"invalid cache key '../escape': must not contain '/' or '\\\\'\",\n"
+           "       message)\n"
+           "ok, message = c:get('a\\0b')\n"
+           "assert(message == \"invalid cache key 'a\\\\x00b': must not contain NUL\", message)\n"
+           "ok, message = cache.open('..')\n"
+           "assert(message == \"invalid cache namespace '..': must not be '.' or '..'\", message)\n"
+           "for _, key in ipairs({'...', '.hidden', 'a b', string.rep('k', 255)}) do\n"
+           "  assert(c:put(key, key) == true and c:get(key) == key, key)\n"
+           "  assert(c:remove(key))\n"
+           "end\n"
+           /* Wrong argument types are programming errors and raise. */
+           "assert(not pcall(cache.open))\n"
+           "assert(not pcall(c.get, c))\n"
+           "assert(not pcall(c.put, c, 'k'))\n"
+           "assert(not pcall(c.get, {}, 'k'))\n");
+}
+
+static void test_failures_leave_nothing(lua_State *L) {
+    use_xdg("xdg");
+    LUA(L,
+        "local root = scratch .. '/xdg/cargo-lambda'\n"
+        /* A regular file where the namespace directory should be (chmod does not stop root). */
+        "assert(io.open(root .. '/blocked', 'w')):close()\n"
+        "local ok, message = assert(cache.open('blocked')):put('k', 'v')\n"
+        "assert(ok == nil and message == 'cannot create ' .. root .. '/blocked: Not a directory',\n"
+        "       message)\n"
+        /* A directory where the entry should be: rename fails after the data was written. */
+        "local c = assert(cache.open('ns'))\n"
+        "assert(c:put('keep', 'old'))\n"
+        "fs.mkdir(root .. '/ns/occupied')\n"
+        "assert(io.open(root .. '/ns/occupied/inside', 'w')):close()\n"
+        "ok, message = c:put('occupied', 'data')\n"
+        "local prefix = 'cannot replace ' .. root .. '/ns/occupied: '\n"
+        "assert(ok == nil and message:sub(1, #prefix) == prefix, message)\n"
+        "assert(fs.hidden(root .. '/ns') == 0)\n"
+        /* A directory cannot be read as an entry. */
+        "ok, message = c:get('occupied')\n"
+        "assert(ok == nil and message == 'cannot read ' .. root .. '/ns/occupied: Is a directory',"
+        "       message)\n"
+        /* A write that fails part way (file size limit): the old entry stays intact. */
+        "fs.limit_file_size(1000)\n"
+        "ok, message = c:put('keep', string.rep('x', 100000))\n"
+        "fs.limit_file_size(nil)\n"
+        "prefix = 'cannot write ' .. root .. '/ns/.tmp-'\n"
+        "assert(ok == nil and message:sub(1, #prefix) == prefix, message)\n"
+        "assert(message:find('File too large', 1, true), message)\n"
+        "assert(fs.hidden(root .. '/ns') == 0)\n"
+        "assert(c:get('keep') == 'old')\n");
+    /* The cache directory itself below a regular file. */
+    use_xdg("xdg/cargo-lambda/blocked/deeper");
+    LUA(L, "local ok, message = assert(cache.open('ns')):put('k', 'v')\n"
+           "assert(ok == nil and message == 'cannot create ' .. scratch .. \n"
+           "       '/xdg/cargo-lambda/blocked: Not a directory', message)\n");
+}
+
+static void test_home_fallback(lua_State *L) {
+    char home[256];
+    snprintf(home, sizeof home, "%s/home", scratch);
+    setenv("HOME", home, 1);
+    unsetenv("XDG_CACHE_HOME");
+    LUA(L, "local root = scratch .. '/home/.cache/cargo-lambda'\n"
+           "assert(cache.root() == root, cache.root())\n"
+           "local c = assert(cache.open('ns'))\n"
+           "assert(c:put('k', 'v') and c:get('k') == 'v')\n"
+           "assert(fs.mode(scratch .. '/home') == tonumber('700', 8))\n"
+           "assert(fs.mode(scratch .. '/home/.cache') == tonumber('700', 8))\n"
+           "assert(io.open(root .. '/ns/k')):close()\n");
+    setenv("XDG_CACHE_HOME", "", 1);
+    LUA(L, "assert(cache.root() == scratch .. '/home/.cache/cargo-lambda')\n");
+    setenv("XDG_CACHE_HOME", "relative/cache", 1);
+    LUA(L, "assert(cache.root() == scratch .. '/home/.cache/cargo-lambda')\n");
+    unsetenv("XDG_CACHE_HOME");
+    setenv("HOME", "relative", 1);
+    LUA(L, "local ok, message = cache.root()\n"
+           "assert(ok == nil and message:find('HOME', 1, true), message)\n");
+    unsetenv("HOME");
+    LUA(L, "local ok, message = cache.root()\n"
+           "assert(ok == nil and message == 'cannot find the cache directory: HOME is not set')\n"
+           "ok, message = cache.open('ns')\n"
+           "assert(ok == nil and message:find('HOME is not set', 1, true), message)\n");
+    /* XDG_CACHE_HOME alone is enough. */
+    use_xdg("xdg");
+    LUA(L, "assert(cache.root() == scratch .. '/xdg/cargo-lambda')\n");
+}
+
+static int remove_entry(const char *path, const struct stat *info, int flag, struct FTW *ftw) {
+    (void)info;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+int main(void) {
+    if (!mkdtemp(scratch)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    umask(022);
+    /* RLIMIT_FSIZE must make write() fail with EFBIG, not kill the process. */
+    signal(SIGXFSZ, SIG_IGN);
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    test_round_trip(L);
+    test_rejected_keys(L);
+    test_failures_leave_nothing(L);
+    test_home_fallback(L);
+    lua_close(L);
+    nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("test_cache: all checks passed\n");
+    return 0;
+}
