@@ -33,10 +33,10 @@ class RunScript(ScratchTestCase):
             self.assertEqual(server.requests[0].body, b'{"x":1}')
 
     def test_arg_table_and_flags_pass_through(self):
-        path = self.script('io.write(arg[0] == ... and "" or "", table.concat(arg, "|"))\n')
+        path = self.script('io.write(table.concat(arg, "|"), ";", select("#", ...))\n')
         result = self.cli("run", path, "--verbose", "-x", "plain")
         self.assertExit(result, 0)
-        self.assertEqual(result.stdout, b"--verbose|-x|plain")
+        self.assertEqual(result.stdout, b"--verbose|-x|plain;3")
 
     def test_script_error_exits_1(self):
         result = self.cli("run", self.script('error("scenario failed")\n'))
