@@ -6,7 +6,8 @@ import subprocess
 import tempfile
 import unittest
 
-BIN = os.environ.get("CARGO_LAMBDA_BIN", "cargo-lambda")
+BIN = os.path.abspath(os.environ.get("CARGO_LAMBDA_BIN", os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "cargo-lambda")))
 SOURCE_DIR = os.environ.get(
     "CARGO_LAMBDA_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 )

@@ -14,6 +14,7 @@ INVOKE_PATH = "/2015-03-31/functions/%s/invocations"
 class InvokeTls(ScratchTestCase):
     def setUp(self):
         super().setUp()
+        os.makedirs(os.path.join(self.scratch, "certs"))
         self.certs = make_certs(os.path.join(self.scratch, "certs"))
         self.server = TestServer(host="127.0.0.1", tls={
             "certfile": self.certs["server_cert"],
