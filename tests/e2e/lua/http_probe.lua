@@ -1,0 +1,61 @@
+-- Test driver for lambda.http: `cargo-lambda run http_probe.lua SPEC`, SPEC being JSON:
+--   request             the options table for http.request (required unless `argument`)
+--   body_file           read request.body from this file (bodies too big or binary for JSON)
+--   response_body_file  write the response body to this file instead of into the output
+--   argument            call http.request(argument) as is, to test argument checking
+--   repeat              send the request this many times (default 1); the last result counts
+-- Prints one JSON object: {"ok": true, "response": {...}} on an HTTP answer,
+-- {"ok": false, "message": ..., "kind": ...} on failure, {"raised": message} when
+-- http.request raised an error.
+local http = require("lambda.http")
+
+local has_json, json = pcall(require, "lambda.json")
+if not (has_json and json.encode and json.decode) then
+  json = require("cjson")
+end
+
+local function read_file(path)
+  local file = assert(io.open(path, "rb"))
+  local data = file:read("a")
+  file:close()
+  return data
+end
+
+local function write_file(path, data)
+  local file = assert(io.open(path, "wb"))
+  file:write(data)
+  file:close()
+end
+
+local spec_text = assert(arg[1], "usage: http_probe.lua SPEC")
+local spec = json.decode(spec_text)
+local argument = spec.argument
+if argument == nil then
+  argument = assert(spec.request, "the spec needs 'request' or 'argument'")
+  if spec.body_file then
+    argument.body = read_file(spec.body_file)
+  end
+end
+
+local ok, response, message, kind
+for _ = 1, spec["repeat"] or 1 do
+  ok, response, message, kind = pcall(http.request, argument)
+  if not ok then
+    break
+  end
+end
+
+local out
+if not ok then
+  out = { raised = tostring(response) }
+elseif response then
+  if spec.response_body_file then
+    write_file(spec.response_body_file, response.body)
+    response.body_length = #response.body
+    response.body = nil
+  end
+  out = { ok = true, response = response }
+else
+  out = { ok = false, response_type = type(response), message = message, kind = kind }
+end
+io.write(json.encode(out), "\n")
