@@ -104,7 +104,7 @@ class _Handler(socketserver.StreamRequestHandler):
             if request is None:
                 return
             self.server.record(request)
-            answer = self.server.next_answer()
+            answer = self.server.gate_answer(request) or self.server.next_answer()
             if answer.delay and self.server.closing.wait(answer.delay):
                 return
             if answer.close:
@@ -228,6 +228,7 @@ class _Server(http.server.ThreadingHTTPServer):
         self.requests = []
         self.answers = collections.deque()
         self.default = Answer(200, [], b"", 0.0, False)
+        self.gate = None
         self.errors = []
         self.connections = set()
         super().__init__(address, _Handler)
@@ -258,6 +259,16 @@ class _Server(http.server.ThreadingHTTPServer):
     def record(self, request):
         with self.lock:
             self.requests.append(request)
+
+    def gate_answer(self, request):
+        gate = self.gate
+        if gate is None:
+            return None
+        verdict = gate(request)
+        if verdict is None:
+            return None
+        status, headers, body = verdict
+        return Answer(status, _normalise_headers(headers), _normalise_body(body), 0.0, False)
 
     def next_answer(self):
         with self.lock:
@@ -374,6 +385,12 @@ class TestServer:
         status, headers, body = value
         self._server.default = Answer(status, _normalise_headers(headers),
                                       _normalise_body(body), 0.0, False)
+
+    def set_gate(self, gate):
+        """gate(request) runs before the scripted answers: returning (status, headers, body)
+        answers the request with that (e.g. 403 for a bad signature), returning None lets the
+        queue answer. The request is recorded either way."""
+        self._server.gate = gate
 
     @property
     def requests(self):
