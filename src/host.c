@@ -22,6 +22,11 @@ static const luaL_Reg preloaded_modules[] = {
     {"lambda.toml", luaopen_lambda_toml},
     {"lambda.cache", luaopen_lambda_cache},
     {"lambda.fs", luaopen_lambda_fs},
+    {"lambda.time", luaopen_lambda_time},
+    {"lambda.crypto", luaopen_lambda_crypto},
+    {"lambda.sigv4", luaopen_lambda_sigv4},
+    {"lambda.ini", luaopen_lambda_ini},
+    {"lambda.xml", luaopen_lambda_xml},
     {NULL, NULL},
 };
 
