@@ -5,10 +5,12 @@
 -- A command spec:
 --   name, summary, description (optional, shown by --help)
 --   positionals = { {name = "FUNCTION_NAME", help = "..."}, ... }
---   rest = {name = "ARGS", help = "..."}   -- optional: every later argument is kept verbatim
+--   rest = {name = "ARGS", help = "...", after_double_dash = bool}
+--          -- optional: the arguments after the positionals (or after "--") kept verbatim
 --   flags = { {long = "data-file", short = "F", value = "PATH", help = "...",
 --              type = "string"|"port"|"count"|"uint"|"seconds"|"boolean",
---              choices = {"text", "json"}, default = ..., aliases = {"qualifier"}}, ... }
+--              choices = {"text", "json"}, default = ..., aliases = {"qualifier"},
+--              multiple = true (repeatable: the values come as a list)}, ... }
 --   run = function(options, positionals, rest) -> exit status
 -- Flags without `value` are booleans (or counters with type = "count").
 local M = {}
@@ -21,6 +23,8 @@ M.EXIT_USAGE = 2
 M.EXIT_TRANSPORT = 3
 
 local COMMANDS = { "invoke", "run" }
+-- The original's visible alias: `cargo lambda start` is `cargo lambda watch`.
+local COMMAND_ALIASES = { start = "watch" }
 
 -- A usage error travels as a table so that run() can tell it from an internal failure.
 local UsageError = {}
@@ -44,9 +48,10 @@ end
 local function convert(command, flag, text)
   local kind = flag.type or "string"
   if flag.choices then
+    -- Case-insensitive, as the original's --output-format; the canonical spelling comes back.
     local lowered = text:lower()
     for _, choice in ipairs(flag.choices) do
-      if choice == lowered then
+      if choice:lower() == lowered then
         return choice
       end
     end
@@ -111,6 +116,11 @@ function M.parse(spec, args, first)
       options[key] = (options[key] or 0) + 1
       return
     end
+    if flag.multiple then
+      options[key] = options[key] or {}
+      table.insert(options[key], value)
+      return
+    end
     if seen[flag] then
       M.usage_error(command, string.format("%s was given more than once", flag_label(flag)))
     end
@@ -133,7 +143,8 @@ function M.parse(spec, args, first)
   local only_positionals = false
   while i <= #args do
     local arg = args[i]
-    if not rest and spec.rest and #positionals >= #(spec.positionals or {}) then
+    if not rest and spec.rest and not spec.rest.after_double_dash
+      and #positionals >= #(spec.positionals or {}) then
       rest = {}
     end
     if rest then
@@ -145,7 +156,11 @@ function M.parse(spec, args, first)
         M.usage_error(command, string.format("unexpected argument '%s'", arg))
       end
     elseif arg == "--" then
-      only_positionals = true
+      if spec.rest and spec.rest.after_double_dash then
+        rest = {}
+      else
+        only_positionals = true
+      end
     elseif arg:sub(1, 2) == "--" then
       local name, inline = arg:match("^%-%-([^=]+)=(.*)$")
       name = name or arg:sub(3)
@@ -211,7 +226,7 @@ function M.help(spec)
     usage = usage .. " [" .. p.name .. "]"
   end
   if spec.rest then
-    usage = usage .. " [" .. spec.rest.name .. "]..."
+    usage = usage .. (spec.rest.after_double_dash and " [-- " or " [") .. spec.rest.name .. "]..."
   end
   out[#out + 1] = spec.summary
   if spec.description then
@@ -259,6 +274,7 @@ function M.help(spec)
 end
 
 local function load_command(name)
+  name = COMMAND_ALIASES[name] or name
   for _, known in ipairs(COMMANDS) do
     if known == name then
       return require("commands." .. name)
