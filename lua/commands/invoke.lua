@@ -33,6 +33,21 @@ local M = {
     { long = "identity-pool-id", value = "ID", help = "Cognito identity pool id (needs --identity-id)" },
     { long = "output-format", short = "o", value = "FORMAT", choices = { "text", "json" },
       default = "text", help = "How to print the answer; json pretty-prints it" },
+    { long = "remote", short = "R", help = "Invoke the function deployed on AWS Lambda" },
+    { long = "profile", short = "p", value = "PROFILE",
+      help = "AWS profile for --remote (default: AWS_PROFILE, else default)" },
+    { long = "region", short = "r", value = "REGION",
+      help = "AWS region for --remote (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, us-east-1)" },
+    { long = "alias", short = "a", value = "ALIAS", aliases = { "qualifier" },
+      help = "Alias or version to invoke with --remote" },
+    { long = "endpoint-url", value = "URL",
+      help = "Lambda endpoint for --remote (default: AWS_ENDPOINT_URL_LAMBDA, AWS_ENDPOINT_URL, AWS's)" },
+    { long = "retry-attempts", value = "N", type = "uint", default = 1,
+      help = "Attempts for --remote when Lambda throttles (429) or fails (5xx); 1 = no retry" },
+    { long = "invocation-type", value = "TYPE", choices = { "RequestResponse", "Event", "DryRun" },
+      help = "--remote only: Event runs asynchronously, DryRun only checks access" },
+    { long = "log-type", value = "TYPE", choices = { "None", "Tail" },
+      help = "--remote only: Tail prints the end of the function's log on stderr" },
     { long = "timeout", value = "SECONDS", type = "seconds",
       help = "Give up when the answer takes longer (default: wait for it)" },
     { long = "tls-cert", value = "PATH", help = "Client certificate (PEM) for https" },
@@ -159,89 +174,36 @@ local function resolve_function_name(options, positionals)
     .. "'cargo lambda invoke %s ...'", manifest, table.concat(functions, ", "), functions[1])
 end
 
-local function print_verbose_request(result_or_url, trace)
-  io.stderr:write("> POST ", result_or_url, "\n")
-  if trace then
-    for line in trace:gmatch("[^\r\n]+") do
-      io.stderr:write("> ", line, "\n")
+-- -v output. Everything goes through redact() first: with --remote the request head carries
+-- a signature and possibly a session token.
+local function print_verbose_request(target, trace, redact)
+  io.stderr:write("> POST ", target, "\n")
+  for line in (trace or ""):gmatch("[^\r\n]+") do
+    if not line:match("^POST ") then
+      io.stderr:write("> ", redact(line), "\n")
     end
   end
 end
 
-local function print_verbose_response(response)
+local function print_verbose_response(response, redact)
   io.stderr:write(string.format("< HTTP %d from %s port %s\n", response.status,
     tostring(response.primary_ip), tostring(response.primary_port)))
   for _, pair in ipairs(response.header_list or {}) do
-    io.stderr:write("< ", pair[1], ": ", pair[2], "\n")
+    io.stderr:write("< ", pair[1], ": ", redact(pair[2]), "\n")
   end
   io.stderr:write(string.format("* %d bytes in %.3f ms (connect %.3f ms)\n", #response.body,
     (response.elapsed or 0) * 1000, (response.connect_elapsed or 0) * 1000))
 end
 
-function M.run(options, positionals)
-  if (options.identity_id == nil) ~= (options.identity_pool_id == nil) then
-    cli.usage_error(M.name, "--identity-id and --identity-pool-id must be given together")
-  end
-  local payload, payload_error, payload_status = read_payload(options)
-  if not payload then
-    return fail(payload_status, payload_error)
-  end
-  local client_context, context_error = read_client_context(options)
-  if client_context == nil then
-    return fail(cli.EXIT_USAGE, context_error)
-  end
-  local address, address_error = require("lambda.url").check_host(options.invoke_address)
-  if not address then
-    return fail(cli.EXIT_USAGE, string.format("--invoke-address: invalid value '%s': %s",
-      options.invoke_address, address_error))
-  end
-  local tls, tls_error = require("lambda.tls").resolve({
-    cert = options.tls_cert, key = options.tls_key, ca = options.tls_ca,
-  })
-  if not tls then
-    return fail(cli.EXIT_USAGE, tls_error)
-  end
-  local name, name_error = resolve_function_name(options, positionals)
-  if not name then
-    return fail(cli.EXIT_USAGE, name_error)
-  end
+local function no_redaction(text)
+  return text
+end
 
-  local invoke = require("lambda.invoke")
-  local verbose = (options.verbose or 0) > 0
-  local request = {
-    name = name,
-    payload = payload,
-    address = address,
-    port = options.invoke_port,
-    https = tls.https,
-    tls = tls.https and { cert = tls.cert, key = tls.key, ca = tls.ca } or nil,
-    client_context = client_context or nil,
-    identity = options.identity_id and { id = options.identity_id,
-      pool_id = options.identity_pool_id } or nil,
-    timeout = options.timeout,
-    trace = verbose,
-  }
-  local result, message, kind = invoke.invoke_local(request)
-  if not result then
-    local target = invoke.local_url(request)
-    if verbose then
-      print_verbose_request(target)
-    end
-    if kind == "refused" then
-      return fail(cli.EXIT_TRANSPORT, string.format("%s: connection refused: is the emulator "
-        .. "running? Start it with 'cargo lambda watch'", target))
-    end
-    return fail(cli.EXIT_TRANSPORT, message)
+-- Prints a successful answer: nothing for Event (202) and DryRun (204), else the body.
+local function print_answer(options, status, body)
+  if status == 202 or status == 204 then
+    return cli.EXIT_OK
   end
-  if verbose then
-    print_verbose_request(result.url, result.response.request_head)
-    print_verbose_response(result.response)
-  end
-  if result.error then
-    io.stderr:write("Error: ", result.error_line, "\n")
-    return cli.EXIT_FUNCTION_ERROR
-  end
-  local body = result.body
   if options.output_format == "json" then
     local pretty, json_error = require("lambda.json").pretty(body)
     if not pretty then
@@ -252,6 +214,163 @@ function M.run(options, positionals)
   end
   io.stdout:write(body, "\n")
   return cli.EXIT_OK
+end
+
+local function print_log(log_result)
+  if log_result and log_result ~= "" then
+    io.stderr:write(log_result)
+    if log_result:sub(-1) ~= "\n" then
+      io.stderr:write("\n")
+    end
+  end
+end
+
+local function invoke_locally(options, request)
+  local invoke = require("lambda.invoke")
+  local tls, tls_error = require("lambda.tls").resolve({
+    cert = options.tls_cert, key = options.tls_key, ca = options.tls_ca,
+  })
+  if not tls then
+    return fail(cli.EXIT_USAGE, tls_error)
+  end
+  local address, address_error = require("lambda.url").check_host(options.invoke_address)
+  if not address then
+    return fail(cli.EXIT_USAGE, string.format("--invoke-address: invalid value '%s': %s",
+      options.invoke_address, address_error))
+  end
+  request.address = address
+  request.port = options.invoke_port
+  request.https = tls.https
+  request.tls = tls.https and { cert = tls.cert, key = tls.key, ca = tls.ca } or nil
+  request.identity = options.identity_id and { id = options.identity_id,
+    pool_id = options.identity_pool_id } or nil
+
+  local result, message, kind = invoke.invoke_local(request)
+  if not result then
+    local target = invoke.local_url(request)
+    if request.trace then
+      print_verbose_request(target, nil, no_redaction)
+    end
+    if kind == "refused" then
+      return fail(cli.EXIT_TRANSPORT, string.format("%s: connection refused: is the emulator "
+        .. "running? Start it with 'cargo lambda watch'", target))
+    end
+    return fail(cli.EXIT_TRANSPORT, message)
+  end
+  if request.trace then
+    print_verbose_request(result.url, result.response.request_head, no_redaction)
+    print_verbose_response(result.response, no_redaction)
+  end
+  print_log(result.log_result)
+  if result.error then
+    io.stderr:write("Error: ", result.error_line, "\n")
+    return cli.EXIT_FUNCTION_ERROR
+  end
+  return print_answer(options, result.status, result.body)
+end
+
+local function invoke_remotely(options, request)
+  if request.name == require("lambda.invoke").DEFAULT_FUNCTION then
+    return fail(cli.EXIT_USAGE, "--remote needs the name of the deployed function: give "
+      .. "FUNCTION_NAME (a name, name:alias, or ARN) as it was created in AWS Lambda")
+  end
+  local aws = require("lambda.aws")
+  local settings, settings_error = aws.resolve({
+    profile = options.profile,
+    region = options.region,
+    endpoint_url = options.endpoint_url,
+    service = "lambda",
+  })
+  if not settings then
+    return fail(cli.EXIT_USAGE, settings_error)
+  end
+  local credentials = settings.credentials
+  local function redact(text)
+    return aws.redact(text, credentials)
+  end
+  request.qualifier = options.alias
+  request.endpoint = settings.endpoint
+  request.region = settings.region
+  request.credentials = credentials
+  request.retry_attempts = options.retry_attempts
+  request.on_retry = function(attempt, delay, why)
+    io.stderr:write(string.format("warning: %s; attempt %d of %d in %.1f s\n", redact(why),
+      attempt, options.retry_attempts, delay))
+  end
+
+  local remote = require("lambda.remote")
+  local result, message, kind = remote.invoke(request)
+  if not result then
+    if request.trace and kind ~= "input" then
+      print_verbose_request(remote.invoke_url(request.endpoint, request.name, request.qualifier),
+        nil, redact)
+    end
+    return fail(kind == "input" and cli.EXIT_USAGE or cli.EXIT_TRANSPORT, redact(message))
+  end
+  if request.trace then
+    io.stderr:write(string.format("* profile %s, region %s, credentials from %s\n",
+      settings.profile, settings.region, credentials.source or "?"))
+    print_verbose_request(result.url, result.response.request_head, redact)
+    print_verbose_response(result.response, redact)
+  end
+  print_log(result.log_result)
+  if result.service_error then
+    io.stderr:write("Error: ", redact(result.service_error_line), "\n")
+    return cli.EXIT_TRANSPORT
+  end
+  if result.function_error then
+    io.stderr:write("Error: ", result.function_error_line, "\n")
+    return cli.EXIT_FUNCTION_ERROR
+  end
+  local body = result.body
+  -- The original prints OK when a synchronous invoke answers without a payload.
+  if result.status == 200 and body == "" then
+    body = "OK"
+    if options.output_format == "json" then
+      io.stdout:write("OK\n")
+      return cli.EXIT_OK
+    end
+  end
+  return print_answer(options, result.status, body)
+end
+
+function M.run(options, positionals)
+  if (options.identity_id == nil) ~= (options.identity_pool_id == nil) then
+    cli.usage_error(M.name, "--identity-id and --identity-pool-id must be given together")
+  end
+  if options.remote then
+    for _, flag in ipairs({ "tls_cert", "tls_key", "tls_ca" }) do
+      if options[flag] then
+        cli.usage_error(M.name, string.format("--%s cannot be used with --remote",
+          (flag:gsub("_", "-"))))
+      end
+    end
+  end
+  local payload, payload_error, payload_status = read_payload(options)
+  if not payload then
+    return fail(payload_status, payload_error)
+  end
+  local client_context, context_error = read_client_context(options)
+  if client_context == nil then
+    return fail(cli.EXIT_USAGE, context_error)
+  end
+  local name, name_error = resolve_function_name(options, positionals)
+  if not name then
+    return fail(cli.EXIT_USAGE, name_error)
+  end
+  local request = {
+    name = name,
+    payload = payload,
+    client_context = client_context or nil,
+    invocation_type = options.invocation_type,
+    log_type = options.log_type,
+    timeout = options.timeout,
+    trace = (options.verbose or 0) > 0,
+  }
+  if options.remote then
+    return invoke_remotely(options, request)
+  end
+  return invoke_locally(options, request)
 end
 
 return M

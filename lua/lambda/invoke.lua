@@ -10,6 +10,8 @@ M.DEFAULT_ADDRESS = "localhost"
 M.DEFAULT_PORT = 9000
 M.DEFAULT_FUNCTION = "_"
 
+local EXPECTED_STATUS = { RequestResponse = 200, Event = 202, DryRun = 204 }
+
 -- A JSON string literal with only the escapes JSON requires (cjson would also escape '/').
 local function json_string(text)
   return '"' .. text:gsub('[%c"\\]', function(c)
@@ -26,12 +28,20 @@ function M.local_url(options)
 end
 
 -- options: name, payload (string), address, port, https, tls = {cert, key, ca},
---   client_context (JSON text, one line), identity = {id =, pool_id =}, timeout (s), trace.
--- Returns a result {url, status, body, headers, response, error = nil | {type, message, ...},
--- error_line} or nil, message, kind (the HTTP client's failure kinds).
+--   client_context (JSON text, one line), identity = {id =, pool_id =}, invocation_type,
+--   log_type, timeout (s), trace.
+-- Returns a result {url, status, body, headers, response, log_result, error = nil |
+-- {type, message, ...}, error_line} or nil, message, kind (the HTTP client's failure kinds).
 function M.invoke_local(options)
   local target = M.local_url(options)
   local headers = {}
+  -- The built-in emulator understands the Invoke API's own headers as AWS does.
+  if options.invocation_type then
+    headers[#headers + 1] = { "X-Amz-Invocation-Type", options.invocation_type }
+  end
+  if options.log_type then
+    headers[#headers + 1] = { "X-Amz-Log-Type", options.log_type }
+  end
   if options.client_context then
     headers[#headers + 1] = { "lambda-runtime-client-context", options.client_context }
   end
@@ -61,9 +71,15 @@ function M.invoke_local(options)
     headers = response.headers,
     response = response,
   }
+  local log = response.headers["x-amz-log-result"]
+  if log then
+    result.log_result = require("lambda.crypto").base64_decode(log)
+  end
   -- Lambda answers a function's failure with 200 and X-Amz-Function-Error; the original's
-  -- emulator with a non-200 status. Either is the function's error.
-  if response.status ~= 200 or response.headers["x-amz-function-error"] then
+  -- emulator with a non-200 status. Either is the function's error. Event and DryRun are
+  -- answered 202 and 204.
+  local expected = EXPECTED_STATUS[options.invocation_type or "RequestResponse"]
+  if response.status ~= expected or response.headers["x-amz-function-error"] then
     result.error, result.error_line = function_error.describe(response.status, response.body)
   end
   return result
