@@ -19,8 +19,11 @@
 
 #define REQUEST_METATABLE "lambda.http.request"
 
-/* Always contacted directly, even when http_proxy is set. */
-#define LOOPBACK_HOSTS "localhost,127.0.0.1,::1"
+/* Always contacted directly, even when http_proxy is set: loopback, and the instance-metadata
+ * and container-credential addresses, whose answers carry credentials a proxy must not see. */
+#define LOOPBACK_HOSTS                                                                             \
+    "localhost,127.0.0.1,::1,169.254.169.254,169.254.170.2,169.254.170.23,fd00:ec2::254,"          \
+    "fd00:ec2::23"
 
 struct bytes {
     char *data;
