@@ -9,7 +9,8 @@ bin=${1:-build}/cargo-lambda
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 python3 fixtures/stand_in_emulator.py --host 127.0.0.1 --port "$port" 2>/dev/null &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+results=$(mktemp)
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -f "$results"' EXIT
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break || sleep 0.1; done
 
 payload='{"command":"bench","n":[1,2,3]}'
@@ -17,11 +18,11 @@ url="http://127.0.0.1:$port/2015-03-31/functions/bench/invocations"
 curl_cmd="curl -sS -X POST --data-binary '$payload' -H 'Content-Type:' $url"
 ours_cmd="$bin invoke --invoke-address 127.0.0.1 -P $port -A '$payload' bench"
 
-hyperfine -N --warmup 20 --min-runs 200 --export-json /tmp/clc-bench.json \
+hyperfine -N --warmup 20 --min-runs 200 --export-json "$results" \
   "$curl_cmd" "$ours_cmd"
-python3 - <<'PY'
-import json
-r = json.load(open("/tmp/clc-bench.json"))["results"]
+python3 - "$results" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
 curl, ours = r[0], r[1]
 print("median wall: curl %.2f ms, cargo-lambda %.2f ms, ratio %.2fx (target <= 1.2x)" % (
     curl["median"] * 1e3, ours["median"] * 1e3, ours["median"] / curl["median"]))

@@ -271,6 +271,14 @@ class Configuration(RemoteTestCase):
         self.assertExit(result, 0)
         self.assertEqual(len(self.lambda_.requests), 1)
 
+    def test_dev_null_config_files(self):
+        env = self.env(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+        self.assertExit(self.remote("-A", "{}", "f", env=env), 0)
+        directory = self.env(AWS_CONFIG_FILE=self.scratch)
+        result = self.remote("-A", "{}", "f", env=directory)
+        self.assertExit(result, 2)
+        self.assertOneLineError(result, self.scratch)
+
     def test_no_credentials(self):
         env = self.env()
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):

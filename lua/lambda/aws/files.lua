@@ -30,12 +30,21 @@ function M.credentials_path()
   return M.expand_home(env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials")
 end
 
--- Reads and parses one file; a missing file gives an empty result.
+local function empty()
+  return { profiles = {}, sso_sessions = {}, services = {}, warnings = {} }
+end
+
+-- Reads and parses one file; a missing file gives an empty result, and so does /dev/null,
+-- which users set AWS_CONFIG_FILE to when they want no config at all.
 local function load_file(path, kind)
+  local info = fs.stat(path)
+  if info and info.type == "other" and path == "/dev/null" then
+    return empty()
+  end
   local text, message, code = fs.read(path)
   if not text then
     if code == ENOENT or code == ENOTDIR then
-      return { profiles = {}, sso_sessions = {}, services = {}, warnings = {} }
+      return empty()
     end
     return nil, string.format("cannot read the AWS %s file %s", kind, message)
   end
