@@ -27,6 +27,7 @@ static const luaL_Reg preloaded_modules[] = {
     {"lambda.sigv4", luaopen_lambda_sigv4},
     {"lambda.ini", luaopen_lambda_ini},
     {"lambda.xml", luaopen_lambda_xml},
+    {"lambda.event", luaopen_lambda_event},
     {NULL, NULL},
 };
 

@@ -14,5 +14,6 @@ int luaopen_lambda_crypto(lua_State *L); /* crypto.c: digests, HMAC, base64, ran
 int luaopen_lambda_sigv4(lua_State *L);  /* sigv4.c: AWS Signature Version 4 */
 int luaopen_lambda_ini(lua_State *L);    /* ini.c: the AWS shared config/credentials format */
 int luaopen_lambda_xml(lua_State *L);    /* xml.c: XML documents (STS answers) on expat */
+int luaopen_lambda_event(lua_State *L);  /* event_loop.c: event loop, HTTP server, processes */
 
 #endif
