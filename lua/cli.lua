@@ -22,7 +22,7 @@ M.EXIT_FUNCTION_ERROR = 1
 M.EXIT_USAGE = 2
 M.EXIT_TRANSPORT = 3
 
-local COMMANDS = { "invoke", "run" }
+local COMMANDS = { "invoke", "watch", "run" }
 -- The original's visible alias: `cargo lambda start` is `cargo lambda watch`.
 local COMMAND_ALIASES = { start = "watch" }
 

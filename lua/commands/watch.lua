@@ -1,0 +1,332 @@
+-- `cargo-lambda watch`: the local emulator. Serves the Lambda Invoke API, function URLs and the
+-- Runtime API; starts a function (cargo run --bin <name>, or the command after --) on its first
+-- invocation; restarts it when the project changes.
+local cli = require("cli")
+
+local M = {
+  name = "watch",
+  summary = "Run the local Lambda emulator (Invoke API, Runtime API, function URLs)",
+  description = "In a Cargo project the functions are its bin targets, built and started with "
+    .. "'cargo run' on their first invocation and restarted when files change. After '--', "
+    .. "any command runs as the function instead (any language: it finds the Runtime API in "
+    .. "AWS_LAMBDA_RUNTIME_API). Stop with Ctrl-C.",
+  rest = { name = "COMMAND", after_double_dash = true,
+    help = "Command to run as the function instead of cargo run" },
+  flags = {
+    { long = "invoke-address", value = "ADDRESS", default = "::",
+      help = "Address to listen on; :: is every interface, IPv6 and IPv4" },
+    { long = "invoke-port", short = "P", value = "PORT", type = "port", default = 9000,
+      help = "Port to listen on" },
+    { long = "concurrency", value = "N", type = "uint", default = 1,
+      help = "Instances per function; invocations beyond wait in order" },
+    { long = "timeout", value = "SECONDS", type = "seconds", default = 900,
+      help = "Time an invocation may run before it fails with AWS's timeout error" },
+    { long = "env-var", value = "KEY=VALUE", multiple = true, aliases = { "env-vars" },
+      help = "Environment variable for the function (repeatable; also a comma-separated list)" },
+    { long = "env-file", value = "PATH", help = "KEY=VALUE lines for the function's environment" },
+    { long = "ignore-changes", aliases = { "no-reload" }, help = "Do not restart on file changes" },
+    { long = "manifest-path", value = "PATH", help = "Cargo.toml of the project" },
+    { long = "bin", value = "NAME", multiple = true, help = "Only these functions (repeatable)" },
+    { long = "release", short = "r", help = "Build in release mode (cargo run --release)" },
+    { long = "features", short = "F", value = "FEATURES", multiple = true,
+      help = "Cargo features to enable (repeatable)" },
+    { long = "all-features", help = "Enable every Cargo feature" },
+    { long = "no-default-features", help = "Do not enable the default Cargo features" },
+    { long = "region", value = "REGION", default = "us-east-1",
+      help = "Region in the functions' ARNs and AWS_REGION" },
+    { long = "tls-cert", value = "PATH", help = "Serve https with this certificate (PEM)" },
+    { long = "tls-key", value = "PATH", help = "Key of --tls-cert (PEM)" },
+    { long = "verbose", short = "v", type = "count", help = "Log every invocation" },
+  },
+}
+
+local function fail(message)
+  io.stderr:write("error: ", message, "\n")
+  return cli.EXIT_USAGE
+end
+
+local function say(text)
+  io.stderr:write("cargo-lambda watch: ", text, "\n")
+end
+
+local function user_environment(options)
+  local launcher = require("lambda.emulator.launcher")
+  local env = {}
+  if options.env_file then
+    local text, message = require("lambda.fs").read(options.env_file)
+    if not text then
+      return nil, "--env-file: " .. message
+    end
+    local values, problem = launcher.parse_env_file(text)
+    if not values then
+      return nil, string.format("--env-file: %s: %s", options.env_file, problem)
+    end
+    for k, v in pairs(values) do
+      env[k] = v
+    end
+  end
+  for _, item in ipairs(options.env_var or {}) do
+    for piece in item:gmatch("[^,]+") do
+      local key, value = launcher.parse_env_var(piece)
+      if not key then
+        return nil, value
+      end
+      env[key] = value
+    end
+  end
+  return env
+end
+
+-- The manifest's [package.metadata.lambda.env] and [package.metadata.lambda.bin.<name>.env].
+local function manifest_environment(project)
+  local toml = require("lambda.toml")
+  local by_function = {}
+  for _, package in ipairs(project.packages) do
+    local text = require("lambda.fs").read(package.manifest)
+    local doc = text and toml.decode(text)
+    local lambda = doc and doc.package and doc.package.metadata and doc.package.metadata.lambda
+    for _, bin in ipairs(package.bins) do
+      local env = {}
+      if type(lambda) == "table" then
+        for _, source in ipairs({ lambda.env, lambda.bin and lambda.bin[bin] and lambda.bin[bin].env }) do
+          if type(source) == "table" then
+            for k, v in pairs(source) do
+              env[k] = tostring(v)
+            end
+          end
+        end
+      end
+      by_function[bin] = env
+    end
+  end
+  return function(name)
+    return by_function[name]
+  end
+end
+
+-- Which names may be invoked, and what `_` means.
+local function new_registry(functions, any_name)
+  local registry = {}
+  local known = {}
+  for _, name in ipairs(functions) do
+    known[name] = true
+  end
+  function registry.default_name()
+    if #functions == 1 then
+      return functions[1]
+    end
+    return "_"
+  end
+  function registry.resolve(name)
+    if name == "" then
+      name = "_"
+    end
+    if any_name then
+      return name
+    end
+    if name == "_" then
+      if #functions == 1 then
+        return functions[1]
+      end
+      return nil, 404, "ResourceNotFoundException", string.format("Function not found: the "
+        .. "project has several functions, name one of them: %s", table.concat(functions, ", "))
+    end
+    if known[name] then
+      return name
+    end
+    local arn = require("lambda.emulator.ids").function_arn("us-east-1", name)
+    return nil, 404, "ResourceNotFoundException", string.format("Function not found: %s "
+      .. "(functions: %s)", arn, #functions > 0 and table.concat(functions, ", ") or "none")
+  end
+  return registry
+end
+
+local function cargo_arguments(options)
+  local args = {}
+  if options.release then
+    args[#args + 1] = "--release"
+  end
+  for _, features in ipairs(options.features or {}) do
+    args[#args + 1] = "--features"
+    args[#args + 1] = features
+  end
+  if options.all_features then
+    args[#args + 1] = "--all-features"
+  end
+  if options.no_default_features then
+    args[#args + 1] = "--no-default-features"
+  end
+  return args
+end
+
+local function load_project(options)
+  local cargo = require("lambda.cargo")
+  local manifest = options.manifest_path
+  if manifest then
+    local info = require("lambda.fs").stat(manifest)
+    if not info or info.type ~= "file" then
+      return nil, string.format("--manifest-path: %s does not exist", manifest)
+    end
+  else
+    manifest = cargo.find_manifest()
+    if not manifest then
+      return false
+    end
+  end
+  local project, message = cargo.project(manifest)
+  if not project then
+    return nil, message
+  end
+  if options.bin then
+    local wanted, chosen = {}, {}
+    for _, name in ipairs(options.bin) do
+      wanted[name] = true
+    end
+    for _, name in ipairs(project.functions) do
+      if wanted[name] then
+        chosen[#chosen + 1] = name
+        wanted[name] = nil
+      end
+    end
+    local missing = next(wanted)
+    if missing then
+      return nil, string.format("--bin: %s is not a function of %s (functions: %s)", missing,
+        project.manifest, table.concat(project.functions, ", "))
+    end
+    project.functions = chosen
+  end
+  if #project.functions == 0 then
+    return nil, project.manifest .. " has no bin targets: nothing to run as a function"
+  end
+  return project
+end
+
+local function start_watching(event, pool, root)
+  local ignored = require("lambda.emulator.ignore").new(root)
+  return event.watch_tree(root, { ignore = ignored, debounce = 0.3 }, function(changes)
+    local first = changes[1]
+    say(string.format("%s changed%s: restarting functions", first and first.path or "a file",
+      #changes > 1 and string.format(" (and %d more)", #changes - 1) or ""))
+    pool:restart_all("recompiling function")
+  end)
+end
+
+function M.run(options, _, rest)
+  if (options.tls_cert == nil) ~= (options.tls_key == nil) then
+    cli.usage_error(M.name, "--tls-cert and --tls-key must be given together")
+  end
+  if options.concurrency < 1 then
+    cli.usage_error(M.name, "--concurrency must be at least 1")
+  end
+  local env, env_error = user_environment(options)
+  if not env then
+    return fail(env_error)
+  end
+  local event = require("lambda.event")
+  local launcher_module = require("lambda.emulator.launcher")
+  local pool_module = require("lambda.emulator.pool")
+
+  local function print_line(name, line)
+    io.stdout:write("[", name, "] ", line, "\n")
+    io.stdout:flush()
+  end
+
+  local project, functions, launcher_options = nil, {}, nil
+  local cwd = require("lambda.fs").cwd()
+  if #rest > 0 then
+    launcher_options = { command = rest, cwd = cwd }
+  else
+    local problem
+    project, problem = load_project(options)
+    if project == nil then
+      return fail(problem)
+    end
+    if project then
+      functions = project.functions
+      launcher_options = {
+        cargo = { program = os.getenv("CARGO") or "cargo", manifest = project.manifest,
+          args = cargo_arguments(options) },
+        function_env = manifest_environment(project),
+        cwd = project.workspace_root,
+      }
+    end
+  end
+  if launcher_options then
+    launcher_options.env = env
+    launcher_options.region = options.region
+    launcher_options.on_start = function(instance, argv)
+      if (options.verbose or 0) > 0 or not launcher_options.command then
+        say(string.format("starting %s: %s", instance.function_name, table.concat(argv, " ")))
+      end
+    end
+  end
+
+  local pool = pool_module.new({
+    concurrency = options.concurrency,
+    timeout = options.timeout,
+    region = options.region,
+    print = print_line,
+    launcher = launcher_options and launcher_module.new(launcher_options) or nil,
+  })
+  pool.extensions = require("lambda.emulator.extensions").new()
+  local emulator = {
+    pool = pool,
+    print = print_line,
+    registry = new_registry(functions, project == nil),
+  }
+  local server, listen_error = event.http_server({
+    address = options.invoke_address,
+    port = options.invoke_port,
+    handler = require("lambda.emulator.server").handler(emulator),
+    stream_body = require("lambda.emulator.runtime_api").streams_body,
+    tls = options.tls_cert and { cert = options.tls_cert, key = options.tls_key } or nil,
+  })
+  if not server then
+    return fail(listen_error)
+  end
+  local host = require("lambda.url").format_host(server:address())
+  local scheme = options.tls_cert and "https" or "http"
+  if project then
+    say(string.format("serving %s on %s://%s:%d (functions: %s)", project.manifest, scheme, host,
+      server:port(), table.concat(functions, ", ")))
+  elseif launcher_options then
+    say(string.format("serving '%s' on %s://%s:%d", table.concat(rest, " "), scheme, host,
+      server:port()))
+  else
+    say(string.format("no Cargo project and no command: functions started by hand find the "
+      .. "Runtime API at AWS_LAMBDA_RUNTIME_API=%s:%d/.rt/<name>", host, server:port()))
+  end
+
+  local watcher
+  if project and not options.ignore_changes then
+    watcher = start_watching(event, pool, project.workspace_root)
+  end
+
+  local stopping = false
+  local function shut_down()
+    if stopping then
+      return
+    end
+    stopping = true
+    say("stopping")
+    if watcher then
+      watcher:close()
+    end
+    pool:shutdown("shutdown")
+    server:close()
+    -- Children get a moment to exit on TERM; then whatever is left is killed.
+    local deadline = event.now() + 3
+    event.every(0.05, function()
+      if not pool:has_instances() or event.now() > deadline then
+        event.kill_all("KILL")
+        event.stop()
+      end
+    end)
+  end
+  event.on_signal("INT", shut_down)
+  event.on_signal("TERM", shut_down)
+  event.run()
+  return cli.EXIT_OK
+end
+
+return M

@@ -1,0 +1,150 @@
+-- Starting function instances: the command (cargo run --bin <name> for a Cargo project, or
+-- the user's own command), its environment, its own Runtime API server, and its output.
+local event = require("lambda.event")
+local runtime_api = require("lambda.emulator.runtime_api")
+
+local M = {}
+
+-- Parses dotenv-style text: KEY=VALUE lines, optional `export`, single or double quotes,
+-- `#` comments. Returns a table or nil, "line N: ...".
+function M.parse_env_file(text)
+  local values, number = {}, 0
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    number = number + 1
+    line = line:gsub("\r$", ""):match("^%s*(.-)%s*$")
+    if line ~= "" and line:sub(1, 1) ~= "#" then
+      line = line:gsub("^export%s+", "")
+      local key, value = line:match("^([%a_][%w_]*)%s*=%s*(.*)$")
+      if not key then
+        return nil, string.format("line %d: expected KEY=VALUE", number)
+      end
+      local quote = value:sub(1, 1)
+      if (quote == '"' or quote == "'") then
+        local closing = value:find(quote, 2, true)
+        if not closing then
+          return nil, string.format("line %d: unterminated %s quote", number, quote)
+        end
+        value = value:sub(2, closing - 1)
+        if quote == '"' then
+          value = value:gsub("\\n", "\n"):gsub('\\"', '"')
+        end
+      else
+        value = value:gsub("%s+#.*$", "")
+      end
+      values[key] = value
+    end
+  end
+  return values
+end
+
+-- "K=V" (the --env-var flag): returns key, value or nil, message.
+function M.parse_env_var(item)
+  local key, value = item:match("^%s*([^=]-)%s*=%s*(.-)%s*$")
+  if not key or key == "" or not key:match("^[%a_][%w_]*$") then
+    return nil, string.format("--env-var: '%s' is not KEY=VALUE", item)
+  end
+  return key, value
+end
+
+local function merge(into, from)
+  for key, value in pairs(from or {}) do
+    into[key] = value
+  end
+  return into
+end
+
+-- options:
+--   command = {argv...} (any language) | nil for cargo
+--   cargo = {program = "cargo", manifest = path, args = {forwarded flags}, single = name|nil}
+--   env = {K = V} (user: env file, --env-var), function_env = fn(name) -> {K = V} (manifest)
+--   region, memory, cwd, print = fn(name, line)
+function M.new(options)
+  local launcher = {}
+
+  local function argv_for(name)
+    if options.command then
+      return options.command
+    end
+    local cargo = options.cargo
+    local argv = { cargo.program or "cargo", "run", "--manifest-path", cargo.manifest }
+    for _, arg in ipairs(cargo.args or {}) do
+      argv[#argv + 1] = arg
+    end
+    argv[#argv + 1] = "--bin"
+    argv[#argv + 1] = name
+    return argv
+  end
+
+  local function environment(name, runtime_address)
+    local env = merge({}, event.environ())
+    merge(env, {
+      AWS_LAMBDA_FUNCTION_VERSION = "$LATEST",
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE = tostring(options.memory or 128),
+      AWS_REGION = options.region,
+      AWS_DEFAULT_REGION = options.region,
+    })
+    merge(env, options.function_env and options.function_env(name))
+    merge(env, options.env)
+    -- What identifies the instance comes last: the user cannot break it by accident.
+    return merge(env, {
+      AWS_LAMBDA_FUNCTION_NAME = name,
+      AWS_LAMBDA_LOG_GROUP_NAME = "/aws/lambda/" .. name,
+      AWS_LAMBDA_LOG_STREAM_NAME = os.date("!%Y/%m/%d") .. "/[$LATEST]" .. require(
+        "lambda.emulator.ids").uuid():gsub("-", ""),
+      AWS_LAMBDA_RUNTIME_API = runtime_address,
+      AWS_LAMBDA_INITIALIZATION_TYPE = "on-demand",
+      _HANDLER = env._HANDLER or "bootstrap",
+    })
+  end
+
+  function launcher.start(pool, instance)
+    local state = pool:function_state(instance.function_name)
+    local server, problem = event.http_server({
+      address = "127.0.0.1",
+      port = 0,
+      stream_body = runtime_api.streams_body,
+      handler = function(request)
+        if not runtime_api.route(pool, request, request.path, state, instance) then
+          request:respond(404, { { "Content-Type", "application/json" } },
+            '{"errorType":"NotFound","errorMessage":"not a Runtime API path"}')
+        end
+      end,
+    })
+    if not server then
+      return nil, "cannot start the Runtime API for " .. instance.function_name .. ": " .. problem
+    end
+    local function on_line(line)
+      pool:output(instance, line)
+    end
+    local argv = argv_for(instance.function_name)
+    local process, message = event.spawn({
+      argv = argv,
+      env = environment(instance.function_name, "127.0.0.1:" .. server:port()),
+      cwd = options.cwd,
+      on_stdout = on_line,
+      on_stderr = on_line,
+      kill_group = true,
+      on_exit = function(code, signal)
+        server:close()
+        if pool.extensions then
+          pool.extensions:forget(instance)
+        end
+        pool:instance_exited(instance, code, signal)
+      end,
+    })
+    if not process then
+      server:close()
+      return nil, message
+    end
+    instance.process = process
+    instance.server = server
+    if options.on_start then
+      options.on_start(instance, argv)
+    end
+    return true
+  end
+
+  return launcher
+end
+
+return M

@@ -1,0 +1,404 @@
+-- The emulator's heart: per-function FIFO queues of invocations, the instances that run them,
+-- and the rule that nothing ever leaves an invoker waiting (a crash, a failed start, an init
+-- error or a timeout answers at once).
+--
+-- An invocation carries a sink that knows how to answer whoever asked (the Invoke API, the
+-- streaming Invoke API, a function URL, or nobody for Event):
+--   sink.complete(invocation, outcome)   outcome = {ok = bool, body = string, error_type = s}
+--   sink.begin_stream(invocation) -> {chunk = fn(data), finish = fn(outcome)} | nil
+--   sink.closed() -> true when the invoker went away
+-- The Runtime API side calls pool:next_waiter/respond/fail; see runtime_api.lua.
+local crypto = require("lambda.crypto")
+local event = require("lambda.event")
+local ids = require("lambda.emulator.ids")
+
+local M = {}
+
+M.LOG_TAIL_BYTES = 4096
+M.STARTUP_OUTPUT_BYTES = 16384
+
+local Pool = {}
+Pool.__index = Pool
+
+-- options: concurrency, timeout (seconds), region, launcher = {start = fn(pool, instance) ->
+--   true | nil, message} or nil (functions started by hand), print(name, line), extensions.
+function M.new(options)
+  return setmetatable({
+    concurrency = options.concurrency or 1,
+    timeout = options.timeout or 900,
+    region = options.region or "us-east-1",
+    launcher = options.launcher,
+    print = options.print or function() end,
+    functions = {},
+    running = {}, -- request id -> invocation, for /response and /error
+    instances = {},
+  }, Pool)
+end
+
+function Pool:function_state(name)
+  local state = self.functions[name]
+  if not state then
+    state = { name = name, queue = {}, waiters = {}, instances = {} }
+    self.functions[name] = state
+  end
+  return state
+end
+
+local function trim_to(buffer, limit)
+  local total = 0
+  for i = #buffer, 1, -1 do
+    total = total + #buffer[i] + 1
+    if total > limit then
+      return table.move(buffer, i + 1, #buffer, 1, {})
+    end
+  end
+  return buffer
+end
+
+-- Output of an instance: printed with the function's name, and kept for the invocation it is
+-- running (X-Amz-Log-Result) or, before its first /next, for start-up failures.
+function Pool:output(instance, line)
+  self.print(instance.function_name, line)
+  local target = instance.current and instance.current.log or instance.startup_output
+  target[#target + 1] = line
+  if #target > 256 then
+    local trimmed = trim_to(target, instance.current and M.LOG_TAIL_BYTES or M.STARTUP_OUTPUT_BYTES)
+    if instance.current then
+      instance.current.log = trimmed
+    else
+      instance.startup_output = trimmed
+    end
+  end
+end
+
+function Pool:new_invocation(fields)
+  local now = event.now()
+  local invocation = {
+    id = fields.id or ids.uuid(),
+    function_name = fields.function_name,
+    payload = fields.payload or "",
+    client_context = fields.client_context,
+    identity = fields.identity,
+    trace_id = fields.trace_id or ids.trace_id(now),
+    invocation_type = fields.invocation_type or "RequestResponse",
+    log_type = fields.log_type,
+    sink = fields.sink,
+    log = {},
+    state = "new",
+    created = now,
+  }
+  invocation.arn = ids.function_arn(self.region, invocation.function_name)
+  return invocation
+end
+
+-- The tail AWS puts in X-Amz-Log-Result: the last 4 KB of the invocation's log, base64.
+function M.log_tail(invocation)
+  local lines = { "START RequestId: " .. invocation.id .. " Version: $LATEST" }
+  table.move(invocation.log, 1, #invocation.log, 2, lines)
+  lines[#lines + 1] = "END RequestId: " .. invocation.id
+  lines[#lines + 1] = string.format("REPORT RequestId: %s\tDuration: %.2f ms", invocation.id,
+    ((invocation.finished or event.now()) - (invocation.started or invocation.created)) * 1000)
+  local text = table.concat(lines, "\n") .. "\n"
+  return crypto.base64_encode(text:sub(-M.LOG_TAIL_BYTES))
+end
+
+local function error_body(kind, message)
+  local json = require("lambda.json")
+  return json.encode({ errorType = kind, errorMessage = message })
+end
+M.error_body = error_body
+
+-- Ends an invocation once: stops its timer, forgets it, answers its sink.
+function Pool:finish(invocation, outcome)
+  if invocation.state == "done" then
+    return
+  end
+  invocation.state = "done"
+  invocation.finished = event.now()
+  if invocation.timer then
+    invocation.timer:cancel()
+    invocation.timer = nil
+  end
+  self.running[invocation.id] = nil
+  local instance = invocation.instance
+  if instance and instance.current == invocation then
+    instance.current = nil
+  end
+  if invocation.stream then
+    invocation.stream.finish(outcome)
+  elseif not invocation.sink.closed() then
+    invocation.sink.complete(invocation, outcome)
+  end
+  if instance and instance.restart_after then
+    self:stop_instance(instance, instance.restart_after)
+  end
+end
+
+function Pool:fail(invocation, kind, message)
+  self:finish(invocation, { ok = false, body = error_body(kind, message), error_type = kind })
+end
+
+-- Queues an invocation and gets it running as soon as an instance can take it.
+function Pool:enqueue(invocation)
+  local state = self:function_state(invocation.function_name)
+  invocation.state = "queued"
+  state.queue[#state.queue + 1] = invocation
+  self:dispatch(state)
+end
+
+-- Drops a queued invocation whose invoker went away.
+function Pool:cancel(invocation)
+  if invocation.state ~= "queued" then
+    return
+  end
+  local queue = self:function_state(invocation.function_name).queue
+  for i, queued in ipairs(queue) do
+    if queued == invocation then
+      table.remove(queue, i)
+      break
+    end
+  end
+  invocation.state = "done"
+end
+
+local function alive_instances(state)
+  local alive, starting = 0, 0
+  for _, instance in pairs(state.instances) do
+    if instance.state ~= "dead" then
+      alive = alive + 1
+      if instance.state == "starting" then
+        starting = starting + 1
+      end
+    end
+  end
+  return alive, starting
+end
+
+function Pool:dispatch(state)
+  if self.closing then
+    return
+  end
+  while #state.queue > 0 and #state.waiters > 0 do
+    local invocation = table.remove(state.queue, 1)
+    local waiter = table.remove(state.waiters, 1)
+    self:deliver(invocation, waiter)
+  end
+  if #state.queue == 0 or not self.launcher then
+    return
+  end
+  local alive, starting = alive_instances(state)
+  local wanted = #state.queue - starting
+  while wanted > 0 and alive < self.concurrency do
+    self:start_instance(state)
+    alive, wanted = alive + 1, wanted - 1
+  end
+end
+
+-- Hands an invocation to a runtime's waiting /next request.
+function Pool:deliver(invocation, waiter)
+  local now = event.now()
+  invocation.state = "running"
+  invocation.started = now
+  invocation.instance = waiter.instance
+  invocation.deadline_ms = math.floor((now + self.timeout) * 1000)
+  self.running[invocation.id] = invocation
+  if waiter.instance then
+    waiter.instance.current = invocation
+    waiter.instance.state = "busy"
+  end
+  invocation.timer = event.timer(self.timeout, function()
+    invocation.timer = nil
+    self:timed_out(invocation)
+  end)
+  local headers = {
+    { "Lambda-Runtime-Aws-Request-Id", invocation.id },
+    { "Lambda-Runtime-Deadline-Ms", string.format("%d", invocation.deadline_ms) },
+    { "Lambda-Runtime-Invoked-Function-Arn", invocation.arn },
+    { "Lambda-Runtime-Trace-Id", invocation.trace_id },
+    { "Content-Type", "application/json" },
+  }
+  if invocation.client_context then
+    headers[#headers + 1] = { "Lambda-Runtime-Client-Context", invocation.client_context }
+  end
+  if invocation.identity then
+    headers[#headers + 1] = { "Lambda-Runtime-Cognito-Identity", invocation.identity }
+  end
+  waiter.request:respond(200, headers, invocation.payload)
+  if self.extensions then
+    self.extensions:invoke(waiter.instance, invocation)
+  end
+end
+
+function Pool:timed_out(invocation)
+  if invocation.state ~= "running" then
+    return
+  end
+  local instance = invocation.instance
+  self:fail(invocation, "Sandbox.Timedout", string.format("%s Task timed out after %.2f seconds",
+    invocation.id, self.timeout))
+  -- The instance may be stuck in the handler: replace it.
+  if instance then
+    self:stop_instance(instance, "timeout")
+  end
+end
+
+-- A runtime asks for work: the waiter is answered now or when work arrives.
+function Pool:next_waiter(state, request, instance)
+  if instance then
+    if instance.state == "dead" then
+      request:respond(410, {}, error_body("InstanceStopped", "this instance was stopped"))
+      return
+    end
+    -- Asking for the next event ends whatever the instance was doing.
+    if instance.current then
+      self:fail(instance.current, "Runtime.InvalidResponse",
+        "the runtime asked for the next invocation without answering this one")
+    end
+    instance.state = "idle"
+    instance.ready = true
+  end
+  local waiter = { request = request, instance = instance }
+  state.waiters[#state.waiters + 1] = waiter
+  request:on_close(function()
+    for i, queued in ipairs(state.waiters) do
+      if queued == waiter then
+        table.remove(state.waiters, i)
+        break
+      end
+    end
+  end)
+  self:dispatch(state)
+end
+
+function Pool:start_instance(state)
+  local instance = {
+    id = ids.uuid(),
+    function_name = state.name,
+    state = "starting",
+    startup_output = {},
+  }
+  state.instances[instance.id] = instance
+  self.instances[instance.id] = instance
+  local ok, message = self.launcher.start(self, instance)
+  if not ok then
+    instance.state = "dead"
+    state.instances[instance.id] = nil
+    self.instances[instance.id] = nil
+    self:fail_queue(state, "Runtime.StartError", message)
+  end
+end
+
+-- Every queued invocation of the function gets the same error (a failed build or start).
+function Pool:fail_queue(state, kind, message)
+  local queue = state.queue
+  state.queue = {}
+  for _, invocation in ipairs(queue) do
+    self:fail(invocation, kind, message)
+  end
+end
+
+-- The launcher reports that the instance's process ended.
+function Pool:instance_exited(instance, code, signal)
+  local state = self:function_state(instance.function_name)
+  local was_ready = instance.ready
+  instance.state = "dead"
+  state.instances[instance.id] = nil
+  self.instances[instance.id] = nil
+  for i = #state.waiters, 1, -1 do
+    if state.waiters[i].instance == instance then
+      table.remove(state.waiters, i)
+    end
+  end
+  if instance.on_dead then
+    instance.on_dead()
+  end
+  local how = signal and ("signal " .. signal) or ("exit status " .. tostring(code))
+  if instance.current then
+    self:fail(instance.current, "Runtime.ExitError", string.format(
+      "RequestId: %s Error: Runtime exited with error: %s", instance.current.id, how))
+  end
+  if instance.stopping then
+    self:dispatch(state)
+    return
+  end
+  if not was_ready then
+    -- It never asked for work: a failed build or a crash at start. Its output says why.
+    local output = table.concat(instance.startup_output, "\n")
+    self:fail_queue(state, "Runtime.ExitError", string.format(
+      "%s exited before it was ready (%s)%s", instance.function_name, how,
+      output ~= "" and (": " .. output) or ""))
+    return
+  end
+  self:dispatch(state)
+end
+
+-- An /init/error: the function cannot start, so its queued invocations cannot run either.
+function Pool:init_error(instance, error_type, body)
+  local state = self:function_state(instance.function_name)
+  local queue = state.queue
+  state.queue = {}
+  for _, invocation in ipairs(queue) do
+    self:finish(invocation, { ok = false, body = body, error_type = error_type })
+  end
+  self:stop_instance(instance, "init error")
+end
+
+function Pool:stop_instance(instance, reason)
+  if instance.state == "dead" or instance.stopping then
+    return
+  end
+  instance.stopping = reason
+  if self.extensions then
+    self.extensions:shutdown(instance, reason)
+  end
+  if instance.process and instance.process:running() then
+    instance.process:kill("TERM")
+    local process = instance.process
+    event.timer(2, function()
+      if process:running() then
+        process:kill("KILL")
+      end
+    end)
+  else
+    self:instance_exited(instance, nil, nil)
+  end
+end
+
+-- Stops every instance (shutdown, or a rebuild after a file change). On shutdown nothing new
+-- starts and every pending invocation is answered.
+function Pool:shutdown(reason)
+  self.closing = true
+  for _, state in pairs(self.functions) do
+    self:fail_queue(state, "Runtime.Shutdown", "the emulator is shutting down")
+  end
+  for _, invocation in pairs(self.running) do
+    self:fail(invocation, "Runtime.Shutdown", "the emulator is shutting down")
+  end
+  self:stop_all(reason)
+end
+
+function Pool:stop_all(reason, function_name)
+  for _, instance in pairs(self.instances) do
+    if not function_name or instance.function_name == function_name then
+      self:stop_instance(instance, reason)
+    end
+  end
+end
+
+-- After a change to the project: instances stop now, or when their invocation ends, and the
+-- next invocation starts (and so rebuilds) a fresh one.
+function Pool:restart_all(reason)
+  for _, instance in pairs(self.instances) do
+    if instance.current then
+      instance.restart_after = reason
+    else
+      self:stop_instance(instance, reason)
+    end
+  end
+end
+
+function Pool:has_instances()
+  return next(self.instances) ~= nil
+end
+
+return M

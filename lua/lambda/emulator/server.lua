@@ -1,0 +1,169 @@
+-- The emulator's main port: the Invoke API (buffered and streaming), function URLs, and the
+-- Runtime API for functions started by hand.
+local crypto = require("lambda.crypto")
+local json = require("lambda.json")
+local function_url = require("lambda.emulator.function_url")
+local runtime_api = require("lambda.emulator.runtime_api")
+local sinks = require("lambda.emulator.sinks")
+
+local M = {}
+
+local INVOCATION_TYPES = { RequestResponse = true, Event = true, DryRun = true }
+
+local function percent_decode(text)
+  return (text:gsub("%%(%x%x)", function(hex)
+    return string.char(tonumber(hex, 16))
+  end))
+end
+
+local function service_error(request, status, kind, message)
+  request:respond(status, {
+    { "Content-Type", "application/json" },
+    { "x-amzn-ErrorType", kind },
+    { "x-amzn-RequestId", require("lambda.emulator.ids").uuid() },
+  }, json.encode({ Type = "User", message = message }))
+end
+
+-- The client context reaches the function as JSON: from X-Amz-Client-Context (base64, the
+-- Invoke API's form) or lambda-runtime-client-context (JSON, the original client's form).
+local function client_context_of(request)
+  local encoded = request.headers["x-amz-client-context"]
+  if encoded then
+    local decoded = crypto.base64_decode(encoded)
+    if not decoded or not json.valid(decoded) then
+      return nil, "X-Amz-Client-Context must be base64-encoded JSON"
+    end
+    return decoded
+  end
+  local raw = request.headers["lambda-runtime-client-context"]
+  if raw then
+    -- Tolerate the base64 form here too; the runtime needs JSON either way.
+    if not json.valid(raw) then
+      local decoded = crypto.base64_decode(raw)
+      if decoded and json.valid(decoded) then
+        return decoded
+      end
+      return nil, "lambda-runtime-client-context must be JSON"
+    end
+    return raw
+  end
+  return false
+end
+
+-- emulator: {pool, registry = {resolve(name) -> name | nil, status, kind, message}, print}
+local function invoke(emulator, request, raw_name, streaming)
+  local name, status, kind, message = emulator.registry.resolve(percent_decode(raw_name))
+  if not name then
+    service_error(request, status, kind, message)
+    return
+  end
+  local invocation_type = request.headers["x-amz-invocation-type"] or "RequestResponse"
+  if not INVOCATION_TYPES[invocation_type] then
+    service_error(request, 400, "InvalidParameterValueException",
+      "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun")
+    return
+  end
+  local log_type = request.headers["x-amz-log-type"]
+  if log_type and log_type ~= "None" and log_type ~= "Tail" then
+    service_error(request, 400, "InvalidParameterValueException", "X-Amz-Log-Type must be None or Tail")
+    return
+  end
+  local client_context, context_error = client_context_of(request)
+  if client_context == nil then
+    service_error(request, 400, "InvalidParameterValueException", context_error)
+    return
+  end
+  if invocation_type == "DryRun" then
+    request:respond(204, { { "x-amzn-RequestId", require("lambda.emulator.ids").uuid() } }, "")
+    return
+  end
+  local pool = emulator.pool
+  local sink
+  if invocation_type == "Event" then
+    sink = sinks.detached(emulator.print)
+  elseif streaming then
+    sink = sinks.streaming_invoke(request)
+  else
+    sink = sinks.invoke(request)
+  end
+  local invocation = pool:new_invocation({
+    function_name = name,
+    payload = request.body,
+    client_context = client_context or nil,
+    identity = request.headers["lambda-runtime-cognito-identity"],
+    invocation_type = invocation_type,
+    log_type = log_type,
+    sink = sink,
+  })
+  if invocation_type == "Event" then
+    request:respond(202, { { "x-amzn-RequestId", invocation.id } }, "")
+  else
+    request:on_close(function()
+      pool:cancel(invocation)
+    end)
+  end
+  pool:enqueue(invocation)
+end
+
+local function function_url_request(emulator, request, raw_name, rest)
+  local name, status, kind, message = emulator.registry.resolve(raw_name)
+  if not name then
+    service_error(request, status, kind, message)
+    return
+  end
+  local pool = emulator.pool
+  local path, query = rest:match("^([^?]*)%??(.*)$")
+  local invocation = pool:new_invocation({ function_name = name, sink = sinks.function_url(request) })
+  invocation.payload = function_url.event({
+    method = request.method,
+    path = path ~= "" and path or "/",
+    query = query ~= "" and query or nil,
+    header_list = request.header_list,
+    body = request.body,
+    peer = request.peer,
+  }, name, invocation.id, require("lambda.event").now())
+  request:on_close(function()
+    pool:cancel(invocation)
+  end)
+  pool:enqueue(invocation)
+end
+
+-- The request handler of the main server.
+function M.handler(emulator)
+  return function(request)
+    local path = request.path
+    local raw_name = path:match("^/2015%-03%-31/functions/([^/]+)/invocations$")
+    if raw_name then
+      if request.method ~= "POST" then
+        service_error(request, 405, "MethodNotAllowed", "use POST")
+      else
+        invoke(emulator, request, raw_name, false)
+      end
+      return
+    end
+    raw_name = path:match("^/2021%-11%-15/functions/([^/]+)/response%-streaming%-invocations$")
+      or path:match("^/2015%-03%-31/functions/([^/]+)/response%-streaming%-invocations$")
+    if raw_name then
+      invoke(emulator, request, raw_name, true)
+      return
+    end
+    local name, rest = function_url.split_path(request.uri)
+    if name then
+      function_url_request(emulator, request, name, rest)
+      return
+    end
+    local function_name
+    function_name, rest = runtime_api.split_main_port_path(path, emulator.registry.default_name())
+    if function_name then
+      local resolved = emulator.registry.resolve(percent_decode(function_name)) or function_name
+      local state = emulator.pool:function_state(resolved)
+      if runtime_api.route(emulator.pool, request, rest, state, nil) then
+        return
+      end
+    end
+    service_error(request, 404, "ResourceNotFoundException", "no route for " .. request.method
+      .. " " .. path)
+  end
+end
+
+return M
