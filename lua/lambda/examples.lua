@@ -52,6 +52,16 @@ function M.fetch(name, options)
     end
   end
   local url = M.base_url() .. "/" .. file
+  -- A file:// base serves examples from a local folder (offline use, the quickstart); they
+  -- are read as they are, without going through the cache.
+  local folder = url:match("^file://(/.*)$")
+  if folder then
+    local data, read_error = require("lambda.fs").read(folder)
+    if not data then
+      return nil, string.format("--data-example: %s", read_error), "input"
+    end
+    return data
+  end
   local response, message = http.request({ method = "GET", url = url, timeout = options.timeout })
   if not response then
     return nil, string.format("--data-example: downloading %s failed: %s", url, message),

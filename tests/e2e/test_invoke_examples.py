@@ -85,6 +85,22 @@ class DataExample(ScratchTestCase):
         self.assertExit(result, 3)
         self.assertOneLineError(result, "http://127.0.0.1:%d/example-x.json" % port)
 
+    def test_file_url_serves_a_local_folder(self):
+        folder = os.path.join(self.scratch, "events")
+        os.makedirs(folder)
+        with open(os.path.join(folder, "example-local.json"), "wb") as f:
+            f.write(EXAMPLE)
+        env = self.env(CARGO_LAMBDA_EXAMPLES_URL="file://" + folder + "/",
+                       XDG_CACHE_HOME=self.cache_home)
+        result = self.cli("invoke", "--invoke-address", "127.0.0.1", "-P",
+                          str(self.emulator.port), "-E", "local", env=env)
+        self.assertExit(result, 0)
+        self.assertEqual(self.emulator.requests[0].body, EXAMPLE)
+        self.assertFalse(os.path.exists(self.cache_home))
+        result = self.cli("invoke", "-P", str(self.emulator.port), "-E", "missing", env=env)
+        self.assertExit(result, 2)
+        self.assertOneLineError(result, os.path.join(folder, "example-missing.json"))
+
     def test_names_that_escape_are_refused(self):
         for name in ("../etc/passwd", "a/b", "..", ""):
             result = self.run_example("-E", name)
