@@ -1,3 +1,5 @@
 #include "host.h"
 
-int main(int argc, char **argv) { return host_main(argc, argv); }
+int main(int argc, char **argv) {
+    return host_main(argc, argv);
+}
