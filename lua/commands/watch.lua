@@ -78,29 +78,39 @@ local function user_environment(options)
 end
 
 -- The manifest's [package.metadata.lambda.env] and [package.metadata.lambda.bin.<name>.env].
+-- Read again at every start of an instance, as the original does: an edit of Cargo.toml
+-- restarts the functions, and the restarted ones must see the new values.
 local function manifest_environment(project)
   local toml = require("lambda.toml")
-  local by_function = {}
+  local manifest_of = {}
   for _, package in ipairs(project.packages) do
-    local text = require("lambda.fs").read(package.manifest)
-    local doc = text and toml.decode(text)
-    local lambda = doc and doc.package and doc.package.metadata and doc.package.metadata.lambda
     for _, bin in ipairs(package.bins) do
-      local env = {}
-      if type(lambda) == "table" then
-        for _, source in ipairs({ lambda.env, lambda.bin and lambda.bin[bin] and lambda.bin[bin].env }) do
-          if type(source) == "table" then
-            for k, v in pairs(source) do
-              env[k] = tostring(v)
-            end
-          end
-        end
-      end
-      by_function[bin] = env
+      manifest_of[bin] = manifest_of[bin] or package.manifest
     end
   end
   return function(name)
-    return by_function[name]
+    local env = {}
+    local text = manifest_of[name] and require("lambda.fs").read(manifest_of[name])
+    -- A manifest made unreadable by an edit gives no values; cargo run reports its error.
+    local doc = text and toml.decode(text)
+    local lambda = type(doc) == "table" and type(doc.package) == "table"
+      and type(doc.package.metadata) == "table" and doc.package.metadata.lambda
+    if type(lambda) ~= "table" then
+      return env
+    end
+    local bins = type(lambda.bin) == "table" and lambda.bin or {}
+    local own = type(bins[name]) == "table" and bins[name].env or nil
+    for _, source in ipairs({ lambda.env, own }) do
+      if type(source) == "table" then
+        for k, v in pairs(source) do
+          -- Strings, numbers and booleans; a table has no sensible text form.
+          if type(v) ~= "table" then
+            env[k] = tostring(v)
+          end
+        end
+      end
+    end
+    return env
   end
 end
 
@@ -164,8 +174,12 @@ local function load_project(options)
   local manifest = options.manifest_path
   if manifest then
     local info = require("lambda.fs").stat(manifest)
-    if not info or info.type ~= "file" then
+    if not info then
       return nil, string.format("--manifest-path: %s does not exist", manifest)
+    elseif info.type ~= "file" then
+      -- Like cargo, which wants the manifest itself, not the directory holding it.
+      return nil, string.format("--manifest-path: %s is %s, not a Cargo.toml file", manifest,
+        info.type == "directory" and "a directory" or "a special file")
     end
   else
     manifest = cargo.find_manifest()
@@ -203,7 +217,18 @@ end
 
 local function start_watching(event, pool, root)
   local ignored = require("lambda.emulator.ignore").new(root)
-  return event.watch_tree(root, { ignore = ignored, debounce = 0.3 }, function(changes)
+  return event.watch_tree(root, { ignore = ignored, debounce = 0.3 }, function(reported)
+    -- Asked again once things settled: a directory cargo has just created is known to be a
+    -- build directory only by the CACHEDIR.TAG it writes a moment later.
+    local changes = {}
+    for _, change in ipairs(reported) do
+      if change.kind == "overflow" or not ignored(change.path, change.is_dir) then
+        changes[#changes + 1] = change
+      end
+    end
+    if #changes == 0 then
+      return
+    end
     local first = changes[1]
     say(string.format("%s changed%s: restarting functions", first and first.path or "a file",
       #changes > 1 and string.format(" (and %d more)", #changes - 1) or ""))
@@ -272,7 +297,9 @@ function M.run(options, _, rest)
   local emulator = {
     pool = pool,
     print = print_line,
-    registry = new_registry(functions, project == nil),
+    -- Any name is a function unless a Cargo project lists them (project is false, not nil,
+    -- when there is neither a project nor a command: functions are then started by hand).
+    registry = new_registry(functions, not project),
   }
   local server, listen_error = event.http_server({
     address = options.invoke_address,
@@ -293,8 +320,11 @@ function M.run(options, _, rest)
     say(string.format("serving '%s' on %s://%s:%d", table.concat(rest, " "), scheme, host,
       server:port()))
   else
+    -- A wildcard address is no address to connect to; loopback reaches it from this machine.
+    local address = server:address()
+    local reachable = (address == "::" or address == "0.0.0.0") and "127.0.0.1" or host
     say(string.format("no Cargo project and no command: functions started by hand find the "
-      .. "Runtime API at AWS_LAMBDA_RUNTIME_API=%s:%d/.rt/<name>", host, server:port()))
+      .. "Runtime API at AWS_LAMBDA_RUNTIME_API=%s:%d/.rt/<name>", reachable, server:port()))
   end
 
   local watcher

@@ -1,7 +1,8 @@
--- Which changed paths should not restart functions: target/, .git/, and what .gitignore files
--- (at the project root and in subdirectories) ignore. Supports the common gitignore forms:
--- comments, `!` negation, a trailing `/` for directories, a leading or inner `/` anchoring the
--- pattern, `*`, `?`, `[...]` and `**`.
+-- Which changed paths should not restart functions: target/, .git/, any other Cargo build
+-- directory (one holding the CACHEDIR.TAG cargo writes), and what .gitignore files (at the
+-- project root and in subdirectories) ignore. Supports the common gitignore forms: comments,
+-- `!` negation, a trailing `/` for directories, a leading or inner `/` anchoring the pattern,
+-- `*`, `?`, `[...]` and `**`.
 local fs = require("lambda.fs")
 local glob = require("lambda.glob")
 
@@ -81,6 +82,17 @@ function M.new(root)
     end
     return rules_by_dir[dir]
   end
+  -- A build directory set elsewhere than target/ (CARGO_TARGET_DIR, build.target-dir) inside
+  -- the project: without this, every build would write there, restart the functions, and so
+  -- build again, forever. Only positive answers are kept: cargo creates the directory before
+  -- the tag, so a directory may become one later.
+  local build_dirs = {}
+  local function is_build_dir(dir)
+    if not build_dirs[dir] and fs.stat(root .. "/" .. dir .. "/CACHEDIR.TAG") then
+      build_dirs[dir] = true
+    end
+    return build_dirs[dir]
+  end
   return function(relative, is_dir)
     local components = {}
     for part in relative:gmatch("[^/]+") do
@@ -88,6 +100,15 @@ function M.new(root)
     end
     if ALWAYS[components[1]] then
       return true
+    end
+    -- An edited .gitignore applies from now on (its own change is not ignored).
+    if components[#components] == ".gitignore" then
+      rules_by_dir[table.concat(components, "/", 1, #components - 1)] = nil
+    end
+    for depth = 1, is_dir and #components or #components - 1 do
+      if is_build_dir(table.concat(components, "/", 1, depth)) then
+        return true
+      end
     end
     -- Every prefix directory may be ignored by a .gitignore above it.
     local ignored = false
