@@ -7,22 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fuzz_lua.h"
 #include "modules.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static lua_State *state(void) {
-    static lua_State *L;
-    if (!L) {
-        L = luaL_newstate();
-        if (!L)
-            abort();
-        luaL_requiref(L, "lambda.ini", luaopen_lambda_ini, 0);
-        lua_getfield(L, -1, "parse");
-        lua_replace(L, -2); /* slot 1: ini.parse, kept across runs */
-    }
-    return L;
-}
 
 static int has_line_prefix(const char *message) {
     long line;
@@ -81,12 +69,11 @@ static int warnings_ok(lua_State *L, int result) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0)
         return 0;
-    lua_State *L = state();
-    lua_pushvalue(L, 1);
+    static const char *const functions[] = {"parse", NULL}; /* slot 1: ini.parse */
+    lua_State *L = fuzz_lua_state("lambda.ini", luaopen_lambda_ini, functions);
     lua_pushlstring(L, (const char *)data + 1, size - 1);
     lua_pushstring(L, data[0] & 1 ? "credentials" : "config");
-    if (lua_pcall(L, 2, 2, 0) != LUA_OK)
-        abort(); /* parse raises only for wrong arguments or lack of memory */
+    fuzz_lua_call(L, 1, 2, 2);
     if (lua_isnil(L, -2)) {
         if (lua_type(L, -1) != LUA_TSTRING || !has_line_prefix(lua_tostring(L, -1)))
             abort();
@@ -95,6 +82,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                !warnings_ok(L, 2)) {
         abort();
     }
-    lua_settop(L, 1);
     return 0;
 }

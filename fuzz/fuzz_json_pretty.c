@@ -5,13 +5,13 @@
  *    differs from the input only in whitespace between tokens (tokens copied byte for byte);
  *  - whatever we accept, cjson's strict decoder accepts too (a differential check). */
 #include <lauxlib.h>
-#include <lualib.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_lua.h"
 #include "json_pretty.h"
 #include "modules.h"
 
@@ -63,26 +63,16 @@ static bool same(const struct output *a, const struct output *b) {
     return a->length == b->length && (a->length == 0 || memcmp(a->bytes, b->bytes, a->length) == 0);
 }
 
-/* lambda.json.decode, i.e. cjson with invalid numbers off, on one long-lived state. */
+/* lambda.json.decode, i.e. cjson with invalid numbers off, on the state kept across inputs. */
 static bool cjson_accepts(const char *text, size_t length) {
-    static lua_State *L;
-    if (!L) {
-        L = luaL_newstate();
-        expect(L != NULL, "cannot create a Lua state");
-        luaL_openlibs(L);
-        luaopen_lambda_json(L);
-        lua_getfield(L, -1, "decode");
-        lua_replace(L, 1);
-        lua_settop(L, 1);
-    }
-    lua_pushvalue(L, 1);
+    static const char *const functions[] = {"decode", NULL};
+    lua_State *L = fuzz_lua_state("lambda.json", luaopen_lambda_json, functions);
     lua_pushlstring(L, text, length);
-    expect(lua_pcall(L, 1, 2, 0) == LUA_OK, "cjson decode raised");
+    fuzz_lua_call(L, 1, 1, 2);
     /* A valid "null" decodes to cjson.null, never to nil; nil means a rejection. */
     bool accepted = !lua_isnil(L, -2);
     if (!accepted)
         fprintf(stderr, "cjson: %s\n", lua_tostring(L, -1));
-    lua_settop(L, 1);
     return accepted;
 }
 

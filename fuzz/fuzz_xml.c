@@ -3,30 +3,15 @@
  * follow the "line L, column C: " format, or a tree that breaks the documented element shape. */
 #include <lauxlib.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "fuzz_lua.h"
 #include "modules.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Slots kept across runs: xml.parse and xml.find. */
 enum { SLOT_PARSE = 1, SLOT_FIND, SLOT_RESULT };
-
-static lua_State *state(void) {
-    static lua_State *L;
-    if (!L) {
-        L = luaL_newstate();
-        if (!L)
-            abort();
-        luaL_requiref(L, "lambda.xml", luaopen_lambda_xml, 0);
-        lua_getfield(L, -1, "parse");
-        lua_getfield(L, -2, "find");
-        lua_remove(L, -3);
-    }
-    return L;
-}
 
 /* The table at `index` is an element: string name and text, optional string ns, a table of
  * string attributes, children that are elements; and no deeper than the documented limit. */
@@ -58,22 +43,17 @@ static int is_element(lua_State *L, int index, int depth) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    lua_State *L = state();
-    lua_pushvalue(L, SLOT_PARSE);
+    static const char *const functions[] = {"parse", "find", NULL};
+    lua_State *L = fuzz_lua_state("lambda.xml", luaopen_lambda_xml, functions);
     lua_pushlstring(L, (const char *)data, size);
-    if (lua_pcall(L, 1, 2, 0) != LUA_OK)
-        abort(); /* parse raises only for wrong arguments or lack of memory */
+    fuzz_lua_call(L, SLOT_PARSE, 1, 2);
     if (lua_isnil(L, -2)) {
-        long line, column;
-        const char *message = lua_tostring(L, -1);
-        if (!message || sscanf(message, "line %ld, column %ld: ", &line, &column) != 2 ||
-            line < 1 || column < 1)
+        if (!fuzz_has_line_and_column(lua_tostring(L, -1)))
             abort();
     } else {
         if (!lua_isnil(L, -1) || !is_element(L, SLOT_RESULT, 1))
             abort();
         /* The first child's name, then that name twice: a path that may or may not exist. */
-        lua_pushvalue(L, SLOT_FIND);
         lua_pushvalue(L, SLOT_RESULT);
         int names = lua_rawgeti(L, SLOT_RESULT, 1) == LUA_TTABLE ? 1 : 0;
         if (names) {
@@ -84,10 +64,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         } else {
             lua_pop(L, 1);
         }
-        if (lua_pcall(L, 1 + names, 1, 0) != LUA_OK ||
-            !(lua_isnil(L, -1) || lua_type(L, -1) == LUA_TSTRING))
+        fuzz_lua_call(L, SLOT_FIND, 1 + names, 1);
+        if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
             abort();
     }
-    lua_settop(L, SLOT_FIND);
     return 0;
 }

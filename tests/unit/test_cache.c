@@ -3,9 +3,7 @@
 #define _XOPEN_SOURCE 700
 
 #include <dirent.h>
-#include <ftw.h>
 #include <lauxlib.h>
-#include <lualib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "modules.h"
 
-static int failures;
 static char scratch[] = "/tmp/test_cache.XXXXXX";
 
 /* mode(path) -> permission bits | nil */
@@ -71,25 +69,16 @@ static const luaL_Reg helpers[] = {
     {NULL, NULL},
 };
 
-/* Runs chunk with ... = cache module, scratch directory, helpers; fails the test on error. */
-static void run_lua(int line, lua_State *L, const char *chunk) {
-    if (luaL_loadstring(L, chunk) != LUA_OK) {
-        fprintf(stderr, "%s:%d: %s\n", __FILE__, line, lua_tostring(L, -1));
-        failures++;
-        lua_pop(L, 1);
-        return;
-    }
+/* Each chunk gets the module, the scratch directory and the helpers as `...`. */
+static int push_arguments(lua_State *L) {
     luaL_requiref(L, "lambda.cache", luaopen_lambda_cache, 0);
     lua_pushstring(L, scratch);
     luaL_newlib(L, helpers);
-    if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
-        fprintf(stderr, "%s:%d: %s\n", __FILE__, line, lua_tostring(L, -1));
-        failures++;
-        lua_pop(L, 1);
-    }
+    return 3;
 }
 
-#define LUA(L, chunk) run_lua(__LINE__, L, "local cache, scratch, fs = ...\n" chunk)
+#define LUA(L, chunk)                                                                              \
+    check_lua(L, CHECK_HERE, "local cache, scratch, fs = ...\n", chunk, push_arguments(L))
 
 static void use_xdg(const char *subdirectory) {
     char path[256];
@@ -225,13 +214,6 @@ static void test_home_fallback(lua_State *L) {
     LUA(L, "assert(cache.root() == scratch .. '/xdg/cargo-lambda')\n");
 }
 
-static int remove_entry(const char *path, const struct stat *info, int flag, struct FTW *ftw) {
-    (void)info;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 int main(void) {
     if (!mkdtemp(scratch)) {
         perror("mkdtemp");
@@ -240,18 +222,12 @@ int main(void) {
     umask(022);
     /* RLIMIT_FSIZE must make write() fail with EFBIG, not kill the process. */
     signal(SIGXFSZ, SIG_IGN);
-    lua_State *L = luaL_newstate();
-    luaL_openlibs(L);
+    lua_State *L = check_new_state();
     test_round_trip(L);
     test_rejected_keys(L);
     test_failures_leave_nothing(L);
     test_home_fallback(L);
     lua_close(L);
-    nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_cache: all checks passed\n");
-    return 0;
+    check_remove_tree(scratch);
+    return check_report("test_cache");
 }

@@ -2,46 +2,18 @@
  * (HMAC-SHA256), RFC 4648 (base64), plus the strict decoder's rejections. The cases are Lua
  * chunks that get the module as `...`. */
 #include <lauxlib.h>
-#include <lualib.h>
-#include <stdio.h>
 
+#include "check.h"
 #include "modules.h"
 
-static int failures;
-
-/* Runs chunk with ... = the crypto module; fails the test on error. */
-static void run_lua(int line, lua_State *L, const char *chunk) {
-    if (luaL_loadstring(L, chunk) != LUA_OK) {
-        fprintf(stderr, "%s:%d: %s\n", __FILE__, line, lua_tostring(L, -1));
-        failures++;
-        lua_pop(L, 1);
-        return;
-    }
+/* What each chunk gets as `...`: the module (CHECK_LUA_HELPERS come before the chunk). */
+static int push_module(lua_State *L) {
     luaL_requiref(L, "lambda.crypto", luaopen_lambda_crypto, 0);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        fprintf(stderr, "%s:%d: %s\n", __FILE__, line, lua_tostring(L, -1));
-        failures++;
-        lua_pop(L, 1);
-    }
+    return 1;
 }
 
 #define LUA(L, chunk)                                                                              \
-    run_lua(__LINE__, L,                                                                           \
-            "local crypto = ...\n"                                                                 \
-            "local function eq(got, want, what)\n"                                                 \
-            "  if got ~= want then\n"                                                              \
-            "    error(string.format('%s: got %q, expected %q', what, tostring(got),\n"            \
-            "                        tostring(want)), 2)\n"                                        \
-            "  end\n"                                                                              \
-            "end\n"                                                                                \
-            "local function hex(bytes)\n"                                                          \
-            "  return (bytes:gsub('.', function(c) return string.format('%02x', c:byte()) end))\n" \
-            "end\n"                                                                                \
-            "local function raises(pattern, f, ...)\n"                                             \
-            "  local ok, message = pcall(f, ...)\n"                                                \
-            "  assert(not ok, 'expected an error matching ' .. pattern)\n"                         \
-            "  assert(tostring(message):find(pattern), tostring(message))\n"                       \
-            "end\n" chunk)
+    check_lua(L, CHECK_HERE, "local crypto = ...\n" CHECK_LUA_HELPERS, chunk, push_module(L))
 
 static void test_digests(lua_State *L) {
     LUA(L,
@@ -157,17 +129,11 @@ static void test_random_and_compare(lua_State *L) {
 }
 
 int main(void) {
-    lua_State *L = luaL_newstate();
-    luaL_openlibs(L);
+    lua_State *L = check_new_state();
     test_digests(L);
     test_hmac(L);
     test_base64(L);
     test_random_and_compare(L);
     lua_close(L);
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_crypto: all checks passed\n");
-    return 0;
+    return check_report("test_crypto");
 }

@@ -4,7 +4,6 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <lauxlib.h>
-#include <lualib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "modules.h"
 
-static int failures, cases;
 static FILE *captured;
 static int saved_stderr = -1;
 
@@ -72,37 +71,14 @@ static const luaL_Reg helpers[] = {
     {NULL, NULL},
 };
 
-static int traceback(lua_State *L) {
-    luaL_traceback(L, L, lua_tostring(L, 1), 1);
-    return 1;
-}
-
 static void run_case(const char *name, const char *chunk) {
-    cases++;
-    lua_State *L = luaL_newstate();
-    luaL_openlibs(L);
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    lua_pushcfunction(L, luaopen_lambda_event);
-    lua_setfield(L, -2, "lambda.event");
-    lua_pop(L, 1);
-    lua_pushcfunction(L, traceback);
-    luaL_Buffer source;
-    luaL_buffinit(L, &source);
-    luaL_addstring(&source, "local event = require('lambda.event')\nlocal t = ...\n");
-    luaL_addstring(&source, chunk);
-    luaL_pushresult(&source);
-    if (luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), name) != LUA_OK) {
-        fprintf(stderr, "%s: %s\n", name, lua_tostring(L, -1));
-        failures++;
-    } else {
-        lua_remove(L, -2);
-        luaL_newlib(L, helpers);
-        if (lua_pcall(L, 1, 0, 1) != LUA_OK) {
-            if (captured) /* the failure happened while stderr was captured */
-                helper_captured(L), lua_pop(L, 1);
-            fprintf(stderr, "%s: %s\n", name, lua_tostring(L, -1));
-            failures++;
-        }
+    lua_State *L = check_new_state();
+    check_preload(L, "lambda.event", luaopen_lambda_event);
+    luaL_newlib(L, helpers);
+    check_lua(L, name, "local event = require('lambda.event')\nlocal t = ...\n", chunk, 1);
+    if (captured) { /* the case failed while stderr was captured: pass all it caught on */
+        helper_captured(L);
+        fputs(lua_tostring(L, -1), stderr);
     }
     lua_close(L);
 }
@@ -295,10 +271,6 @@ int main(void) {
     /* The handlers are gone with the state: the default action must be back. */
     struct sigaction action;
     sigaction(SIGUSR1, NULL, &action);
-    if (action.sa_handler != SIG_DFL) {
-        fprintf(stderr, "SIGUSR1 handler left installed\n");
-        failures++;
-    }
-    printf("%d passed, %d failed\n", cases - failures, failures);
-    return failures ? 1 : 0;
+    CHECK(action.sa_handler == SIG_DFL);
+    return check_report("test_event_loop");
 }

@@ -3,18 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "event_http_parse.h"
-
-static int failures, checks;
-
-#define CHECK(condition)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(condition)) {                                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition);          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static int span_is(const char *buf, struct http_span span, const char *expected) {
     return span.length == strlen(expected) && memcmp(buf + span.offset, expected, span.length) == 0;
@@ -135,9 +125,8 @@ static void test_rejected_heads(void) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int status = parse(cases[i].text, &head);
-        if (status != cases[i].status)
-            fprintf(stderr, "case %zu: status %d, expected %d\n", i, status, cases[i].status);
-        CHECK(status == cases[i].status);
+        if (!CHECK(status == cases[i].status))
+            fprintf(stderr, "  case %zu: status %d, expected %d\n", i, status, cases[i].status);
     }
     char many[16384];
     size_t length = (size_t)snprintf(many, sizeof many, "GET / HTTP/1.1\r\n");
@@ -239,9 +228,8 @@ static void test_chunked_errors(void) {
     size_t whole[] = {0};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         decode(bad[i], strlen(bad[i]), whole, 4096, &out);
-        if (!out.failed)
-            fprintf(stderr, "bad chunked case %zu accepted\n", i);
-        CHECK(out.failed);
+        if (!CHECK(out.failed))
+            fprintf(stderr, "  bad chunked case %zu accepted\n", i);
     }
     const char *extension = "1;a=b\r\nx\r\n0\r\n\r\n";
     decode(extension, strlen(extension), whole, 4096, &out);
@@ -274,6 +262,5 @@ int main(void) {
     test_chunked_every_split();
     test_chunked_errors();
     test_tokens();
-    printf("%d passed, %d failed\n", checks - failures, failures);
-    return failures ? 1 : 0;
+    return check_report("test_event_parse");
 }

@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <lauxlib.h>
-#include <lualib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "modules.h"
 
-static int failures, cases;
 static char scratch[] = "/tmp/test_event_process.XXXXXX";
 
 /* Reads /proc/PID/stat: the state letter and the process group; 0 when it is gone. */
@@ -75,48 +74,29 @@ static const luaL_Reg helpers[] = {
     {NULL, NULL},
 };
 
-static int traceback(lua_State *L) {
-    luaL_traceback(L, L, lua_tostring(L, 1), 1);
-    return 1;
-}
+/* The chunk sees `event`, `t` (helpers), `scratch`, and run_until(done), which runs the loop
+ * until done() holds, for 10 s at most. */
+static const char prelude[] =
+    "local event = require('lambda.event')\n"
+    "local t, scratch = ...\n"
+    "local function run_until(done)\n"
+    "  local deadline, poll = event.now() + 10\n"
+    "  poll = event.every(0.005, function()\n"
+    "    if done() then poll:cancel(); event.stop() elseif event.now() > deadline then\n"
+    "      poll:cancel(); event.kill_all('KILL'); error('deadline passed') end\n"
+    "  end)\n"
+    "  event.run()\n"
+    "  assert(done(), 'the loop ended before the condition held')\n"
+    "end\n";
 
-/* Runs chunk with `event`, `t` (helpers) and `scratch`; returns the state, still open, when
- * keep is set (the caller closes it). */
+/* Runs chunk in a fresh state; returns the state, still open, when keep is set (the caller
+ * closes it). */
 static lua_State *run_case(const char *name, const char *chunk, int keep) {
-    cases++;
-    lua_State *L = luaL_newstate();
-    luaL_openlibs(L);
-    luaL_requiref(L, "lambda.event", luaopen_lambda_event, 0);
-    lua_pop(L, 1);
-    lua_pushcfunction(L, traceback);
-    lua_pushfstring(
-        L,
-        "local event = require('lambda.event')\n"
-        "local t, scratch = ...\n"
-        /* Runs the loop until done() holds, for 10 s at most. */
-        "local function run_until(done)\n"
-        "  local deadline, poll = event.now() + 10\n"
-        "  poll = event.every(0.005, function()\n"
-        "    if done() then poll:cancel(); event.stop() elseif event.now() > deadline then\n"
-        "      poll:cancel(); event.kill_all('KILL'); error('deadline passed') end\n"
-        "  end)\n"
-        "  event.run()\n"
-        "  assert(done(), 'the loop ended before the condition held')\n"
-        "end\n"
-        "%s",
-        chunk);
-    int status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), name);
-    lua_remove(L, -2);
-    if (status == LUA_OK) {
-        luaL_newlib(L, helpers);
-        lua_pushstring(L, scratch);
-        status = lua_pcall(L, 2, 0, 1);
-    }
-    if (status != LUA_OK) {
-        fprintf(stderr, "%s: %s\n", name, lua_tostring(L, -1));
-        failures++;
-    }
-    lua_settop(L, 0);
+    lua_State *L = check_new_state();
+    check_preload(L, "lambda.event", luaopen_lambda_event);
+    luaL_newlib(L, helpers);
+    lua_pushstring(L, scratch);
+    check_lua(L, name, prelude, chunk, 2);
     if (keep)
         return L;
     lua_close(L);
@@ -351,10 +331,8 @@ static void test_groups(void) {
     for (int i = 0; i < 2; i++) {
         char state;
         long group;
-        if (pids[i] <= 0 || (proc_stat(pids[i], &state, &group) && state != 'Z')) {
-            fprintf(stderr, "child %ld outlived its loop\n", pids[i]);
-            failures++;
-        }
+        if (!CHECK(pids[i] > 0 && !(proc_stat(pids[i], &state, &group) && state != 'Z')))
+            fprintf(stderr, "  child %ld outlived its loop\n", pids[i]);
     }
 }
 
@@ -367,10 +345,6 @@ int main(void) {
     test_environment();
     test_failures();
     test_groups();
-    char command[128];
-    snprintf(command, sizeof command, "rm -rf '%s'", scratch);
-    if (system(command) != 0)
-        fprintf(stderr, "could not remove %s\n", scratch);
-    printf("%d passed, %d failed\n", cases - failures, failures);
-    return failures ? 1 : 0;
+    check_remove_tree(scratch);
+    return check_report("test_event_process");
 }

@@ -4,18 +4,16 @@
  * `event`, `fs` (C helpers) and `root` (an empty directory of its own). */
 #define _XOPEN_SOURCE 700
 
-#include <ftw.h>
 #include <lauxlib.h>
-#include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "modules.h"
 
-static int failures, cases;
 static char scratch[] = "/tmp/test_event_watch.XXXXXX";
 
 static int helper_mkdir(lua_State *L) {
@@ -55,11 +53,6 @@ static const luaL_Reg helpers[] = {
     {NULL, NULL},
 };
 
-static int traceback(lua_State *L) {
-    luaL_traceback(L, L, lua_tostring(L, 1), 1);
-    return 1;
-}
-
 /* The chunk sees: event, fs, root, and `steps(list)`, which runs each function of list after
  * the previous report arrived (the first one right away) and returns the reports; the watch
  * is `watch`, created by the chunk before calling steps. */
@@ -90,28 +83,17 @@ static const char prelude[] =
     "  return reports\n"
     "end\n";
 
+/* Runs chunk in a fresh state, with a directory of its own as root. */
 static void run_case(const char *name, const char *chunk) {
-    cases++;
+    static int cases;
     char root[256];
-    snprintf(root, sizeof root, "%s/%d", scratch, cases);
+    snprintf(root, sizeof root, "%s/%d", scratch, ++cases);
     mkdir(root, 0755);
-    lua_State *L = luaL_newstate();
-    luaL_openlibs(L);
-    luaL_requiref(L, "lambda.event", luaopen_lambda_event, 0);
-    lua_pop(L, 1);
-    lua_pushcfunction(L, traceback);
-    lua_pushfstring(L, "%s%s", prelude, chunk);
-    int status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), name);
-    lua_remove(L, -2);
-    if (status == LUA_OK) {
-        luaL_newlib(L, helpers);
-        lua_pushstring(L, root);
-        status = lua_pcall(L, 2, 0, 1);
-    }
-    if (status != LUA_OK) {
-        fprintf(stderr, "%s: %s\n", name, lua_tostring(L, -1));
-        failures++;
-    }
+    lua_State *L = check_new_state();
+    check_preload(L, "lambda.event", luaopen_lambda_event);
+    luaL_newlib(L, helpers);
+    lua_pushstring(L, root);
+    check_lua(L, name, prelude, chunk, 2);
     lua_close(L);
 }
 
@@ -239,13 +221,6 @@ static void test_failures(void) {
         "collectgarbage()\n");
 }
 
-static int remove_entry(const char *path, const struct stat *info, int flag, struct FTW *ftw) {
-    (void)info;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 int main(void) {
     if (!mkdtemp(scratch)) {
         perror("mkdtemp");
@@ -253,7 +228,6 @@ int main(void) {
     }
     test_tree();
     test_failures();
-    nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    printf("%d passed, %d failed\n", cases - failures, failures);
-    return failures ? 1 : 0;
+    check_remove_tree(scratch);
+    return check_report("test_event_watch");
 }

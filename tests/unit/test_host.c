@@ -6,17 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "host.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 /* Runs a chunk that returns one string; returns a malloc'd copy or NULL on error. */
 static char *eval_string(lua_State *L, const char *code) {
@@ -84,6 +75,5 @@ static void test_development_directory_overrides_embedded_scripts(void) {
 int main(void) {
     test_preloaded_and_embedded_modules();
     test_development_directory_overrides_embedded_scripts();
-    printf("%s\n", failures ? "FAILED" : "ok");
-    return failures ? 1 : 0;
+    return check_report("test_host");
 }

@@ -2,36 +2,14 @@
  * of the shared config/credentials format at a time. */
 #include <lauxlib.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "modules.h"
-
-static int failures;
-
-#define CHECK(condition) check((condition), #condition, __FILE__, __LINE__)
-
-static int check(int ok, const char *what, const char *file, int line) {
-    if (!ok) {
-        fprintf(stderr, "%s:%d: check failed: %s\n", file, line, what);
-        failures++;
-    }
-    return ok;
-}
 
 /* Stack slots: the module table, and the result of the test at hand once parsed. */
 #define MODULE 1
 #define RESULT 2
-
-static lua_State *new_state(void) {
-    lua_State *L = luaL_newstate();
-    if (!L) {
-        fputs("out of memory\n", stderr);
-        exit(1);
-    }
-    luaL_requiref(L, "lambda.ini", luaopen_lambda_ini, 0);
-    return L;
-}
 
 /* ini.parse(text, kind): 1 with the result on top, or 0 with the error message on top. */
 static int parse(lua_State *L, const char *text, size_t length, const char *kind) {
@@ -51,43 +29,10 @@ static int parse(lua_State *L, const char *text, size_t length, const char *kind
 #define CONFIG(literal) parse(L, literal, sizeof literal - 1, "config")
 #define CREDENTIALS(literal) parse(L, literal, sizeof literal - 1, "credentials")
 
-/* Pushes the value at a '|'-separated path in the RESULT ('|' appears in no name or key);
- * all-digit parts index arrays. Returns its Lua type. */
-static int push_path(lua_State *L, const char *path) {
-    lua_pushvalue(L, RESULT);
-    while (*path) {
-        size_t length = strcspn(path, "|");
-        if (lua_type(L, -1) != LUA_TTABLE) {
-            lua_pop(L, 1);
-            lua_pushnil(L);
-            return LUA_TNIL;
-        }
-        if (strspn(path, "0123456789") >= length) {
-            lua_rawgeti(L, -1, strtoll(path, NULL, 10));
-        } else {
-            lua_pushlstring(L, path, length);
-            lua_rawget(L, -2);
-        }
-        lua_remove(L, -2);
-        path += length + (path[length] == '|');
-    }
-    return lua_type(L, -1);
-}
-
-static int string_is(lua_State *L, const char *path, const char *expected) {
-    int ok = push_path(L, path) == LUA_TSTRING && strcmp(lua_tostring(L, -1), expected) == 0;
-    if (!ok)
-        fprintf(stderr, "  %s: expected \"%s\", got %s\n", path, expected,
-                luaL_tolstring(L, -1, NULL));
-    lua_settop(L, lua_gettop(L) - (ok ? 1 : 2));
-    return ok;
-}
-
-static int is_nil(lua_State *L, const char *path) {
-    int ok = push_path(L, path) == LUA_TNIL;
-    lua_pop(L, 1);
-    return ok;
-}
+/* Values in the RESULT by path: '|' separates the parts, as it appears in no name or key. */
+#define push_path(L, path) check_push_path(L, RESULT, '|', path)
+#define string_is(L, path, expected) check_string_at(L, RESULT, '|', path, expected)
+#define is_nil(L, path) (check_type_at(L, RESULT, '|', path) == LUA_TNIL)
 
 /* The value at path is a table with exactly `expected` entries. */
 static int count_is(lua_State *L, const char *path, int expected) {
@@ -110,10 +55,7 @@ static int count_is(lua_State *L, const char *path, int expected) {
 static int error_is(lua_State *L, const char *text, size_t length, const char *kind,
                     const char *expected) {
     int top = lua_gettop(L);
-    int ok = !parse(L, text, length, kind) && strcmp(lua_tostring(L, -1), expected) == 0;
-    if (!ok)
-        fprintf(stderr, "  expected the error \"%s\", got %s\n", expected,
-                luaL_tolstring(L, -1, NULL));
+    int ok = check_failed_with(L, !parse(L, text, length, kind), expected, CHECK_WHOLE);
     lua_settop(L, top);
     return ok;
 }
@@ -121,32 +63,9 @@ static int error_is(lua_State *L, const char *text, size_t length, const char *k
 #define CONFIG_ERROR(literal, expected)                                                            \
     CHECK(error_is(L, literal, sizeof literal - 1, "config", expected))
 
-/* Pushes the text of fixtures/aws/<name>, or returns 0. */
-static int push_fixture(lua_State *L, const char *name) {
-    const char *root = getenv("CARGO_LAMBDA_SOURCE_DIR");
-    lua_pushfstring(L, "%s/fixtures/aws/%s", root && *root ? root : ".", name);
-    FILE *file = fopen(lua_tostring(L, -1), "rb");
-    if (!file) {
-        fprintf(stderr, "  cannot open %s\n", lua_tostring(L, -1));
-        lua_pop(L, 1);
-        return 0;
-    }
-    lua_pop(L, 1);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    size_t n;
-    do {
-        char *space = luaL_prepbuffer(&b);
-        n = fread(space, 1, LUAL_BUFFERSIZE, file);
-        luaL_addsize(&b, n);
-    } while (n == LUAL_BUFFERSIZE);
-    fclose(file);
-    luaL_pushresult(&b);
-    return 1;
-}
-
+/* Parses fixtures/aws/<name> as kind, leaving the result on top; or returns 0. */
 static int parse_fixture(lua_State *L, const char *name, const char *kind) {
-    if (!push_fixture(L, name))
+    if (!check_push_source_file(L, "fixtures/aws", name))
         return 0;
     lua_getfield(L, MODULE, "parse");
     lua_insert(L, -2);
@@ -502,10 +421,8 @@ static void test_arguments(lua_State *L) {
     };
     lua_pushvalue(L, MODULE);
     lua_setglobal(L, "ini");
-    for (size_t i = 0; i < sizeof bad_calls / sizeof *bad_calls; i++) {
-        CHECK(luaL_dostring(L, bad_calls[i]) != LUA_OK);
-        lua_settop(L, MODULE);
-    }
+    for (size_t i = 0; i < sizeof bad_calls / sizeof *bad_calls; i++)
+        CHECK_RAISES(L, bad_calls[i]);
     CHECK(luaL_dostring(L, "return ini.parse(42, 'credentials')") == LUA_OK && lua_isnil(L, -2) &&
           strcmp(lua_tostring(L, -1), "line 1: property outside of any "
                                       "[section]") == 0);
@@ -515,7 +432,8 @@ static void test_arguments(lua_State *L) {
 }
 
 int main(void) {
-    lua_State *L = new_state();
+    lua_State *L = check_new_state();
+    luaL_requiref(L, "lambda.ini", luaopen_lambda_ini, 0);
     test_config_file(L);
     test_credentials_file(L);
     test_section_headers(L);
@@ -529,10 +447,5 @@ int main(void) {
     test_arguments(L);
     CHECK(lua_gettop(L) == MODULE); /* every test leaves the stack as it found it */
     lua_close(L);
-    if (failures) {
-        fprintf(stderr, "test_ini: %d check(s) failed\n", failures);
-        return 1;
-    }
-    puts("test_ini: all checks passed");
-    return 0;
+    return check_report("test_ini");
 }

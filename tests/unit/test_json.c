@@ -2,24 +2,14 @@
  * lambda.json Lua binding. */
 #include <lauxlib.h>
 #include <lua-cjson.h>
-#include <lualib.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "json_pretty.h"
 #include "modules.h"
-
-static int failures;
-
-#define CHECK(condition)                                                                           \
-    do {                                                                                           \
-        if (!(condition)) {                                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition);          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 struct output {
     char *bytes;
@@ -50,18 +40,12 @@ static void check_layout_n(int line, const char *text, size_t length, const char
     struct output out = {0};
     struct json_error error;
     bool ok = json_pretty(text, length, append, &out, &error);
-    if (!ok) {
-        fprintf(stderr, "%s:%d: rejected: %s\n", __FILE__, line, error.message);
-        failures++;
-    } else if (out.length != strlen(expected) || memcmp(out.bytes, expected, out.length) != 0) {
-        fprintf(stderr, "%s:%d: got\n%.*s\nexpected\n%s\n", __FILE__, line, (int)out.length,
-                out.bytes ? out.bytes : "", expected);
-        failures++;
-    }
-    if (json_pretty(text, length, NULL, NULL, NULL) != ok) {
-        fprintf(stderr, "%s:%d: validation without output disagrees\n", __FILE__, line);
-        failures++;
-    }
+    if (check_that(ok, "%s:%d: rejected: %s", __FILE__, line, error.message))
+        check_that(out.length == strlen(expected) && memcmp(out.bytes, expected, out.length) == 0,
+                   "%s:%d: got\n%.*s\nexpected\n%s", __FILE__, line, (int)out.length,
+                   out.bytes ? out.bytes : "", expected);
+    check_that(json_pretty(text, length, NULL, NULL, NULL) == ok,
+               "%s:%d: validation without output disagrees", __FILE__, line);
     free(out.bytes);
 }
 
@@ -71,20 +55,15 @@ static void check_error_n(int line, const char *text, size_t length, size_t offs
     struct json_error error;
     char expected[200];
     snprintf(expected, sizeof expected, "invalid JSON at byte %zu: %s", offset, reason);
-    if (json_pretty(text, length, append, &out, &error)) {
-        fprintf(stderr, "%s:%d: accepted, expected: %s\n", __FILE__, line, expected);
-        failures++;
-    } else if (error.offset != offset || strcmp(error.message, expected) != 0) {
-        fprintf(stderr, "%s:%d: got '%s' (offset %zu)\n  expected '%s'\n", __FILE__, line,
-                error.message, error.offset, expected);
-        failures++;
-    }
+    if (check_that(!json_pretty(text, length, append, &out, &error),
+                   "%s:%d: accepted, expected: %s", __FILE__, line, expected))
+        check_that(error.offset == offset && strcmp(error.message, expected) == 0,
+                   "%s:%d: got '%s' (offset %zu)\n  expected '%s'", __FILE__, line, error.message,
+                   error.offset, expected);
     struct json_error silent;
-    if (json_pretty(text, length, NULL, NULL, &silent) ||
-        strcmp(silent.message, error.message) != 0) {
-        fprintf(stderr, "%s:%d: validation without output disagrees\n", __FILE__, line);
-        failures++;
-    }
+    check_that(!json_pretty(text, length, NULL, NULL, &silent) &&
+                   strcmp(silent.message, error.message) == 0,
+               "%s:%d: validation without output disagrees", __FILE__, line);
     free(out.bytes);
 }
 
@@ -235,34 +214,16 @@ static void test_depth_limit(void) {
 
 /* --- the Lua binding --- */
 
-static lua_State *new_state(void) {
-    lua_State *L = luaL_newstate();
-    luaL_openlibs(L);
+/* Each chunk gets the module as `...`. */
+static int push_module(lua_State *L) {
     luaL_requiref(L, "lambda.json", luaopen_lambda_json, 0);
-    lua_pop(L, 1);
-    return L;
+    return 1;
 }
 
-/* Runs a Lua chunk that gets the module as `...` and fails the test if it raises. */
-static void run_lua(int line, lua_State *L, const char *chunk) {
-    if (luaL_loadstring(L, chunk) != LUA_OK) {
-        fprintf(stderr, "%s:%d: %s\n", __FILE__, line, lua_tostring(L, -1));
-        failures++;
-        lua_pop(L, 1);
-        return;
-    }
-    luaL_requiref(L, "lambda.json", luaopen_lambda_json, 0);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        fprintf(stderr, "%s:%d: %s\n", __FILE__, line, lua_tostring(L, -1));
-        failures++;
-        lua_pop(L, 1);
-    }
-}
-
-#define LUA(L, chunk) run_lua(__LINE__, L, chunk)
+#define LUA(L, chunk) check_lua(L, CHECK_HERE, "", chunk, push_module(L))
 
 static void test_binding(void) {
-    lua_State *L = new_state();
+    lua_State *L = check_new_state();
     LUA(L, "local json = ...\n"
            "assert(json.pretty('{\"a\":[1,{}]}') == '{\\n  \"a\": [\\n    1,\\n    {}\\n  ]\\n}')\n"
            "local text, message, offset = json.pretty('{\"a\":1 x}')\n"
@@ -315,10 +276,5 @@ int main(void) {
     test_utf8_errors();
     test_depth_limit();
     test_binding();
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_json: all checks passed\n");
-    return 0;
+    return check_report("test_json");
 }

@@ -4,49 +4,21 @@
  * checking. Signatures are cross-checked with an HMAC chain written in Lua on lambda.crypto.
  * The cases are Lua chunks that get both modules as `...`. */
 #include <lauxlib.h>
-#include <lualib.h>
-#include <stdio.h>
 
+#include "check.h"
 #include "modules.h"
 
-static int failures;
-
-/* Runs chunk with ... = sigv4, crypto; fails the test on error. */
-static void run_lua(int line, lua_State *L, const char *chunk) {
-    if (luaL_loadstring(L, chunk) != LUA_OK) {
-        fprintf(stderr, "%s:%d: %s\n", __FILE__, line, lua_tostring(L, -1));
-        failures++;
-        lua_pop(L, 1);
-        return;
-    }
+/* Each chunk gets both modules as `...`. */
+static int push_modules(lua_State *L) {
     luaL_requiref(L, "lambda.sigv4", luaopen_lambda_sigv4, 0);
     luaL_requiref(L, "lambda.crypto", luaopen_lambda_crypto, 0);
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-        fprintf(stderr, "%s:%d: %s\n", __FILE__, line, lua_tostring(L, -1));
-        failures++;
-        lua_pop(L, 1);
-    }
+    return 2;
 }
 
-/* Helpers every chunk gets: eq, raises, reference_signature (the HMAC chain on lambda.crypto)
- * and base (options of a valid request, copied and overridden by `with`). */
+/* Helpers every chunk gets: CHECK_LUA_HELPERS, reference_signature (the HMAC chain on
+ * lambda.crypto) and base (options of a valid request, copied and overridden by `with`). */
 #define PRELUDE                                                                                    \
-    "local sigv4, crypto = ...\n"                                                                  \
-    "local function eq(got, want, what)\n"                                                         \
-    "  if got ~= want then\n"                                                                      \
-    "    error(string.format('%s:\\n got      %q\\n expected %q', what, tostring(got),\n"          \
-    "                        tostring(want)), 2)\n"                                                \
-    "  end\n"                                                                                      \
-    "end\n"                                                                                        \
-    "local function raises(pattern, f, ...)\n"                                                     \
-    "  local ok, message = pcall(f, ...)\n"                                                        \
-    "  assert(not ok, 'expected an error matching ' .. pattern)\n"                                 \
-    "  assert(tostring(message):find(pattern, 1, true), tostring(message))\n"                      \
-    "  return tostring(message)\n"                                                                 \
-    "end\n"                                                                                        \
-    "local function hex(bytes)\n"                                                                  \
-    "  return (bytes:gsub('.', function(c) return string.format('%02x', c:byte()) end))\n"         \
-    "end\n"                                                                                        \
+    "local sigv4, crypto = ...\n" CHECK_LUA_HELPERS                                                \
     "local function signing_key(secret, date, region, service)\n"                                  \
     "  local key = crypto.hmac_sha256('AWS4' .. secret, date)\n"                                   \
     "  key = crypto.hmac_sha256(key, region)\n"                                                    \
@@ -79,7 +51,7 @@ static void run_lua(int line, lua_State *L, const char *chunk) {
     "  return list\n"                                                                              \
     "end\n"
 
-#define LUA(L, chunk) run_lua(__LINE__, L, PRELUDE chunk)
+#define LUA(L, chunk) check_lua(L, CHECK_HERE, PRELUDE, chunk, push_modules(L))
 
 static void test_canonical_uri(lua_State *L) {
     LUA(L,
@@ -420,8 +392,7 @@ static void test_bad_options(lua_State *L) {
 }
 
 int main(void) {
-    lua_State *L = luaL_newstate();
-    luaL_openlibs(L);
+    lua_State *L = check_new_state();
     test_canonical_uri(L);
     test_canonical_query(L);
     test_lambda_invoke(L);
@@ -431,10 +402,5 @@ int main(void) {
     test_presign(L);
     test_bad_options(L);
     lua_close(L);
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_sigv4: all checks passed\n");
-    return 0;
+    return check_report("test_sigv4");
 }

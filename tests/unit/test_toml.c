@@ -2,36 +2,14 @@
  * The full TOML 1.0 conformance run is tests/e2e/test_toml_suite.py. */
 #include <lauxlib.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "modules.h"
-
-static int failures;
-
-#define CHECK(condition) check((condition), #condition, __FILE__, __LINE__)
-
-static int check(int ok, const char *what, const char *file, int line) {
-    if (!ok) {
-        fprintf(stderr, "%s:%d: check failed: %s\n", file, line, what);
-        failures++;
-    }
-    return ok;
-}
 
 /* Stack slots: the module table, and the document of the test at hand once decoded. */
 #define MODULE 1
 #define DOCUMENT 2
-
-static lua_State *new_state(void) {
-    lua_State *L = luaL_newstate();
-    if (!L) {
-        fputs("out of memory\n", stderr);
-        exit(1);
-    }
-    luaL_requiref(L, "lambda.toml", luaopen_lambda_toml, 0);
-    return L;
-}
 
 /* toml.decode(text): 1 with the document on top, or 0 with the error message on top. */
 static int decode(lua_State *L, const char *text, size_t length) {
@@ -49,47 +27,14 @@ static int decode(lua_State *L, const char *text, size_t length) {
 
 #define DECODE(L, literal) decode(L, literal, sizeof literal - 1)
 
-/* Pushes the value at a dotted path in the DOCUMENT; all-digit parts index arrays. Returns
- * its Lua type. */
-static int push_path(lua_State *L, const char *path) {
-    lua_pushvalue(L, DOCUMENT);
-    while (*path) {
-        size_t length = strcspn(path, ".");
-        char part[64];
-        snprintf(part, sizeof part, "%.*s", (int)length, path);
-        if (lua_type(L, -1) != LUA_TTABLE) {
-            lua_pop(L, 1);
-            lua_pushnil(L);
-            return LUA_TNIL;
-        }
-        if (strspn(part, "0123456789") == length)
-            lua_rawgeti(L, -1, strtoll(part, NULL, 10));
-        else
-            lua_getfield(L, -1, part);
-        lua_remove(L, -2);
-        path += length + (path[length] == '.');
-    }
-    return lua_type(L, -1);
-}
-
-static int string_is(lua_State *L, const char *path, const char *expected) {
-    int ok = push_path(L, path) == LUA_TSTRING && strcmp(lua_tostring(L, -1), expected) == 0;
-    if (!ok)
-        fprintf(stderr, "  %s: expected \"%s\", got %s\n", path, expected,
-                luaL_tolstring(L, -1, NULL));
-    lua_settop(L, lua_gettop(L) - (ok ? 1 : 2));
-    return ok;
-}
+/* Values in the DOCUMENT by dotted path; all-digit parts index arrays. */
+#define push_path(L, path) check_push_path(L, DOCUMENT, '.', path)
+#define string_is(L, path, expected) check_string_at(L, DOCUMENT, '.', path, expected)
+#define type_is(L, path, type) (check_type_at(L, DOCUMENT, '.', path) == (type))
 
 static int integer_is(lua_State *L, const char *path, lua_Integer expected) {
     push_path(L, path);
     int ok = lua_isinteger(L, -1) && lua_tointeger(L, -1) == expected;
-    lua_pop(L, 1);
-    return ok;
-}
-
-static int type_is(lua_State *L, const char *path, int type) {
-    int ok = push_path(L, path) == type;
     lua_pop(L, 1);
     return ok;
 }
@@ -114,11 +59,7 @@ static int length_is(lua_State *L, const char *path, lua_Integer expected) {
 /* decode fails and its message starts with `prefix`. */
 static int error_starts_with(lua_State *L, const char *text, size_t length, const char *prefix) {
     int top = lua_gettop(L);
-    int ok = !decode(L, text, length) && lua_type(L, -1) == LUA_TSTRING &&
-             strncmp(lua_tostring(L, -1), prefix, strlen(prefix)) == 0;
-    if (!ok)
-        fprintf(stderr, "  expected an error starting \"%s\", got %s\n", prefix,
-                luaL_tolstring(L, -1, NULL));
+    int ok = check_failed_with(L, !decode(L, text, length), prefix, CHECK_PREFIX);
     lua_settop(L, top);
     return ok;
 }
@@ -379,7 +320,8 @@ static void test_edges(lua_State *L) {
 }
 
 int main(void) {
-    lua_State *L = new_state();
+    lua_State *L = check_new_state();
+    luaL_requiref(L, "lambda.toml", luaopen_lambda_toml, 0);
     test_cargo_manifest(L);
     test_arrays(L);
     test_dotted_keys_and_tables(L);
@@ -390,10 +332,5 @@ int main(void) {
     test_edges(L);
     CHECK(lua_gettop(L) == 1); /* every test leaves the stack as it found it */
     lua_close(L);
-    if (failures) {
-        fprintf(stderr, "test_toml: %d check(s) failed\n", failures);
-        return 1;
-    }
-    puts("test_toml: all checks passed");
-    return 0;
+    return check_report("test_toml");
 }

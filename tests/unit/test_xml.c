@@ -1,40 +1,17 @@
 /* Unit tests of lambda.xml through the Lua API: the STS answers in fixtures/aws/sts, the tree
  * shape, xml.find, malformed documents and hostile ones (entities, deep nesting). */
 #include <lauxlib.h>
-#include <lualib.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "modules.h"
-
-static int failures;
-
-#define CHECK(condition) check((condition), #condition, __FILE__, __LINE__)
-
-static int check(int ok, const char *what, const char *file, int line) {
-    if (!ok) {
-        fprintf(stderr, "%s:%d: check failed: %s\n", file, line, what);
-        failures++;
-    }
-    return ok;
-}
 
 /* Stack slots: the module table, and the root element of the test at hand once parsed. */
 #define MODULE 1
 #define ROOT 2
 
 #define STS_NS "https://sts.amazonaws.com/doc/2011-06-15/"
-
-static lua_State *new_state(void) {
-    lua_State *L = luaL_newstate();
-    if (!L) {
-        fputs("out of memory\n", stderr);
-        exit(1);
-    }
-    luaL_requiref(L, "lambda.xml", luaopen_lambda_xml, 0);
-    return L;
-}
 
 /* xml.parse(text): 1 with the root element on top, or 0 with the error message on top. */
 static int parse(lua_State *L, const char *text, size_t length) {
@@ -53,43 +30,11 @@ static int parse(lua_State *L, const char *text, size_t length) {
 
 #define PARSE(literal) parse(L, literal, sizeof literal - 1)
 
-/* Pushes the value at a '/'-separated path from the ROOT; all-digit parts index children.
- * Returns its Lua type. */
-static int push_path(lua_State *L, const char *path) {
-    lua_pushvalue(L, ROOT);
-    while (*path) {
-        size_t length = strcspn(path, "/");
-        if (lua_type(L, -1) != LUA_TTABLE) {
-            lua_pop(L, 1);
-            lua_pushnil(L);
-            return LUA_TNIL;
-        }
-        if (strspn(path, "0123456789") >= length) {
-            lua_rawgeti(L, -1, strtoll(path, NULL, 10));
-        } else {
-            lua_pushlstring(L, path, length);
-            lua_rawget(L, -2);
-        }
-        lua_remove(L, -2);
-        path += length + (path[length] == '/');
-    }
-    return lua_type(L, -1);
-}
-
-static int string_is(lua_State *L, const char *path, const char *expected) {
-    int ok = push_path(L, path) == LUA_TSTRING && strcmp(lua_tostring(L, -1), expected) == 0;
-    if (!ok)
-        fprintf(stderr, "  %s: expected \"%s\", got %s\n", path, expected,
-                luaL_tolstring(L, -1, NULL));
-    lua_settop(L, lua_gettop(L) - (ok ? 1 : 2));
-    return ok;
-}
-
-static int is_nil(lua_State *L, const char *path) {
-    int ok = push_path(L, path) == LUA_TNIL;
-    lua_pop(L, 1);
-    return ok;
-}
+/* Values below the ROOT element by path: '/' separates the parts, all-digit ones index
+ * children. */
+#define push_path(L, path) check_push_path(L, ROOT, '/', path)
+#define string_is(L, path, expected) check_string_at(L, ROOT, '/', path, expected)
+#define is_nil(L, path) (check_type_at(L, ROOT, '/', path) == LUA_TNIL)
 
 /* The element at path has `expected` children. */
 static int children_are(lua_State *L, const char *path, lua_Integer expected) {
@@ -130,10 +75,7 @@ static int find_is(lua_State *L, const char *expected, int count, const char *co
 /* parse fails with exactly this message. */
 static int error_is(lua_State *L, const char *text, size_t length, const char *expected) {
     int top = lua_gettop(L);
-    int ok = !parse(L, text, length) && strcmp(lua_tostring(L, -1), expected) == 0;
-    if (!ok)
-        fprintf(stderr, "  expected the error \"%s\", got %s\n", expected,
-                luaL_tolstring(L, -1, NULL));
+    int ok = check_failed_with(L, !parse(L, text, length), expected, CHECK_WHOLE);
     lua_settop(L, top);
     return ok;
 }
@@ -142,24 +84,8 @@ static int error_is(lua_State *L, const char *text, size_t length, const char *e
 
 /* Parses fixtures/aws/sts/<name>, leaving the root element on top; or returns 0. */
 static int parse_fixture(lua_State *L, const char *name) {
-    const char *root = getenv("CARGO_LAMBDA_SOURCE_DIR");
-    lua_pushfstring(L, "%s/fixtures/aws/sts/%s", root && *root ? root : ".", name);
-    FILE *file = fopen(lua_tostring(L, -1), "rb");
-    if (!file) {
-        fprintf(stderr, "  cannot open %s\n", lua_tostring(L, -1));
-        lua_pop(L, 1);
+    if (!check_push_source_file(L, "fixtures/aws/sts", name))
         return 0;
-    }
-    lua_pop(L, 1);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    size_t n;
-    do {
-        n = fread(luaL_prepbuffer(&b), 1, LUAL_BUFFERSIZE, file);
-        luaL_addsize(&b, n);
-    } while (n == LUAL_BUFFERSIZE);
-    fclose(file);
-    luaL_pushresult(&b);
     size_t length;
     const char *text = lua_tolstring(L, -1, &length);
     int ok = parse(L, text, length);
@@ -393,12 +319,8 @@ static void test_arguments(lua_State *L) {
     };
     lua_pushvalue(L, MODULE);
     lua_setglobal(L, "xml");
-    luaL_requiref(L, "table", luaopen_table, 1);
-    lua_pop(L, 1);
-    for (size_t i = 0; i < sizeof bad_calls / sizeof *bad_calls; i++) {
-        CHECK(luaL_dostring(L, bad_calls[i]) != LUA_OK);
-        lua_settop(L, MODULE);
-    }
+    for (size_t i = 0; i < sizeof bad_calls / sizeof *bad_calls; i++)
+        CHECK_RAISES(L, bad_calls[i]);
     /* Tables that are not elements are simply not matched. */
     CHECK(luaL_dostring(L, "return xml.find({ {name = 1}, {name = 'a'} }, 'a')") == LUA_OK &&
           lua_isnil(L, -1));
@@ -411,7 +333,8 @@ static void test_arguments(lua_State *L) {
 }
 
 int main(void) {
-    lua_State *L = new_state();
+    lua_State *L = check_new_state();
+    luaL_requiref(L, "lambda.xml", luaopen_lambda_xml, 0);
     test_assume_role(L);
     test_assume_role_with_web_identity(L);
     test_error_response(L);
@@ -421,10 +344,5 @@ int main(void) {
     test_arguments(L);
     CHECK(lua_gettop(L) == MODULE); /* every test leaves the stack as it found it */
     lua_close(L);
-    if (failures) {
-        fprintf(stderr, "test_xml: %d check(s) failed\n", failures);
-        return 1;
-    }
-    puts("test_xml: all checks passed");
-    return 0;
+    return check_report("test_xml");
 }

@@ -138,17 +138,7 @@ function M.load(context)
     end
     return nil, line
   end
-  local credentials
-  credentials, problem = keys.from_document(document, {
-    access_key_id = "AccessKeyId",
-    secret_access_key = "SecretAccessKey",
-    session_token = "Token",
-    expiration = "Expiration",
-  }, "container")
-  if not credentials then
-    return nil, describe .. ": " .. problem
-  end
-  return credentials
+  return keys.from_document(document, keys.ENDPOINT_FIELDS, "container", describe)
 end
 
 return M

@@ -125,17 +125,7 @@ function M.load(context)
     return nil, string.format("%s: %s%s", describe, document.Code,
       type(document.Message) == "string" and (": " .. document.Message) or "")
   end
-  local credentials
-  credentials, problem = keys.from_document(document, {
-    access_key_id = "AccessKeyId",
-    secret_access_key = "SecretAccessKey",
-    session_token = "Token",
-    expiration = "Expiration",
-  }, "imds")
-  if not credentials then
-    return nil, describe .. ": " .. problem
-  end
-  return credentials
+  return keys.from_document(document, keys.ENDPOINT_FIELDS, "imds", describe)
 end
 
 return M

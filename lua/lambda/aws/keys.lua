@@ -46,10 +46,24 @@ function M.check_expiration(text, field)
   return expiration
 end
 
--- From a decoded JSON document; `names` maps access_key_id, secret_access_key, session_token
--- and expiration to the document's field names. Returns credentials or nil, problem (the
--- problem names fields, never values).
-function M.from_document(document, names, source)
+-- The field names of the JSON documents that carry temporary keys, for from_document: the
+-- container endpoint and instance metadata call the session token "Token", credential_process
+-- calls it "SessionToken".
+local function temporary_key_fields(session_token)
+  return {
+    access_key_id = "AccessKeyId",
+    secret_access_key = "SecretAccessKey",
+    session_token = session_token,
+    expiration = "Expiration",
+  }
+end
+M.ENDPOINT_FIELDS = temporary_key_fields("Token")
+M.PROCESS_FIELDS = temporary_key_fields("SessionToken")
+
+-- Credentials from a decoded JSON document; `names` maps access_key_id, secret_access_key,
+-- session_token and expiration to the document's field names. Returns credentials or
+-- nil, problem (the problem names fields, never values).
+local function read_document(document, names, source)
   if type(document) ~= "table" then
     return nil, "the answer is not a JSON object"
   end
@@ -80,6 +94,15 @@ function M.from_document(document, names, source)
     return nil, "the answer's " .. field .. " has a control character in it"
   end
   return credentials
+end
+
+-- What read_document answers; with `describe`, a problem comes back as "<describe>: <problem>".
+function M.from_document(document, names, source, describe)
+  local credentials, problem = read_document(document, names, source)
+  if credentials then
+    return credentials
+  end
+  return nil, describe and (describe .. ": " .. problem) or problem
 end
 
 -- Static keys of a profile. Returns credentials, false when the profile has none, or

@@ -73,17 +73,7 @@ function M.load(name, profile)
     return nil, string.format("%s printed Version %s; only Version 1 is understood", describe,
       type(document.Version) == "number" and tostring(document.Version) or "missing")
   end
-  local credentials
-  credentials, problem = keys.from_document(document, {
-    access_key_id = "AccessKeyId",
-    secret_access_key = "SecretAccessKey",
-    session_token = "SessionToken",
-    expiration = "Expiration",
-  }, "process")
-  if not credentials then
-    return nil, describe .. ": " .. problem
-  end
-  return credentials
+  return keys.from_document(document, keys.PROCESS_FIELDS, "process", describe)
 end
 
 return M
