@@ -14,6 +14,7 @@ function M.new()
 end
 
 local JSON = { { "Content-Type", "application/json" } }
+local MAX_QUEUED_EVENTS = 1000
 
 local function deliver(extension)
   local waiter = extension.waiter
@@ -27,22 +28,33 @@ local function deliver(extension)
   end
 end
 
--- Events go to the extensions of the function: those registered through the instance's own
--- Runtime API, and those registered on the main port (extensions started by hand).
-local function emit(self, function_name, instance, kind, fields)
+-- Queues an event for every registered extension that `wanted` picks and that subscribed to
+-- its kind.
+local function emit(self, wanted, kind, fields)
+  fields.eventType = kind
   for _, extension in pairs(self.registered) do
-    if extension.function_name == function_name
-      and (not extension.instance or extension.instance == instance)
-      and extension.subscribed[kind] then
-      fields.eventType = kind
+    if extension.subscribed[kind] and not extension.shut_down and wanted(extension) then
       extension.events[#extension.events + 1] = fields
+      if #extension.events > MAX_QUEUED_EVENTS then
+        -- An extension that stopped asking (it died, or was started again and registered
+        -- anew) must not make the emulator grow without bound: the oldest event goes.
+        table.remove(extension.events, 1)
+      end
+      if kind == "SHUTDOWN" then
+        extension.shut_down = true
+      end
       deliver(extension)
     end
   end
 end
 
+-- INVOKE goes to the extensions of the function: those registered through the instance's own
+-- Runtime API, and those registered on the main port (extensions started by hand).
 function Extensions:invoke(instance, invocation)
-  emit(self, invocation.function_name, instance, "INVOKE", {
+  emit(self, function(extension)
+    return extension.function_name == invocation.function_name
+      and (not extension.instance or extension.instance == instance)
+  end, "INVOKE", {
     requestId = invocation.id,
     invokedFunctionArn = invocation.arn,
     deadlineMs = invocation.deadline_ms,
@@ -50,11 +62,31 @@ function Extensions:invoke(instance, invocation)
   })
 end
 
-function Extensions:shutdown(instance, reason)
-  emit(self, instance.function_name, instance, "SHUTDOWN", {
-    shutdownReason = reason == "timeout" and "timeout" or "spindown",
+-- AWS's shutdownReason: spindown, timeout or failure.
+local SHUTDOWN_REASONS = { timeout = "timeout", ["init error"] = "failure" }
+
+local function shutdown_fields(reason)
+  return {
+    shutdownReason = SHUTDOWN_REASONS[reason] or "spindown",
+    -- Extensions get two seconds to finish, as the instance gets before SIGKILL.
     deadlineMs = math.floor((require("lambda.event").now() + 2) * 1000),
-  })
+  }
+end
+
+-- SHUTDOWN goes only to the extensions of the instance that stops. Extensions started by hand
+-- belong to no instance: a replaced instance must not end them (they would miss every later
+-- INVOKE); they get theirs from shutdown_by_hand when the emulator stops.
+function Extensions:shutdown(instance, reason)
+  emit(self, function(extension)
+    return extension.instance == instance
+  end, "SHUTDOWN", shutdown_fields(reason))
+end
+
+-- The emulator stops: SHUTDOWN to every extension registered on the main port.
+function Extensions:shutdown_by_hand(reason)
+  emit(self, function(extension)
+    return extension.instance == nil
+  end, "SHUTDOWN", shutdown_fields(reason))
 end
 
 local function identify(self, request)
@@ -115,7 +147,8 @@ function Extensions:route(request, rest, state, instance)
     end
     return true
   end
-  if (rest == "/2020-08-15/logs" or rest == "/2022-07-01/telemetry") and request.method == "PUT" then
+  if (rest == "/2020-08-15/logs" or rest == "/2022-07-01/telemetry")
+    and request.method == "PUT" then
     if identify(self, request) then
       request:respond(200, JSON, '{"status":"OK"}')
     end

@@ -109,15 +109,29 @@ function M.event(request, function_name, request_id, now)
   return json.encode(event)
 end
 
+-- A statusCode as an integer, or nil when it is not a whole number. lambda.json decodes
+-- every JSON number as a float (200 arrives as 200.0), so math.type cannot be the test.
+function M.status_code(value)
+  if type(value) ~= "number" then
+    return nil
+  end
+  return math.tointeger(value)
+end
+
+-- A header value as text: a whole number decoded as a float (5.0) is written as 5.
+function M.header_value(value)
+  return tostring(type(value) == "number" and math.tointeger(value) or value)
+end
+
 -- The function's answer -> status, header pairs, body. A JSON object with statusCode is an
 -- API Gateway v2 response; anything else is the body of a 200 application/json answer, as
 -- function URLs treat it.
 function M.response(body)
   local decoded = json.decode(body)
-  if type(decoded) ~= "table" or math.type(decoded.statusCode) ~= "integer" then
+  local status = type(decoded) == "table" and M.status_code(decoded.statusCode)
+  if not status then
     return 200, { { "Content-Type", "application/json" } }, body
   end
-  local status = decoded.statusCode
   if status < 100 or status > 599 then
     return 502, { { "Content-Type", "application/json" } },
       '{"message":"the function returned an invalid statusCode"}'
@@ -126,7 +140,7 @@ function M.response(body)
   if type(decoded.headers) == "table" then
     for name, value in pairs(decoded.headers) do
       if type(value) == "string" or type(value) == "number" or type(value) == "boolean" then
-        headers[#headers + 1] = { tostring(name), tostring(value) }
+        headers[#headers + 1] = { tostring(name), M.header_value(value) }
       end
     end
   end
@@ -134,7 +148,7 @@ function M.response(body)
     for name, values in pairs(decoded.multiValueHeaders) do
       if type(values) == "table" then
         for _, value in ipairs(values) do
-          headers[#headers + 1] = { tostring(name), tostring(value) }
+          headers[#headers + 1] = { tostring(name), M.header_value(value) }
         end
       end
     end

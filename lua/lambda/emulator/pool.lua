@@ -249,6 +249,12 @@ function Pool:next_waiter(state, request, instance)
       request:respond(410, {}, error_body("InstanceStopped", "this instance was stopped"))
       return
     end
+    -- A stopping instance (timeout, init error, restart after a change) must get no more work:
+    -- an invocation handed to it would die with it. Its /next just waits, as on AWS, until
+    -- the process is gone.
+    if instance.stopping then
+      return
+    end
     -- Asking for the next event ends whatever the instance was doing.
     if instance.current then
       self:fail(instance.current, "Runtime.InvalidResponse",
@@ -348,6 +354,14 @@ function Pool:stop_instance(instance, reason)
     return
   end
   instance.stopping = reason
+  -- Its pending /next, if any, must not be handed an invocation while it shuts down (it is
+  -- left unanswered: the process is on its way out).
+  local waiters = self:function_state(instance.function_name).waiters
+  for i = #waiters, 1, -1 do
+    if waiters[i].instance == instance then
+      table.remove(waiters, i)
+    end
+  end
   if self.extensions then
     self.extensions:shutdown(instance, reason)
   end
@@ -368,6 +382,9 @@ end
 -- starts and every pending invocation is answered.
 function Pool:shutdown(reason)
   self.closing = true
+  if self.extensions then
+    self.extensions:shutdown_by_hand(reason)
+  end
   for _, state in pairs(self.functions) do
     self:fail_queue(state, "Runtime.Shutdown", "the emulator is shutting down")
   end

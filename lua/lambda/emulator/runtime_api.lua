@@ -62,7 +62,10 @@ local function on_response(pool, request, invocation)
       outcome = { ok = false, error_type = error_type,
         body = body or pool_module.error_body(error_type, "the function failed while streaming") }
     else
-      outcome = { ok = true, body = table.concat(parts) }
+      -- The stream's own Content-Type, for an invoker that gets the body whole (the
+      -- buffered Invoke API on a streaming function).
+      outcome = { ok = true, body = table.concat(parts),
+        content_type = request.headers["content-type"] }
     end
     pool:finish(invocation, outcome)
     request:respond(202, JSON, ACCEPTED)

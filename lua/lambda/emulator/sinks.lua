@@ -107,9 +107,10 @@ function M.function_url(request)
       local decoded = require("lambda.json").decode(prelude)
       local status, headers = 200, {}
       if type(decoded) == "table" then
-        status = math.type(decoded.statusCode) == "integer" and decoded.statusCode or 200
+        -- lambda.json decodes every number as a float: accept whole numbers.
+        status = function_url.status_code(decoded.statusCode) or 200
         for name, value in pairs(type(decoded.headers) == "table" and decoded.headers or {}) do
-          headers[#headers + 1] = { tostring(name), tostring(value) }
+          headers[#headers + 1] = { tostring(name), function_url.header_value(value) }
         end
         for _, cookie in ipairs(type(decoded.cookies) == "table" and decoded.cookies or {}) do
           headers[#headers + 1] = { "Set-Cookie", tostring(cookie) }
