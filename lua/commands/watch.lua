@@ -305,7 +305,12 @@ function M.run(options, _, rest)
     address = options.invoke_address,
     port = options.invoke_port,
     handler = require("lambda.emulator.server").handler(emulator),
-    stream_body = require("lambda.emulator.runtime_api").streams_body,
+    -- Only a runtime's /response is read as it arrives; an Invoke request that happens to
+    -- carry the streaming header is still a whole payload.
+    stream_body = function(request)
+      local runtime_path = request.path:find("/2018-06-01/runtime/", 1, true)
+      return runtime_path ~= nil and require("lambda.emulator.runtime_api").streams_body(request)
+    end,
     tls = options.tls_cert and { cert = options.tls_cert, key = options.tls_key } or nil,
   })
   if not server then

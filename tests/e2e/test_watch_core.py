@@ -117,6 +117,14 @@ class InvokeApiTest(WatchTestCase):
             self.assertNotEqual(second["request_id"], answer["request_id"])
             self.assertEqual(second["instance"], answer["instance"])
 
+    def test_streaming_header_on_an_invoke_request_keeps_its_payload(self):
+        # Only a runtime's /response is read as a stream; an Invoke request carrying the
+        # header by mistake still delivers its whole payload.
+        with self.emulator() as emu:
+            answer = self.assertOk(emu.invoke("probe", {"action": "echo", "n": 8}, headers={
+                "Lambda-Runtime-Function-Response-Mode": "streaming"}))
+            self.assertEqual(answer["event"], {"action": "echo", "n": 8})
+
     def test_function_error_is_200_with_function_error_header(self):
         with self.emulator() as emu:
             document = self.assertFunctionError(

@@ -51,6 +51,10 @@ end
 -- INVOKE goes to the extensions of the function: those registered through the instance's own
 -- Runtime API, and those registered on the main port (extensions started by hand).
 function Extensions:invoke(instance, invocation)
+  -- The common case, no extension at all, costs nothing on the invocation path.
+  if next(self.registered) == nil then
+    return
+  end
   emit(self, function(extension)
     return extension.function_name == invocation.function_name
       and (not extension.instance or extension.instance == instance)

@@ -13,12 +13,11 @@ end
 
 -- Root=1-<8 hex epoch seconds>-<24 hex random>;Parent=<16 hex>;Sampled=0, as X-Ray writes it.
 function M.trace_id(now)
-  local random = crypto.random_bytes(20)
-  local hex = random:gsub(".", function(c)
-    return string.format("%02x", c:byte())
-  end)
-  return string.format("Root=1-%08x-%s;Parent=%s;Sampled=0", math.floor(now), hex:sub(1, 24),
-    hex:sub(25, 40))
+  -- One unpack of 20 random bytes as five 32-bit words: cheaper than a per-byte gsub on the
+  -- invocation path.
+  local a, b, c, d, e = string.unpack(">I4I4I4I4I4", crypto.random_bytes(20))
+  return string.format("Root=1-%08x-%08x%08x%08x;Parent=%08x%08x;Sampled=0", math.floor(now), a,
+    b, c, d, e)
 end
 
 M.ACCOUNT_ID = "012345678912"
