@@ -18,6 +18,7 @@
 #include "modules.h"
 
 #define REQUEST_METATABLE "lambda.http.request"
+#define SHARE_METATABLE "lambda.http.share"
 
 /* Always contacted directly, even when http_proxy is set: loopback, and the instance-metadata
  * and container-credential addresses, whose answers carry credentials a proxy must not see. */
@@ -564,6 +565,22 @@ static int push_response(lua_State *L, struct request *r, bool trace) {
     return 1;
 }
 
+/* The connection cache (and DNS and TLS session caches) that every request of one Lua state
+ * shares, so that a script making many requests to one server (the Runtime API client: two
+ * per invocation) keeps its connections alive instead of connecting each time. A Lua state is
+ * single-threaded, so the share needs no lock callbacks. */
+struct share {
+    CURLSH *handle;
+};
+
+static int share_release(lua_State *L) {
+    struct share *share = luaL_checkudata(L, 1, SHARE_METATABLE);
+    if (share->handle)
+        curl_share_cleanup(share->handle);
+    share->handle = NULL;
+    return 0;
+}
+
 /* request(opts) -> response | nil, message, kind */
 static int http_request(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -587,6 +604,9 @@ static int http_request(lua_State *L) {
     if (!r->easy)
         return luaL_error(L, "cannot create a curl handle");
 
+    struct share *share = lua_touserdata(L, lua_upvalueindex(1));
+    if (share && share->handle)
+        SETOPT(r, CURLOPT_SHARE, share->handle);
     set_method_and_body(L, r);
     set_headers(L, r);
     set_tls(L, r);
@@ -638,6 +658,20 @@ int luaopen_lambda_http(lua_State *L) {
         lua_setfield(L, -2, "__gc");
     }
     lua_pop(L, 1);
-    luaL_newlib(L, http_functions);
+    luaL_newlibtable(L, http_functions);
+    struct share *share = lua_newuserdatauv(L, sizeof *share, 0);
+    share->handle = curl_share_init();
+    if (luaL_newmetatable(L, SHARE_METATABLE)) {
+        lua_pushcfunction(L, share_release);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    /* Without a share (out of memory) every request simply opens its own connection. */
+    if (share->handle) {
+        curl_share_setopt(share->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+        curl_share_setopt(share->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl_share_setopt(share->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    }
+    luaL_setfuncs(L, http_functions, 1);
     return 1;
 }

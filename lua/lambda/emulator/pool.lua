@@ -16,6 +16,8 @@ local M = {}
 
 M.LOG_TAIL_BYTES = 4096
 M.STARTUP_OUTPUT_BYTES = 16384
+-- How long a Tail answer waits for output still in the function's pipe.
+M.LOG_SETTLE_SECONDS = 0.005
 
 local Pool = {}
 Pool.__index = Pool
@@ -59,12 +61,14 @@ end
 -- running (X-Amz-Log-Result) or, before its first /next, for start-up failures.
 function Pool:output(instance, line)
   self.print(instance.function_name, line)
-  local target = instance.current and instance.current.log or instance.startup_output
+  -- The running invocation, or the one whose log tail is about to be sent (see finish).
+  local owner = instance.current or instance.log_owner
+  local target = owner and owner.log or instance.startup_output
   target[#target + 1] = line
   if #target > 256 then
-    local trimmed = trim_to(target, instance.current and M.LOG_TAIL_BYTES or M.STARTUP_OUTPUT_BYTES)
-    if instance.current then
-      instance.current.log = trimmed
+    local trimmed = trim_to(target, owner and M.LOG_TAIL_BYTES or M.STARTUP_OUTPUT_BYTES)
+    if owner then
+      owner.log = trimmed
     else
       instance.startup_output = trimmed
     end
@@ -124,10 +128,25 @@ function Pool:finish(invocation, outcome)
   if instance and instance.current == invocation then
     instance.current = nil
   end
-  if invocation.stream then
-    invocation.stream.finish(outcome)
-  elseif not invocation.sink.closed() then
-    invocation.sink.complete(invocation, outcome)
+  local function answer()
+    if invocation.stream then
+      invocation.stream.finish(outcome)
+    elseif not invocation.sink.closed() then
+      invocation.sink.complete(invocation, outcome)
+    end
+  end
+  if invocation.log_type == "Tail" and instance and instance.process then
+    -- What the function printed just before answering may still sit in its output pipe:
+    -- answer a moment later, after the loop has read it, so the log tail holds it.
+    instance.log_owner = invocation
+    event.timer(M.LOG_SETTLE_SECONDS, function()
+      if instance.log_owner == invocation then
+        instance.log_owner = nil
+      end
+      answer()
+    end)
+  else
+    answer()
   end
   if instance and instance.restart_after then
     self:stop_instance(instance, instance.restart_after)
