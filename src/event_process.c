@@ -9,8 +9,10 @@
  *
  * Output is read line by line (without the newline; lines over 64 KiB in 64 KiB pieces; a
  * last line without newline at the end); a stream without its callback is inherited, and
- * standard input is /dev/null. on_exit comes after both streams reached their end: code is
- * nil when a signal ended the child, signal is its name ("TERM") or nil.
+ * standard input is /dev/null. on_exit comes after both streams reached their end, or 0.2 s
+ * after the child exited when something else (a background grandchild) still holds them:
+ * code is nil when a signal ended the child, signal is its name ("TERM") or nil. With
+ * kill_group, what is left in the child's group when it exits is killed.
  *
  * Children are started with fork and exec, without a shell, PATH searched in the environment
  * given. A close-on-exec pipe carries a failed exec's errno back, so a program that cannot
@@ -44,6 +46,9 @@
 /* Lines longer than this are delivered in pieces of this size. */
 #define MAX_LINE 65536
 #define GRACE_SECONDS 0.5
+/* After a child is reaped, how long its pipes may stay open before its exit is reported
+ * anyway: a background grandchild that inherited them must not delay on_exit forever. */
+#define DRAIN_MICROSECONDS 200000
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
 extern char **environ;
@@ -68,7 +73,9 @@ struct event_child {
     int status; /* wait status, -1 when it was reaped elsewhere */
     unsigned reaped : 1;
     unsigned kill_group : 1;
+    unsigned drain_armed : 1; /* drain_timer is pending */
     struct child_output output[2];
+    struct event drain_timer;         /* reports the exit when the pipes outlive the child */
     struct event_child *next, **link; /* live_children, until on_exit has run */
 };
 
@@ -200,6 +207,14 @@ static int call_on_exit(lua_State *L) {
 static void report_if_done(lua_State *L, struct event_child *child) {
     if (!child->reaped || child->output[0].fd >= 0 || child->output[1].fd >= 0 || !child->link)
         return;
+    if (child->drain_armed) {
+        event_del(&child->drain_timer);
+        child->drain_armed = 0;
+    }
+    /* With kill_group the group belongs to the child: whatever it left running in it (a
+     * background process still holding its output, say) ends with it. */
+    if (child->kill_group)
+        kill(-child->pid, SIGKILL);
     unlink_child(child);
     lua_pushcfunction(L, call_on_exit);
     event_push_ref(L, child->ref);
@@ -207,13 +222,48 @@ static void report_if_done(lua_State *L, struct event_child *child) {
     event_loop_call(child->loop, L, 1);
 }
 
+static int deliver_lines(lua_State *L, struct child_output *output, int at_end);
+
+/* The child is gone but something else still holds its pipes open: take what they hold now,
+ * close them and report the exit. */
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct event_child *child = arg;
+    struct event_loop *loop = child->loop;
+    child->drain_armed = 0;
+    for (int i = 0; i < 2; i++) {
+        struct child_output *output = &child->output[i];
+        if (output->fd < 0)
+            continue;
+        while (!output->at_end && evbuffer_read(output->buffer, output->fd, MAX_LINE) > 0)
+            continue;
+        deliver_lines(loop->L, output, 1);
+        close_output(output);
+    }
+    report_if_done(loop->L, child);
+    update_sigchld(loop);
+}
+
+static void arm_drain_timer(struct event_child *child) {
+    if (child->drain_armed || !child->reaped ||
+        (child->output[0].fd < 0 && child->output[1].fd < 0))
+        return;
+    struct timeval delay = {0, DRAIN_MICROSECONDS};
+    evtimer_assign(&child->drain_timer, child->loop->base, on_drain_timeout, child);
+    if (evtimer_add(&child->drain_timer, &delay) == 0)
+        child->drain_armed = 1;
+}
+
 static void on_sigchld(evutil_socket_t number, short what, void *arg) {
     (void)number;
     (void)what;
     struct event_loop *loop = arg;
     for (struct event_child *child = live_children; child; child = child->next)
-        if (child->loop == loop)
+        if (child->loop == loop) {
             reap(child);
+            arm_drain_timer(child);
+        }
     /* on_exit callbacks may start or end children: look again after each one. */
     for (;;) {
         struct event_child *done = live_children;
@@ -671,6 +721,9 @@ void event_process_close_all(struct event_loop *loop) {
     while (child) {
         struct event_child *next = child->next;
         if (child->loop == loop) {
+            if (child->drain_armed)
+                event_del(&child->drain_timer);
+            child->drain_armed = 0;
             close_output(&child->output[0]);
             close_output(&child->output[1]);
             unlink_child(child);
