@@ -1,5 +1,6 @@
 """End-to-end tests of `cargo-lambda invoke` against a recording server on loopback."""
 
+import base64
 import json
 import os
 import socket
@@ -184,6 +185,25 @@ class Output(InvokeTestCase):
         result = self.invoke("-A", "{}")
         self.assertExit(result, 1)
         self.assertOneLineError(result, "503", "empty body")
+
+    def test_invocation_and_log_types(self):
+        self.server.respond(202, body=b"")
+        result = self.invoke("-A", "{}", "--invocation-type", "Event")
+        self.assertExit(result, 0)
+        self.assertEqual(result.stdout, b"")
+        self.assertEqual(self.server.requests[-1].header("x-amz-invocation-type"), "Event")
+        self.server.respond(204, body=b"")
+        self.assertExit(self.invoke("-A", "{}", "--invocation-type", "DryRun"), 0)
+        log = base64.b64encode(b"START\nprinted by the function\nEND\n").decode()
+        self.server.respond(200, headers={"X-Amz-Log-Result": log}, body=b'{"ok":1}')
+        result = self.invoke("-A", "{}", "--log-type", "Tail")
+        self.assertExit(result, 0)
+        self.assertEqual(result.stdout, b'{"ok":1}\n')
+        self.assertEqual(result.stderr, b"START\nprinted by the function\nEND\n")
+        self.assertEqual(self.server.requests[-1].header("x-amz-log-type"), "Tail")
+        # An Event answered 200 is not what was asked for: reported, not printed.
+        self.server.respond(200, body=b"")
+        self.assertExit(self.invoke("-A", "{}", "--invocation-type", "Event"), 1)
 
     def test_verbose(self):
         self.server.respond(200, headers=[("X-Trace", "one"), ("X-Trace", "two")], body=b"ok")
