@@ -62,7 +62,7 @@ static int search_embedded(lua_State *L) {
         if (strcmp(s->module, module) != 0)
             continue;
         lua_pushfstring(L, "@%s", s->path);
-        if (luaL_loadbufferx(L, (const char *)s->text, s->length, lua_tostring(L, -1), "t") !=
+        if (luaL_loadbufferx(L, (const char *)s->text, s->length, lua_tostring(L, -1), "b") !=
             LUA_OK)
             return luaL_error(L, "error loading embedded module '%s':\n\t%s", module,
                               lua_tostring(L, -1));
