@@ -27,6 +27,24 @@ function M.local_url(options)
     url.encode_segment(options.name or M.DEFAULT_FUNCTION))
 end
 
+-- X-Amz-Invocation-Type and X-Amz-Log-Type, for local and remote invocations alike.
+function M.type_headers(options)
+  local headers = {}
+  if options.invocation_type then
+    headers[#headers + 1] = { "X-Amz-Invocation-Type", options.invocation_type }
+  end
+  if options.log_type then
+    headers[#headers + 1] = { "X-Amz-Log-Type", options.log_type }
+  end
+  return headers
+end
+
+-- The decoded X-Amz-Log-Result of an answer (the log tail asked for with Tail), or nil.
+function M.log_result(headers)
+  local encoded = headers["x-amz-log-result"]
+  return encoded and require("lambda.crypto").base64_decode(encoded) or nil
+end
+
 -- options: name, payload (string), address, port, https, tls = {cert, key, ca},
 --   client_context (JSON text, one line), identity = {id =, pool_id =}, invocation_type,
 --   log_type, timeout (s), trace.
@@ -34,14 +52,8 @@ end
 -- {type, message, ...}, error_line} or nil, message, kind (the HTTP client's failure kinds).
 function M.invoke_local(options)
   local target = M.local_url(options)
-  local headers = {}
   -- The built-in emulator understands the Invoke API's own headers as AWS does.
-  if options.invocation_type then
-    headers[#headers + 1] = { "X-Amz-Invocation-Type", options.invocation_type }
-  end
-  if options.log_type then
-    headers[#headers + 1] = { "X-Amz-Log-Type", options.log_type }
-  end
+  local headers = M.type_headers(options)
   if options.client_context then
     headers[#headers + 1] = { "lambda-runtime-client-context", options.client_context }
   end
@@ -71,10 +83,7 @@ function M.invoke_local(options)
     headers = response.headers,
     response = response,
   }
-  local log = response.headers["x-amz-log-result"]
-  if log then
-    result.log_result = require("lambda.crypto").base64_decode(log)
-  end
+  result.log_result = M.log_result(response.headers)
   -- Lambda answers a function's failure with 200 and X-Amz-Function-Error; the original's
   -- emulator with a non-200 status. Either is the function's error. Event and DryRun are
   -- answered 202 and 204.

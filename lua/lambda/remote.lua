@@ -3,6 +3,7 @@
 -- over this module; scripts call it the same way.
 local crypto = require("lambda.crypto")
 local http = require("lambda.http")
+local invoke = require("lambda.invoke")
 local json = require("lambda.json")
 local sigv4 = require("lambda.sigv4")
 local time = require("lambda.time")
@@ -46,13 +47,7 @@ local function build_headers(options)
       .. "invocations", #payload, invocation_type == "Event" and "1 MB" or "6 MB",
       format_size(limit), invocation_type)
   end
-  local headers = {}
-  if options.invocation_type then
-    headers[#headers + 1] = { "X-Amz-Invocation-Type", options.invocation_type }
-  end
-  if options.log_type then
-    headers[#headers + 1] = { "X-Amz-Log-Type", options.log_type }
-  end
+  local headers = invoke.type_headers(options)
   if options.client_context then
     local encoded = crypto.base64_encode(options.client_context)
     if #encoded > M.MAX_CLIENT_CONTEXT then
@@ -189,10 +184,7 @@ function M.interpret(target, response, attempts)
     attempts = attempts,
     executed_version = response.headers["x-amz-executed-version"],
   }
-  local log = response.headers["x-amz-log-result"]
-  if log then
-    result.log_result = crypto.base64_decode(log)
-  end
+  result.log_result = invoke.log_result(response.headers)
   if response.status == 200 or response.status == 202 or response.status == 204 then
     if response.headers["x-amz-function-error"] then
       result.function_error, result.function_error_line =
