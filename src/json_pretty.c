@@ -1,6 +1,7 @@
 /* Single pass over the text with an explicit stack of open containers, so the run time is
  * linear and no input can recurse the C stack. */
 #include "json_pretty.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -185,37 +186,15 @@ static bool scan_escape(struct parser *p) {
     }
 }
 
-/* Well-formed UTF-8 per Unicode table 3-7: no overlong forms, no surrogates, nothing above
- * U+10FFFF. The error points at the first byte that cannot continue the sequence. */
+/* Well-formed UTF-8 (utf8.h). The error points at the first byte that cannot continue the
+ * sequence. */
 static bool scan_utf8(struct parser *p) {
-    unsigned char lead = p->text[p->pos];
-    int continuation;
-    unsigned char low = 0x80, high = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        continuation = 1;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        continuation = 2;
-        if (lead == 0xE0)
-            low = 0xA0;
-        else if (lead == 0xED)
-            high = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        continuation = 3;
-        if (lead == 0xF0)
-            low = 0x90;
-        else if (lead == 0xF4)
-            high = 0x8F;
-    } else {
-        return fail(p, p->pos, "invalid UTF-8");
-    }
-    p->pos++;
-    for (int i = 0; i < continuation; i++, p->pos++) {
-        int c = peek(p);
-        if (c < low || c > high)
-            return fail(p, p->pos, "invalid UTF-8");
-        low = 0x80;
-        high = 0xBF;
-    }
+    const unsigned char *start = (const unsigned char *)p->text + p->pos;
+    size_t bad,
+        length = utf8_sequence_length(start, (const unsigned char *)p->text + p->length, &bad);
+    if (length == 0)
+        return fail(p, p->pos + bad, "invalid UTF-8");
+    p->pos += length;
     return true;
 }
 

@@ -144,22 +144,30 @@ static void descend_header(struct toml_parser *P, const char *path, const char *
 
 static void parse_value(struct toml_parser *P, int depth);
 
+/* Reads a (possibly dotted) key with the table to start from on top of the stack: descend
+ * moves into each part but the last, whose name is left pushed. Returns where the key ends,
+ * for error messages that quote it. */
+static const char *push_key_path(struct toml_parser *P, const char *path,
+                                 void (*descend)(struct toml_parser *, const char *,
+                                                 const char *)) {
+    for (;;) {
+        toml_push_key(P);
+        const char *path_end = P->p;
+        toml_skip_ws(P);
+        if (*P->p != '.')
+            return path_end;
+        P->p++;
+        toml_skip_ws(P);
+        descend(P, path, path_end);
+    }
+}
+
 /* key = value into the table at stack index `table`; the key may be dotted. */
 static void parse_key_value(struct toml_parser *P, int table, int depth) {
     lua_State *L = P->L;
     const char *path = P->p;
-    const char *path_end;
     lua_pushvalue(L, table);
-    for (;;) {
-        toml_push_key(P);
-        path_end = P->p;
-        toml_skip_ws(P);
-        if (*P->p != '.')
-            break;
-        P->p++;
-        toml_skip_ws(P);
-        descend_dotted(P, path, path_end);
-    }
+    const char *path_end = push_key_path(P, path, descend_dotted);
     if (*P->p != '=')
         toml_fail(P, P->p, "expected '=' after the key");
     P->p++;
@@ -265,18 +273,8 @@ static void parse_header(struct toml_parser *P) {
     P->p += table_array ? 2 : 1;
     toml_skip_ws(P);
     const char *path = P->p;
-    const char *path_end;
     lua_pushvalue(L, SLOT_ROOT);
-    for (;;) {
-        toml_push_key(P);
-        path_end = P->p;
-        toml_skip_ws(P);
-        if (*P->p != '.')
-            break;
-        P->p++;
-        toml_skip_ws(P);
-        descend_header(P, path, path_end);
-    }
+    const char *path_end = push_key_path(P, path, descend_header);
     if (table_array ? P->p[0] != ']' || P->p[1] != ']' : P->p[0] != ']')
         toml_fail(P, P->p, table_array ? "expected ']]' to end the header" : "expected ']'");
     P->p += table_array ? 2 : 1;

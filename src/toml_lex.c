@@ -1,6 +1,7 @@
 /* TOML lexing: the up-front text check, whitespace and comments, keys and the four string
  * forms. See toml_lex.h for the conventions every scanner follows. */
 #include "toml_lex.h"
+#include "utf8.h"
 
 #include <lauxlib.h>
 #include <stdarg.h>
@@ -34,38 +35,6 @@ _Noreturn void toml_fail(struct toml_parser *P, const char *at, const char *fmt,
     abort(); /* not reached: lua_error does not return */
 }
 
-/* Length of the well-formed UTF-8 sequence at s (no overlongs, surrogates or code points past
- * U+10FFFF), or 0. */
-static size_t utf8_sequence_length(const unsigned char *s, const unsigned char *end) {
-    unsigned lead = s[0];
-    unsigned second_min = 0x80, second_max = 0xBF;
-    size_t length;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        length = 3;
-        if (lead == 0xE0)
-            second_min = 0xA0;
-        else if (lead == 0xED)
-            second_max = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        length = 4;
-        if (lead == 0xF0)
-            second_min = 0x90;
-        else if (lead == 0xF4)
-            second_max = 0x8F;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - s) < length || s[1] < second_min || s[1] > second_max)
-        return 0;
-    for (size_t i = 2; i < length; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    }
-    return length;
-}
-
 /* TOML allows no control character but tab and the newlines anywhere, not even in strings
  * (they must be escaped there), so one pass over the whole text settles encoding and control
  * characters and the scanners need not care. */
@@ -85,7 +54,7 @@ void toml_check_text(struct toml_parser *P) {
             snprintf(code, sizeof code, "U+%04X", c);
             toml_fail(P, (const char *)s, "control character %s must be escaped or removed", code);
         } else {
-            size_t length = utf8_sequence_length(s, end);
+            size_t length = utf8_sequence_length(s, end, NULL);
             if (length == 0)
                 toml_fail(P, (const char *)s, "invalid UTF-8");
             s += length;

@@ -1,0 +1,13 @@
+/* Well-formed UTF-8, shared by the parsers of outside input (JSON, TOML). */
+#ifndef CLC_UTF8_H
+#define CLC_UTF8_H
+
+#include <stddef.h>
+
+/* Length (1 to 4) of the well-formed UTF-8 sequence at s, reading no further than end, per
+ * Unicode table 3-7: no overlong forms, no surrogates, nothing past U+10FFFF. 0 when there is
+ * none; then *bad (when not NULL) is the offset from s of the first byte that cannot be part
+ * of it (end - s when the text stops too early). */
+size_t utf8_sequence_length(const unsigned char *s, const unsigned char *end, size_t *bad);
+
+#endif
