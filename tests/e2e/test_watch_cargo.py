@@ -181,7 +181,10 @@ class CompileOnDemandTest(CargoWatchTestCase):
             status, headers, body = emu.invoke("hello", {"name": "Ada"}, timeout=BUILD_SECONDS)
             self.assertEqual(self.answer((status, headers, body)),
                              {"message": "Hello, Ada!", "function": "hello", "version": "1"})
-            output = emu.output()
+            # The function's log line travels through a pipe while its answer travels over
+            # HTTP, so the answer can arrive first: wait for the line, then read everything.
+            output = emu.wait_for_output("[hello] hello: greeting Ada for %s\n"
+                                         % headers["x-amzn-requestid"])
             self.assertIn("cargo-lambda watch: starting hello: cargo run --manifest-path %s "
                           "--bin hello\n" % self.manifest, output)
             # cargo's progress, then the function's own log line, under the function's name.
@@ -209,7 +212,7 @@ class CompileOnDemandTest(CargoWatchTestCase):
             executables = sorted(self.function_processes(emu).values())
             self.assertEqual(executables, [os.path.join(self.target, "debug", "goodbye"),
                                            os.path.join(self.target, "debug", "hello")])
-            self.assertIn("[goodbye] goodbye: taking leave of Ada for ", emu.output())
+            emu.wait_for_output("[goodbye] goodbye: taking leave of Ada for ")
 
     def test_a_function_error_is_reported_as_unhandled(self):
         with self.emulator() as emu:
@@ -246,9 +249,9 @@ class CompileOnDemandTest(CargoWatchTestCase):
             self.assertEqual(self.hello(emu)["message"], "Hello, Ada!")
             release_binary = os.path.join(self.target, "release", "hello")
             self.assertIn("/target/release/hello", release_binary)
-            self.assertIn("starting hello: cargo run --manifest-path %s --release --bin hello"
-                          % self.manifest, emu.output())
-            self.assertIn("Running `%s`" % release_binary, emu.output())
+            emu.wait_for_output("starting hello: cargo run --manifest-path %s --release --bin hello"
+                                % self.manifest)
+            emu.wait_for_output("Running `%s`" % release_binary)
             self.assertEqual(list(self.function_processes(emu).values()), [release_binary])
 
     def test_manifest_environment_reaches_the_functions(self):

@@ -229,7 +229,7 @@ class NodeRuntimeClient(unittest.TestCase):
             # The instance survived the thrown error.
             status, _, body = emu.invoke("node-fn", {"again": True})
             self.assertEqual(json.loads(body)["echo"], {"again": True})
-            self.assertIn("node handler got", emu.output())
+            emu.wait_for_output("node handler got")
 
     def test_client_context(self):
         with self.emulator("index.handler") as emu:
