@@ -1,149 +1,61 @@
-/* lambda.http: one HTTP request per call, on a fresh libcurl easy handle.
+/* lambda.http: one HTTP request per call.
  *
- * Every C allocation of a request (the easy handle, the header list, the receive buffers)
- * lives in a to-be-closed userdata, so a Lua error raised at any point, while reading the
- * options or while building the result, frees it. Nothing raises while curl_easy_perform
- * runs: the callbacks only append to malloc'd buffers and report failure to curl. */
-#include <curl/curl.h>
-#include <errno.h>
+ * This file is the Lua binding: it reads and checks the caller's options into a struct
+ * http_call, hands it to one of two engines (http_engine.h: the plain engine for loopback
+ * http, libcurl for the rest) and turns the struct http_result into Lua values. The call's
+ * C allocations live in a to-be-closed userdata, so a Lua error raised at any point, while
+ * reading the options or while building the result, frees them; the engines never raise. */
 #include <lauxlib.h>
-#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_engine.h"
 #include "modules.h"
 
-#define REQUEST_METATABLE "lambda.http.request"
-#define SHARE_METATABLE "lambda.http.share"
+#define CALL_METATABLE "lambda.http.call"
+#define STATE_METATABLE "lambda.http.state"
 
-/* Always contacted directly, even when http_proxy is set: loopback, and the instance-metadata
- * and container-credential addresses, whose answers carry credentials a proxy must not see. */
-#define LOOPBACK_HOSTS                                                                             \
-    "localhost,127.0.0.1,::1,169.254.169.254,169.254.170.2,169.254.170.23,fd00:ec2::254,"          \
-    "fd00:ec2::23"
-
-struct bytes {
-    char *data;
-    size_t length;
-    size_t capacity;
-    bool failed; /* an allocation failed: the transfer was aborted */
+/* What one Lua state keeps between requests: idle connections of both engines. */
+struct http_state {
+    struct http_plain_pool *pool;
+    struct http_curl_share *share;
 };
 
-struct request {
-    CURL *easy;
-    struct curl_slist *headers;
-    struct bytes body;
-    struct bytes head;      /* the final response's header lines (see receive_header) */
-    bool head_complete;     /* the blank line ending the head was seen (later lines: trailers) */
-    struct bytes sent_head; /* with trace: what curl sent */
-    bool setopt_failed;
-    char error[CURL_ERROR_SIZE];
+/* The C side of one call: the header array and the result's buffers. */
+struct call_storage {
+    struct http_header *headers;
+    size_t header_count, header_capacity;
+    struct http_result result;
 };
 
-/* The caller's choices that decide how failures are worded. */
-struct limits {
-    double timeout;         /* seconds, 0 = none */
-    double connect_timeout; /* seconds, 0 = curl's default */
-};
-
-static bool bytes_append(struct bytes *b, const char *data, size_t length) {
-    if (b->failed)
-        return false;
-    if (length > b->capacity - b->length) {
-        size_t capacity = b->capacity ? b->capacity : 16384;
-        while (capacity - b->length < length) {
-            if (capacity > SIZE_MAX / 2) {
-                b->failed = true;
-                return false;
-            }
-            capacity *= 2;
-        }
-        char *data_grown = realloc(b->data, capacity);
-        if (!data_grown) {
-            b->failed = true;
-            return false;
-        }
-        b->data = data_grown;
-        b->capacity = capacity;
-    }
-    memcpy(b->data + b->length, data, length);
-    b->length += length;
-    return true;
+void http_result_free(struct http_result *result) {
+    bytes_free(&result->head);
+    bytes_free(&result->body);
+    bytes_free(&result->sent_head);
 }
 
-static void bytes_free(struct bytes *b) {
-    free(b->data);
-    *b = (struct bytes){0};
-}
-
-static int request_release(lua_State *L) {
-    struct request *r = luaL_checkudata(L, 1, REQUEST_METATABLE);
-    if (r->easy)
-        curl_easy_cleanup(r->easy);
-    r->easy = NULL;
-    curl_slist_free_all(r->headers);
-    r->headers = NULL;
-    bytes_free(&r->body);
-    bytes_free(&r->head);
-    bytes_free(&r->sent_head);
+static int call_release(lua_State *L) {
+    struct call_storage *storage = luaL_checkudata(L, 1, CALL_METATABLE);
+    free(storage->headers);
+    storage->headers = NULL;
+    storage->header_count = storage->header_capacity = 0;
+    http_result_free(&storage->result);
     return 0;
 }
 
-/* ---- curl callbacks: append only, never raise ---- */
-
-static size_t receive_body(char *data, size_t size, size_t count, void *userdata) {
-    struct request *r = userdata;
-    return bytes_append(&r->body, data, size * count) ? size * count : 0;
+static int state_release(lua_State *L) {
+    struct http_state *state = luaL_checkudata(L, 1, STATE_METATABLE);
+    http_plain_pool_free(state->pool);
+    http_curl_share_free(state->share);
+    state->pool = NULL;
+    state->share = NULL;
+    return 0;
 }
 
 static bool is_blank(char c) {
     return c == ' ' || c == '\t';
-}
-
-/* Keeps the header lines of the final response only, each ending in "\n": a status line
- * (after a 1xx answer) starts over, and a folded line (obsolete, but still legal to receive)
- * is joined to the previous line with one space, because curl passes it on separately. */
-static size_t receive_header(char *line, size_t size, size_t count, void *userdata) {
-    struct request *r = userdata;
-    size_t length = size * count;
-    if (length >= 5 && memcmp(line, "HTTP/", 5) == 0) {
-        r->head.length = 0;
-        r->head_complete = false;
-        return length;
-    }
-    size_t content = length;
-    while (content > 0 && (line[content - 1] == '\n' || line[content - 1] == '\r'))
-        content--;
-    if (content == 0)
-        r->head_complete = true;
-    if (r->head_complete || content == 0)
-        return length;
-    size_t start = 0;
-    if (is_blank(line[0])) {
-        if (r->head.length == 0)
-            return length; /* nothing to continue */
-        r->head.length--;  /* reopen the previous line */
-        while (start < content && is_blank(line[start]))
-            start++;
-        if (!bytes_append(&r->head, " ", 1))
-            return 0;
-    }
-    if (!bytes_append(&r->head, line + start, content - start) || !bytes_append(&r->head, "\n", 1))
-        return 0;
-    return length;
-}
-
-static int trace_sent_head(CURL *easy, curl_infotype type, char *data, size_t size,
-                           void *userdata) {
-    (void)easy;
-    struct request *r = userdata;
-    if (type == CURLINFO_HEADER_OUT)
-        bytes_append(&r->sent_head, data, size);
-    return 0;
 }
 
 /* ---- reading the options table (argument 1) ---- */
@@ -154,15 +66,17 @@ static int bad_field(lua_State *L, const char *field, const char *expected) {
         lua_pushfstring(L, "field '%s' must be %s, got %s", field, expected, luaL_typename(L, -1)));
 }
 
-/* Pushes opts[field]; returns its string (NULL when nil), which stays valid while it is on
- * the stack. */
-static const char *string_field(lua_State *L, const char *field, size_t *length) {
-    int type = lua_getfield(L, 1, field);
-    if (type == LUA_TNIL)
-        return NULL;
-    if (type != LUA_TSTRING)
+/* opts[field] as a string (NULL when nil). Its value stays referenced by the options table,
+ * so the pointer outlives the pop. */
+static const char *string_field(lua_State *L, int table, const char *field, size_t *length) {
+    int type = lua_getfield(L, table, field);
+    const char *text = NULL;
+    if (type == LUA_TSTRING)
+        text = lua_tolstring(L, -1, length);
+    else if (type != LUA_TNIL)
         bad_field(L, field, "a string");
-    return lua_tolstring(L, -1, length);
+    lua_pop(L, 1);
+    return text;
 }
 
 /* opts[field] as a number of seconds; 0 when nil. */
@@ -181,12 +95,6 @@ static double seconds_field(lua_State *L, const char *field) {
     return seconds;
 }
 
-/* Whole milliseconds, rounded up so that a tiny timeout does not become curl's "none". */
-static long milliseconds(double seconds) {
-    double ms = ceil(seconds * 1000.0);
-    return ms > (double)LONG_MAX ? LONG_MAX : (long)ms;
-}
-
 /* RFC 9110 token: what a method or a header name may consist of. */
 static bool is_token(const char *text, size_t length) {
     static const char extra[] = "!#$%&'*+-.^_`|~";
@@ -201,31 +109,11 @@ static bool is_token(const char *text, size_t length) {
     return true;
 }
 
-static bool same_name(const char *a, const char *b) {
-    for (; *a && *b; a++, b++) {
-        char ca = (*a >= 'A' && *a <= 'Z') ? (char)(*a - 'A' + 'a') : *a;
-        char cb = (*b >= 'A' && *b <= 'Z') ? (char)(*b - 'A' + 'a') : *b;
-        if (ca != cb)
-            return false;
-    }
-    return *a == *b;
-}
-
-struct caller_headers {
-    bool content_type;
-    bool expect;
-};
-
-static void append_header_line(lua_State *L, struct request *r, const char *line) {
-    struct curl_slist *longer = curl_slist_append(r->headers, line);
-    if (!longer)
-        luaL_error(L, "not enough memory");
-    r->headers = longer;
-}
-
-/* Appends "name: value" (the name and the value are at the given stack indices). */
-static void add_header(lua_State *L, struct request *r, int name_index, int value_index,
-                       struct caller_headers *given) {
+/* Adds the header whose name and value are at the given stack indices. The strings are
+ * stored in the anchor table so that they stay alive (a number value is converted to a new
+ * string). */
+static void add_header(lua_State *L, struct call_storage *storage, int anchor, int name_index,
+                       int value_index) {
     size_t name_length, value_length;
     if (lua_type(L, name_index) != LUA_TSTRING)
         luaL_argerror(L, 1,
@@ -238,23 +126,31 @@ static void add_header(lua_State *L, struct request *r, int name_index, int valu
         luaL_argerror(L, 1,
                       lua_pushfstring(L, "header '%s' must have a string value, got %s", name,
                                       luaL_typename(L, value_index)));
-    const char *value = lua_tolstring(L, value_index, &value_length);
+    lua_pushvalue(L, value_index);
+    const char *value = lua_tolstring(L, -1, &value_length);
     if (strcspn(value, "\r\n") != value_length)
         luaL_argerror(L, 1,
                       lua_pushfstring(L, "header '%s' has a line break or NUL in its value", name));
-    given->content_type = given->content_type || same_name(name, "Content-Type");
-    given->expect = given->expect || same_name(name, "Expect");
-    /* curl reads "Name:" as "remove this header"; "Name;" is its spelling of an empty value. */
-    const char *line =
-        value_length ? lua_pushfstring(L, "%s: %s", name, value) : lua_pushfstring(L, "%s;", name);
-    append_header_line(L, r, line);
-    lua_pop(L, 1);
+    lua_Integer slot = (lua_Integer)storage->header_count * 2;
+    lua_rawseti(L, anchor, slot + 2);
+    lua_pushvalue(L, name_index);
+    lua_rawseti(L, anchor, slot + 1);
+    if (storage->header_count == storage->header_capacity) {
+        size_t capacity = storage->header_capacity ? storage->header_capacity * 2 : 8;
+        struct http_header *grown = realloc(storage->headers, capacity * sizeof *grown);
+        if (!grown)
+            luaL_error(L, "not enough memory");
+        storage->headers = grown;
+        storage->header_capacity = capacity;
+    }
+    storage->headers[storage->header_count++] = (struct http_header){name, value};
 }
 
 /* opts.headers: a map name -> value, or an array of {name, value} that keeps order and
  * repeats. */
-static void set_headers(lua_State *L, struct request *r) {
-    struct caller_headers given = {false, false};
+static void read_headers(lua_State *L, struct call_storage *storage) {
+    lua_newtable(L);
+    int anchor = lua_gettop(L);
     int type = lua_getfield(L, 1, "headers");
     if (type == LUA_TTABLE) {
         int headers = lua_gettop(L);
@@ -267,59 +163,39 @@ static void set_headers(lua_State *L, struct request *r) {
                         L, 1, lua_pushfstring(L, "headers[%I] must be a {name, value} pair", i));
                 lua_rawgeti(L, -1, 1);
                 lua_rawgeti(L, -2, 2);
-                add_header(L, r, -2, -1, &given);
+                add_header(L, storage, anchor, -2, -1);
                 lua_pop(L, 3);
             }
         } else {
             lua_pop(L, 1);
             lua_pushnil(L);
             while (lua_next(L, headers)) {
-                add_header(L, r, -2, -1, &given);
+                add_header(L, storage, anchor, -2, -1);
                 lua_pop(L, 1);
             }
         }
     } else if (type != LUA_TNIL) {
         bad_field(L, "headers", "a table");
     }
-    lua_pop(L, 1);
-    /* curl's own additions that callers do not expect: "Expect: 100-continue" stalls for a
-     * second on servers that ignore it, and POST bodies get a form Content-Type. */
-    if (!given.expect)
-        append_header_line(L, r, "Expect:");
-    if (!given.content_type)
-        append_header_line(L, r, "Content-Type:");
+    lua_pop(L, 1); /* the anchor stays on the stack until the call returns */
 }
 
-#define SETOPT(r, option, value)                                                                   \
-    ((r)->setopt_failed |= curl_easy_setopt((r)->easy, option, value) != CURLE_OK)
-
-/* The method, and the body (which must stay on the stack until the transfer ends). */
-static void set_method_and_body(lua_State *L, struct request *r) {
-    size_t method_length, body_length;
-    const char *method = string_field(L, "method", &method_length);
-    if (!method) {
-        method = "GET";
-        method_length = strlen(method);
+static void read_method_and_body(lua_State *L, struct http_call *call) {
+    size_t method_length, body_length = 0;
+    call->method = string_field(L, 1, "method", &method_length);
+    if (!call->method) {
+        call->method = "GET";
+        method_length = strlen(call->method);
     }
-    if (!is_token(method, method_length))
-        luaL_argerror(L, 1, lua_pushfstring(L, "invalid method '%s'", method));
-    const char *body = string_field(L, "body", &body_length);
-    if (strcmp(method, "HEAD") == 0) {
-        if (body)
-            luaL_argerror(L, 1, "a HEAD request cannot have a body");
-        /* Without NOBODY curl would wait for the body the Content-Length announces. */
-        SETOPT(r, CURLOPT_NOBODY, 1L);
-    } else if (strcmp(method, "GET") != 0 || body) {
-        SETOPT(r, CURLOPT_CUSTOMREQUEST, method);
-    }
-    if (body) {
-        /* POSTFIELDS does not copy: the string is kept on the Lua stack. */
-        SETOPT(r, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_length);
-        SETOPT(r, CURLOPT_POSTFIELDS, body);
-    }
+    if (!is_token(call->method, method_length))
+        luaL_argerror(L, 1, lua_pushfstring(L, "invalid method '%s'", call->method));
+    call->body = string_field(L, 1, "body", &body_length);
+    call->body_length = body_length;
+    if (call->body && strcmp(call->method, "HEAD") == 0)
+        luaL_argerror(L, 1, "a HEAD request cannot have a body");
 }
 
-static void set_tls(lua_State *L, struct request *r) {
+static void read_tls(lua_State *L, struct http_call *call) {
     int type = lua_getfield(L, 1, "tls");
     if (type == LUA_TNIL) {
         lua_pop(L, 1);
@@ -327,158 +203,19 @@ static void set_tls(lua_State *L, struct request *r) {
     }
     if (type != LUA_TTABLE)
         bad_field(L, "tls", "a table");
-    static const struct {
-        const char *field;
-        CURLoption option;
-    } files[] = {{"cert", CURLOPT_SSLCERT}, {"key", CURLOPT_SSLKEY}, {"ca", CURLOPT_CAINFO}};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        type = lua_getfield(L, -1, files[i].field);
+    int tls = lua_gettop(L);
+    static const char *const fields[] = {"cert", "key", "ca"};
+    const char **targets[] = {&call->tls_cert, &call->tls_key, &call->tls_ca};
+    for (size_t i = 0; i < 3; i++) {
+        type = lua_getfield(L, tls, fields[i]);
         if (type != LUA_TNIL && type != LUA_TSTRING)
             luaL_argerror(L, 1,
-                          lua_pushfstring(L, "field 'tls.%s' must be a path, got %s",
-                                          files[i].field, luaL_typename(L, -1)));
-        if (type == LUA_TSTRING) {
-            SETOPT(r, files[i].option, lua_tostring(L, -1));
-            /* A given CA bundle replaces the system's store entirely, directory included. */
-            if (files[i].option == CURLOPT_CAINFO)
-                SETOPT(r, CURLOPT_CAPATH, (char *)NULL);
-        }
+                          lua_pushfstring(L, "field 'tls.%s' must be a path, got %s", fields[i],
+                                          luaL_typename(L, -1)));
+        *targets[i] = lua_tostring(L, -1); /* referenced by the tls table */
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-}
-
-/* The user's no_proxy still applies; loopback is added to it. */
-static void set_no_proxy(lua_State *L, struct request *r) {
-    const char *user = getenv("no_proxy");
-    if (!user || !*user)
-        user = getenv("NO_PROXY");
-    if (user && strcmp(user, "*") == 0)
-        lua_pushliteral(L, "*");
-    else if (user && *user)
-        lua_pushfstring(L, LOOPBACK_HOSTS ",%s", user);
-    else
-        lua_pushliteral(L, LOOPBACK_HOSTS);
-    SETOPT(r, CURLOPT_NOPROXY, lua_tostring(L, -1));
-    lua_pop(L, 1);
-}
-
-/* ---- results ---- */
-
-static const char *skip_prefix(const char *text, const char *prefix) {
-    size_t length = strlen(prefix);
-    return strncmp(text, prefix, length) == 0 ? text + length : text;
-}
-
-static bool is_lower(char c) {
-    return c >= 'a' && c <= 'z';
-}
-
-/* Whether the text starts with a plain capitalised word ("Empty", but not "SSL", "OpenSSL"). */
-static bool starts_capitalised(const char *text) {
-    if (!(text[0] >= 'A' && text[0] <= 'Z') || !is_lower(text[1]))
-        return false;
-    const char *c = text + 1;
-    while (is_lower(*c))
-        c++;
-    return !((*c >= 'A' && *c <= 'Z') || *c == '/');
-}
-
-/* curl's detail text on one line, its first word lower-cased like our own wording. */
-static void add_detail(luaL_Buffer *message, const char *detail) {
-    bool lower_first = starts_capitalised(detail);
-    for (const char *c = detail; *c; c++) {
-        char out = *c;
-        if (c == detail && lower_first)
-            out = (char)(out - 'A' + 'a');
-        if (out == '\n' || out == '\r') {
-            if (c[1] == '\0')
-                break;
-            out = ' ';
-        }
-        luaL_addchar(message, out);
-    }
-}
-
-static bool is_tls_error(CURLcode code, const char *detail) {
-    switch (code) {
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_ENGINE_INITFAILED:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_SHUTDOWN_FAILED:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_SSL_CLIENTCERT:
-    case CURLE_USE_SSL_FAILED:
-        return true;
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-        /* With TLS 1.3 the server rejects a client certificate after the handshake, so the
-         * alert arrives as a read error. */
-        return strstr(detail, "SSL routines") != NULL;
-    default:
-        return false;
-    }
-}
-
-/* Pushes nil, message, kind for a failed transfer. */
-static int push_failure(lua_State *L, struct request *r, CURLcode code, const char *url,
-                        const struct limits *limits) {
-    const char *detail = r->error[0] ? r->error : curl_easy_strerror(code);
-    const char *kind = "transport";
-    luaL_pushfail(L);
-    luaL_Buffer message;
-    luaL_buffinit(L, &message);
-    luaL_addstring(&message, url);
-    luaL_addstring(&message, ": ");
-    long os_error = 0;
-    curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_error);
-    if (code == CURLE_COULDNT_CONNECT && os_error == ECONNREFUSED) {
-        kind = "refused";
-        luaL_addstring(&message, "connection refused");
-    } else if (code == CURLE_OPERATION_TIMEDOUT) {
-        kind = "timeout";
-        curl_off_t connected = 0;
-        curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &connected);
-        bool connecting = connected == 0 && limits->connect_timeout > 0 &&
-                          (limits->timeout == 0 || limits->connect_timeout < limits->timeout);
-        if (connecting || limits->timeout > 0) {
-            char seconds[32]; /* "%g": 2 s, not Lua's 2.0 s */
-            snprintf(seconds, sizeof seconds, "%g",
-                     connecting ? limits->connect_timeout : limits->timeout);
-            luaL_addstring(&message, connecting ? "connect timed out after " : "timed out after ");
-            luaL_addstring(&message, seconds);
-            luaL_addstring(&message, " s");
-        } else {
-            add_detail(&message, detail);
-        }
-    } else if (code == CURLE_COULDNT_RESOLVE_HOST) {
-        kind = "resolve";
-        add_detail(&message, detail);
-    } else if (is_tls_error(code, detail)) {
-        kind = "tls";
-        luaL_addstring(&message, "TLS: ");
-        if (code == CURLE_PEER_FAILED_VERIFICATION) {
-            luaL_addstring(&message, "certificate verify failed (");
-            add_detail(&message,
-                       skip_prefix(skip_prefix(detail, "SSL certificate problem: "), "SSL: "));
-            luaL_addchar(&message, ')');
-        } else {
-            add_detail(&message, skip_prefix(detail, "SSL: "));
-        }
-    } else {
-        add_detail(&message, detail);
-    }
-    luaL_pushresult(&message);
-    lua_pushstring(L, kind);
-    return 3;
 }
 
 /* Pushes text[0, length) lower-cased. */
@@ -533,30 +270,21 @@ static void set_response_headers(lua_State *L, const struct bytes *head, int res
     lua_setfield(L, result, "headers");
 }
 
-static int push_response(lua_State *L, struct request *r, bool trace) {
-    long status = 0, port = 0;
-    double total = 0, connect = 0;
-    char *ip = NULL;
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &total);
-    curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME, &connect);
-    curl_easy_getinfo(r->easy, CURLINFO_PRIMARY_IP, &ip);
-    curl_easy_getinfo(r->easy, CURLINFO_PRIMARY_PORT, &port);
-
+static int push_response(lua_State *L, const struct http_result *r, bool trace) {
     lua_createtable(L, 0, 10);
     int result = lua_gettop(L);
-    lua_pushinteger(L, status);
+    lua_pushinteger(L, r->status);
     lua_setfield(L, result, "status");
     set_response_headers(L, &r->head, result);
     lua_pushlstring(L, r->body.data ? r->body.data : "", r->body.length);
     lua_setfield(L, result, "body");
-    lua_pushnumber(L, total);
+    lua_pushnumber(L, r->elapsed);
     lua_setfield(L, result, "elapsed");
-    lua_pushnumber(L, connect);
+    lua_pushnumber(L, r->connect_elapsed);
     lua_setfield(L, result, "connect_elapsed");
-    lua_pushstring(L, ip ? ip : "");
+    lua_pushstring(L, r->primary_ip);
     lua_setfield(L, result, "primary_ip");
-    lua_pushinteger(L, port);
+    lua_pushinteger(L, r->primary_port);
     lua_setfield(L, result, "primary_port");
     if (trace) {
         lua_pushlstring(L, r->sent_head.data ? r->sent_head.data : "", r->sent_head.length);
@@ -565,80 +293,48 @@ static int push_response(lua_State *L, struct request *r, bool trace) {
     return 1;
 }
 
-/* The connection cache (and DNS and TLS session caches) that every request of one Lua state
- * shares, so that a script making many requests to one server (the Runtime API client: two
- * per invocation) keeps its connections alive instead of connecting each time. A Lua state is
- * single-threaded, so the share needs no lock callbacks. */
-struct share {
-    CURLSH *handle;
-};
-
-static int share_release(lua_State *L) {
-    struct share *share = luaL_checkudata(L, 1, SHARE_METATABLE);
-    if (share->handle)
-        curl_share_cleanup(share->handle);
-    share->handle = NULL;
-    return 0;
-}
-
 /* request(opts) -> response | nil, message, kind */
 static int http_request(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
+    struct http_call call = {0};
     size_t url_length;
-    const char *url = string_field(L, "url", &url_length);
-    if (!url)
+    call.url = string_field(L, 1, "url", &url_length);
+    if (!call.url) {
+        lua_getfield(L, 1, "url");
         bad_field(L, "url", "a string");
-    if (strlen(url) != url_length)
+    }
+    if (strlen(call.url) != url_length)
         luaL_argerror(L, 1, "field 'url' contains a NUL byte");
-    struct limits limits = {seconds_field(L, "timeout"), seconds_field(L, "connect_timeout")};
+    call.timeout = seconds_field(L, "timeout");
+    call.connect_timeout = seconds_field(L, "connect_timeout");
     lua_getfield(L, 1, "trace");
-    bool trace = lua_toboolean(L, -1);
+    call.trace = lua_toboolean(L, -1);
     lua_pop(L, 1);
 
-    struct request *r = lua_newuserdatauv(L, sizeof *r, 0);
-    memset(r, 0, sizeof *r);
-    luaL_setmetatable(L, REQUEST_METATABLE);
+    struct call_storage *storage = lua_newuserdatauv(L, sizeof *storage, 0);
+    memset(storage, 0, sizeof *storage);
+    luaL_setmetatable(L, CALL_METATABLE);
     lua_toclose(L, -1);
-    r->easy = curl_easy_init();
-    if (!r->easy)
-        return luaL_error(L, "cannot create a curl handle");
+    read_method_and_body(L, &call);
+    read_headers(L, storage);
+    call.headers = storage->headers;
+    call.header_count = storage->header_count;
+    read_tls(L, &call);
 
-    struct share *share = lua_touserdata(L, lua_upvalueindex(1));
-    if (share && share->handle)
-        SETOPT(r, CURLOPT_SHARE, share->handle);
-    set_method_and_body(L, r);
-    set_headers(L, r);
-    set_tls(L, r);
-    set_no_proxy(L, r);
-    SETOPT(r, CURLOPT_URL, url);
-    SETOPT(r, CURLOPT_HTTPHEADER, r->headers);
-    SETOPT(r, CURLOPT_ERRORBUFFER, r->error);
-    SETOPT(r, CURLOPT_NOSIGNAL, 1L);
-    SETOPT(r, CURLOPT_PROTOCOLS_STR, "http,https");
-    SETOPT(r, CURLOPT_WRITEFUNCTION, receive_body);
-    SETOPT(r, CURLOPT_WRITEDATA, r);
-    SETOPT(r, CURLOPT_HEADERFUNCTION, receive_header);
-    SETOPT(r, CURLOPT_HEADERDATA, r);
-    if (limits.timeout > 0)
-        SETOPT(r, CURLOPT_TIMEOUT_MS, milliseconds(limits.timeout));
-    if (limits.connect_timeout > 0)
-        SETOPT(r, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(limits.connect_timeout));
-    if (trace) {
-        /* VERBOSE only feeds the debug callback; nothing reaches stderr. */
-        SETOPT(r, CURLOPT_DEBUGFUNCTION, trace_sent_head);
-        SETOPT(r, CURLOPT_DEBUGDATA, r);
-        SETOPT(r, CURLOPT_VERBOSE, 1L);
+    struct http_state *state = lua_touserdata(L, lua_upvalueindex(1));
+    struct http_result *result = &storage->result;
+    bool ok = http_plain_accepts(&call) ? http_plain_perform(&state->pool, &call, result)
+                                        : http_curl_perform(&state->share, &call, result);
+    if (result->out_of_memory)
+        return luaL_error(L, "not enough memory for the request to %s", call.url);
+    if (!ok) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s: %s", call.url, result->message);
+        lua_pushstring(L, result->failure_kind);
+        return 3;
     }
-    if (r->setopt_failed)
-        return luaL_error(L, "libcurl rejected an option for %s (out of memory?)", url);
-
-    CURLcode code = curl_easy_perform(r->easy);
-    if (r->body.failed || r->head.failed)
-        return luaL_error(L, "not enough memory for the response from %s", url);
-    if (code != CURLE_OK)
-        return push_failure(L, r, code, url, &limits);
-    return push_response(L, r, trace);
+    return push_response(L, result, call.trace);
 }
 
 static const luaL_Reg http_functions[] = {
@@ -647,31 +343,21 @@ static const luaL_Reg http_functions[] = {
 };
 
 int luaopen_lambda_http(lua_State *L) {
-    /* Here rather than per request: it loads OpenSSL. curl counts the calls, so a second Lua
-     * state opening the module is fine. */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return luaL_error(L, "cannot initialise libcurl");
-    if (luaL_newmetatable(L, REQUEST_METATABLE)) {
-        lua_pushcfunction(L, request_release);
+    if (luaL_newmetatable(L, CALL_METATABLE)) {
+        lua_pushcfunction(L, call_release);
         lua_setfield(L, -2, "__close");
-        lua_pushcfunction(L, request_release);
+        lua_pushcfunction(L, call_release);
         lua_setfield(L, -2, "__gc");
     }
     lua_pop(L, 1);
     luaL_newlibtable(L, http_functions);
-    struct share *share = lua_newuserdatauv(L, sizeof *share, 0);
-    share->handle = curl_share_init();
-    if (luaL_newmetatable(L, SHARE_METATABLE)) {
-        lua_pushcfunction(L, share_release);
+    struct http_state *state = lua_newuserdatauv(L, sizeof *state, 0);
+    memset(state, 0, sizeof *state);
+    if (luaL_newmetatable(L, STATE_METATABLE)) {
+        lua_pushcfunction(L, state_release);
         lua_setfield(L, -2, "__gc");
     }
     lua_setmetatable(L, -2);
-    /* Without a share (out of memory) every request simply opens its own connection. */
-    if (share->handle) {
-        curl_share_setopt(share->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-        curl_share_setopt(share->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-        curl_share_setopt(share->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    }
     luaL_setfuncs(L, http_functions, 1);
     return 1;
 }

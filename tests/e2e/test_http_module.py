@@ -1,6 +1,10 @@
 """End-to-end tests of lambda.http: the binary runs lua/http_probe.lua against loopback
 servers (testserver.py) and the tests compare what the server received with what was asked,
-and what the script got back with what the server sent."""
+and what the script got back with what the server sent.
+
+lambda.http has two engines: its own for plain http to loopback, libcurl for the rest. The
+loopback tests run twice, the second time with CARGO_LAMBDA_HTTP=curl, which sends every
+request through libcurl: both engines must send the same bytes and read the same answers."""
 
 import json
 import os
@@ -8,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -23,7 +28,9 @@ PROBE = os.path.join(HERE, "lua", "http_probe.lua")
 # sending a query: the tests stay on loopback.
 UNRESOLVABLE = "a" * 64 + ".invalid"
 PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                   "ALL_PROXY", "no_proxy", "NO_PROXY")
+                   "ALL_PROXY", "no_proxy", "NO_PROXY", "CARGO_LAMBDA_HTTP")
+# Set by ThroughCurl for the tests of its subclasses.
+ENGINE_ENV = {}
 
 
 def probe(spec, env=None, timeout=60):
@@ -31,6 +38,7 @@ def probe(spec, env=None, timeout=60):
     if not BIN:
         raise unittest.SkipTest("CARGO_LAMBDA_BIN is not set (run through ctest)")
     environment = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES}
+    environment.update(ENGINE_ENV)
     environment.update(env or {})
     started = time.monotonic()
     result = subprocess.run([BIN, "run", PROBE, json.dumps(spec)], cwd=HERE, env=environment,
@@ -194,6 +202,15 @@ class RequestTests(unittest.TestCase):
             "%s: %s\r\n" % header for header in received.headers) + "\r\n"
         self.assertEqual(response["request_head"], expected)
         self.assertIn("X-Trace: yes\r\n", expected)
+
+    def test_repeated_requests_share_one_connection(self):
+        for body in ("one", "two", "three"):
+            self.server.respond(200, {}, body)
+        out, _ = probe({"request": {"url": self.server.url("/k")}, "repeat": 3, "each": True})
+        self.assertEqual([each["body"] for each in out["each"]], ["one", "two", "three"])
+        peers = {request.peer for request in self.server.requests}
+        self.assertEqual(len(self.server.requests), 3)
+        self.assertEqual(len(peers), 1, "kept alive: one connection for all three")
 
     def test_many_requests_are_quick(self):
         # A stall per request (Expect, a slow address fallback) would show up here.
@@ -456,6 +473,199 @@ class TestServerTests(unittest.TestCase):
         self.assertEqual([(r.method, r.path, r.body) for r in server.requests],
                          [("POST", "/a", b"ab\x00c"), ("GET", "/b", b"")])
         self.assertEqual(server.requests[0].header("transfer-encoding"), "chunked")
+
+
+class RawServer:
+    """A loopback server that answers each request with scripted bytes, for answers
+    TestServer never sends (folded headers, interim answers, truncated bodies). answers:
+    (bytes to send, whether to close the connection after them), one per request."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.connections = 0
+        self.requests = 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def url(self, path="/"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def close(self):
+        self.listener.close()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection):
+        with connection:
+            connection.settimeout(10)
+            data = b""
+            while self.answers:
+                while b"\r\n\r\n" not in data:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, data = data.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(data) < length:
+                    data += connection.recv(65536)
+                data = data[length:]
+                self.requests += 1
+                answer, close = self.answers.pop(0)
+                connection.sendall(answer)
+                if close:
+                    return
+
+
+class ResponseFormTests(unittest.TestCase):
+    """Answers in the forms HTTP/1.1 allows, read the same way by both engines."""
+
+    def exchange(self, answers, repeat=1, method="GET"):
+        server = RawServer(answers)
+        self.addCleanup(server.close)
+        out, _ = probe({"request": {"url": server.url("/r"), "method": method},
+                        "repeat": repeat, "each": True})
+        return server, out
+
+    def test_chunked_body_with_extensions_and_trailers(self):
+        _, out = self.exchange([(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                                 b"X-A: 1\r\n\r\n3;name=value\r\nabc\r\n2\r\n\x00d\r\n"
+                                 b"0\r\nX-Trailer: t\r\n\r\n", False)])
+        self.assertTrue(out["ok"], out)
+        self.assertEqual(out["response"]["body"], "abc\u0000d")
+        self.assertEqual(out["response"]["headers"],
+                         {"transfer-encoding": "chunked", "x-a": "1"})
+
+    def test_folded_header_is_joined_with_one_space(self):
+        _, out = self.exchange([(b"HTTP/1.1 200 OK\r\nX-Fold: one\r\n   two\r\n"
+                                 b"Content-Length: 2\r\n\r\nok", False)])
+        self.assertEqual(out["response"]["headers"]["x-fold"], "one two")
+        self.assertEqual(out["response"]["header_list"],
+                         [["X-Fold", "one two"], ["Content-Length", "2"]])
+
+    def test_interim_answer_is_skipped(self):
+        _, out = self.exchange([(b"HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n"
+                                 b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+                                 False)])
+        self.assertEqual(out["response"]["status"], 201)
+        self.assertEqual(out["response"]["body"], "ok")
+        self.assertEqual(out["response"]["headers"], {"content-length": "2"})
+
+    def test_body_up_to_the_close(self):
+        _, out = self.exchange([(b"HTTP/1.1 200 OK\r\nX-B: 1\r\n\r\nall of it", True)])
+        self.assertEqual(out["response"]["body"], "all of it")
+
+    def test_head_answer_has_no_body_whatever_its_length(self):
+        server, out = self.exchange([(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", False),
+                                     (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", False)],
+                                    repeat=2, method="HEAD")
+        self.assertEqual(out["each"], [{"status": 200, "body": ""}] * 2)
+        self.assertEqual(server.connections, 1)
+
+    def test_http_1_0_answer_closes_the_connection(self):
+        server, out = self.exchange([(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\none", True),
+                                     (b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\ntwo", True)],
+                                    repeat=2)
+        self.assertEqual([each["body"] for each in out["each"]], ["one", "two"])
+        self.assertEqual(server.connections, 2)
+
+    def test_connection_the_server_closed_while_idle_is_replaced(self):
+        # Kept alive by the answer, then closed by the server: the next request must not
+        # fail for it.
+        server, out = self.exchange([(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none", True),
+                                     (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo", False)],
+                                    repeat=2)
+        self.assertEqual(out["each"], [{"status": 200, "body": "one"},
+                                       {"status": 200, "body": "two"}])
+        self.assertEqual(server.connections, 2)
+
+    def test_truncated_body_is_an_error(self):
+        server, out = self.exchange([(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+                                      True)])
+        self.assertEqual(out["kind"], "transport")
+        self.assertEqual(out["message"],
+                         server.url("/r") + ": transfer closed with 7 bytes remaining to read")
+
+    def test_malformed_answer_is_an_error(self):
+        server, out = self.exchange([(b"SMTP ready\r\n\r\n", True)])
+        self.assertEqual(out["kind"], "transport")
+        self.assertTrue(out["message"].startswith(server.url("/r") + ": "), out)
+
+
+class EngineChoiceTests(unittest.TestCase):
+    """Plain loopback http never loads libcurl (the point of the plain engine: memory);
+    anything else does."""
+
+    def loaded(self, url, env=None):
+        out, _ = probe({"request": {"url": url}, "maps": True}, env=env)
+        self.assertTrue(out["ok"], out)
+        return out["libcurl_loaded"]
+
+    def test_loopback_http_does_not_load_libcurl(self):
+        with TestServer() as server:
+            self.assertFalse(self.loaded(server.url("/a?b=c")))
+        with TestServer(host="::1") as server:
+            self.assertFalse(self.loaded("http://[::1]:%d/" % server.port))
+            self.assertFalse(self.loaded("http://localhost:%d" % server.port))
+
+    def test_curl_engine_can_be_chosen(self):
+        with TestServer() as server:
+            self.assertTrue(self.loaded(server.url(), env={"CARGO_LAMBDA_HTTP": "curl"}))
+
+    def test_dot_segments_go_to_libcurl_which_removes_them(self):
+        with TestServer() as server:
+            self.assertTrue(self.loaded("http://127.0.0.1:%d/a/../b/./c" % server.port))
+            self.assertEqual(server.requests[0].path, "/b/c")
+
+    def test_https_loads_libcurl(self):
+        with tempfile.TemporaryDirectory() as directory:
+            certs = make_certs(directory)
+            tls = {"certfile": certs["server_cert"], "keyfile": certs["server_key"],
+                   "cafile": certs["ca"], "require_client_cert": False}
+            with TestServer(tls=tls) as server:
+                out, _ = probe({"request": {"url": "https://127.0.0.1:%d/" % server.port,
+                                            "tls": {"ca": certs["ca"]}}, "maps": True})
+                self.assertTrue(out["ok"], out)
+                self.assertTrue(out["libcurl_loaded"])
+
+
+class ThroughCurl:
+    """Mixed into a test class: its tests again, with every request sent by libcurl."""
+
+    def setUp(self):
+        ENGINE_ENV["CARGO_LAMBDA_HTTP"] = "curl"
+        self.addCleanup(ENGINE_ENV.clear)
+        super().setUp()
+
+
+class CurlRequestTests(ThroughCurl, RequestTests):
+    pass
+
+
+class CurlAddressTests(ThroughCurl, AddressTests):
+    pass
+
+
+class CurlFailureTests(ThroughCurl, FailureTests):
+    pass
+
+
+class CurlResponseFormTests(ThroughCurl, ResponseFormTests):
+    pass
 
 
 if __name__ == "__main__":

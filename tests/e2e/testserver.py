@@ -31,7 +31,8 @@ MAX_LINE = 65536
 class Request:
     """One request as received: method, path (the request target), headers as (name, value)
     pairs in order with the names as sent, body bytes (chunked bodies decoded), and the
-    client's certificate as ssl.getpeercert() gives it (None without one)."""
+    client's certificate as ssl.getpeercert() gives it (None without one), and peer, the
+    client's (address, port): requests sent over one kept-alive connection share it."""
 
     def __init__(self, method, path, version, headers, body, client_cert):
         self.method = method
@@ -40,6 +41,7 @@ class Request:
         self.headers = headers
         self.body = body
         self.client_cert = client_cert
+        self.peer = None
 
     def header(self, name, default=None):
         """The first value of header `name` (case-insensitive), or `default`."""
@@ -141,6 +143,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 raise _BadRequest("header line %r" % line)
             headers.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
         request = Request(method, path, version, headers, b"", self._client_cert())
+        request.peer = tuple(self.client_address[:2])
         request.body = self._read_body(request)
         return request
 

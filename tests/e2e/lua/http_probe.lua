@@ -4,6 +4,9 @@
 --   response_body_file  write the response body to this file instead of into the output
 --   argument            call http.request(argument) as is, to test argument checking
 --   repeat              send the request this many times (default 1); the last result counts
+--   each                also list every result, in order, as "each": {status, body} or
+--                       {message, kind}
+--   maps                report whether libcurl was loaded into the process ("libcurl_loaded")
 -- Prints one JSON object: {"ok": true, "response": {...}} on an HTTP answer,
 -- {"ok": false, "message": ..., "kind": ...} on failure, {"raised": message} when
 -- http.request raised an error.
@@ -38,11 +41,14 @@ if argument == nil then
 end
 
 local ok, response, message, kind
+local each = {}
 for _ = 1, spec["repeat"] or 1 do
   ok, response, message, kind = pcall(http.request, argument)
   if not ok then
     break
   end
+  each[#each + 1] = response and { status = response.status, body = response.body }
+    or { message = message, kind = kind }
 end
 
 local out
@@ -57,5 +63,13 @@ elseif response then
   out = { ok = true, response = response }
 else
   out = { ok = false, response_type = type(response), message = message, kind = kind }
+end
+if spec.each then
+  out.each = each
+end
+if spec.maps then
+  local maps = assert(io.open("/proc/self/maps"))
+  out.libcurl_loaded = maps:read("a"):find("libcurl", 1, true) ~= nil
+  maps:close()
 end
 io.write(json.encode(out), "\n")
