@@ -38,9 +38,10 @@ static bool is_blank(char c) {
 static const char *parse_status_line(struct http_response *p, const char *line, size_t length) {
     if (length < 5 || memcmp(line, "HTTP/", 5) != 0)
         return "malformed status line in the response";
-    if (length < 12 || memcmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' && line[7] != '1') ||
-        line[8] != ' ')
+    if (length < 8 || memcmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' && line[7] != '1'))
         return "unsupported HTTP version in the response";
+    if (length < 12 || line[8] != ' ')
+        return "malformed status line in the response";
     int status = 0;
     for (size_t i = 9; i < 12; i++) {
         if (line[i] < '0' || line[i] > '9')
@@ -151,14 +152,15 @@ static enum http_response_state parse_head(struct http_response *p, const char *
     }
     struct framing framing;
     const char *problem = interpret_head(p, &framing);
-    if (problem)
+    bool bodiless = p->head_request || p->status < 200 || p->status == 204 || p->status == 304;
+    if (problem && !bodiless) /* framing of a body that does not come does not matter */
         return fail(p, problem);
     if (p->status < 200 && p->status != 101) {
         p->head.length = 0; /* an interim answer: the real one follows */
         return HTTP_RESPONSE_MORE;
     }
     p->keep_alive = !framing.close && (p->minor_version == 1 || framing.keep_alive);
-    if (p->head_request || p->status == 204 || p->status == 304 || p->status == 101) {
+    if (bodiless) {
         p->keep_alive = p->keep_alive && p->status != 101;
         p->phase = PHASE_DONE;
     } else if (framing.chunked) {
@@ -183,11 +185,14 @@ static size_t process(struct http_response *p, const char *buf, size_t length) {
         if (p->phase == PHASE_HEAD) {
             /* A head is consumed only once complete, so buf + i is where it starts. */
             size_t head_length = http_head_end(buf + i, length - i, &p->scanned);
-            if (head_length == 0) {
-                if (length - i > HTTP_RESPONSE_MAX_HEAD)
-                    fail(p, "response head too large");
+            /* An unfinished head of MAX bytes can only end up larger than MAX. */
+            if (head_length > HTTP_RESPONSE_MAX_HEAD ||
+                (head_length == 0 && length - i >= HTTP_RESPONSE_MAX_HEAD)) {
+                fail(p, "response head too large");
                 break;
             }
+            if (head_length == 0)
+                break;
             parse_head(p, buf + i, head_length);
             p->scanned = 0;
             i += head_length;
@@ -253,6 +258,7 @@ enum http_response_state http_response_feed(struct http_response *p, const char 
         return HTTP_RESPONSE_ERROR;
     if (p->phase == PHASE_DONE) {
         p->extra += left;
+        p->received -= left; /* they came after the response */
         p->pending.length = 0;
         return HTTP_RESPONSE_DONE;
     }
