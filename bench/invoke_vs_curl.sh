@@ -17,15 +17,20 @@ payload='{"command":"bench","n":[1,2,3]}'
 url="http://127.0.0.1:$port/2015-03-31/functions/bench/invocations"
 curl_cmd="curl -sS -X POST --data-binary '$payload' -H 'Content-Type:' $url"
 ours_cmd="$bin invoke --invoke-address 127.0.0.1 -P $port -A '$payload' bench"
+# The same invoke with lambda.http's libcurl engine instead of its own loopback one.
+through_curl_cmd="env CARGO_LAMBDA_HTTP=curl $ours_cmd"
 
 hyperfine -N --warmup 20 --min-runs 200 --export-json "$results" \
-  "$curl_cmd" "$ours_cmd"
+  "$curl_cmd" "$ours_cmd" "$through_curl_cmd"
 python3 - "$results" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-curl, ours = r[0], r[1]
+curl, ours, through_curl = r[0], r[1], r[2]
 print("median wall: curl %.2f ms, cargo-lambda %.2f ms, ratio %.2fx (target <= 1.2x)" % (
     curl["median"] * 1e3, ours["median"] * 1e3, ours["median"] / curl["median"]))
+print("median wall with CARGO_LAMBDA_HTTP=curl: %.2f ms, ratio %.2fx" % (
+    through_curl["median"] * 1e3, through_curl["median"] / curl["median"]))
 PY
 peak() { /usr/bin/time -f %M sh -c "$1 >/dev/null" 2>&1 | tail -n 1; }
-echo "peak RSS: curl $(peak "$curl_cmd") KB, cargo-lambda $(peak "$ours_cmd") KB (target < 10240 KB)"
+echo "peak RSS: curl $(peak "$curl_cmd") KB, cargo-lambda $(peak "$ours_cmd") KB (target < 10240 KB)," \
+  "with CARGO_LAMBDA_HTTP=curl $(peak "$through_curl_cmd") KB"

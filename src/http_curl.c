@@ -50,7 +50,7 @@ static bool load_curl(void) {
     if (curl.tried)
         return curl.loaded;
     curl.tried = true;
-    void *library = dlopen(CLC_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    void *library = dlopen(CLC_LIBCURL_SONAME, RTLD_LAZY | RTLD_LOCAL);
     if (!library) {
         snprintf(curl.error, sizeof curl.error, "cannot load libcurl: %s", dlerror());
         return false;
