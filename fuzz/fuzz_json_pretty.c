@@ -63,10 +63,20 @@ static bool same(const struct output *a, const struct output *b) {
     return a->length == b->length && (a->length == 0 || memcmp(a->bytes, b->bytes, a->length) == 0);
 }
 
-/* lambda.json.decode, i.e. cjson with invalid numbers off, on the state kept across inputs. */
+/* lua-cjson's own library exports this too, though lua-cjson.h only declares luaopen_cjson. */
+int luaopen_cjson_safe(lua_State *L);
+
+/* cjson.safe's decode with invalid numbers (NaN, hex) off: an independent strict decoder, on
+ * the state kept across inputs. */
 static bool cjson_accepts(const char *text, size_t length) {
-    static const char *const functions[] = {"decode", NULL};
-    lua_State *L = fuzz_lua_state("lambda.json", luaopen_lambda_json, functions);
+    static const char *const functions[] = {"decode", "decode_invalid_numbers", NULL};
+    static bool configured;
+    lua_State *L = fuzz_lua_state("cjson.safe", luaopen_cjson_safe, functions);
+    if (!configured) {
+        lua_pushboolean(L, 0);
+        fuzz_lua_call(L, 2, 1, 0);
+        configured = true;
+    }
     lua_pushlstring(L, text, length);
     fuzz_lua_call(L, 1, 1, 2);
     /* A valid "null" decodes to cjson.null, never to nil; nil means a rejection. */

@@ -46,7 +46,8 @@ local function post(url, body, headers)
 end
 
 local function error_document(kind, message, traceback)
-  local trace = {}
+  -- array_mt: with no traceback (init errors) the Runtime API still gets "stackTrace": [].
+  local trace = setmetatable({}, json.array_mt)
   for line in (traceback or ""):gmatch("[^\n]+") do
     trace[#trace + 1] = line
   end

@@ -47,6 +47,33 @@ class LuaRuntime(ScratchTestCase):
             self.assertEqual(server.requests[3].header("lambda-runtime-function-error-type"),
                              "Runtime.HandlerError")
 
+    def test_a_returned_table_keeps_numbers_and_empty_arrays(self):
+        # The handler hands back the decoded event; the runtime encodes it. Nothing may change
+        # on the way: integers beyond 2^53, 17-digit floats, [] versus {}.
+        handler = os.path.join(self.scratch, "identity.lua")
+        with open(handler, "w") as out:
+            out.write('local _, failure = require("lambda.runtime").start(function(event)\n'
+                      '  return event\n'
+                      'end)\n'
+                      'io.stderr:write(tostring(failure), "\\n")\n'
+                      'return 1\n')
+        event = (b'{"big": 9007199254740993, "min": -9223372036854775808, "n": 200, '
+                 b'"pi": 3.141592653589793, "tiny": 5e-324, "list": [], "map": {}, '
+                 b'"nested": [[], [1, 2.5, null, "a/b"]]}')
+        with TestServer() as server:
+            self.invocation(server, "req-1", event)
+            server.respond(500, body=b"gone")
+            result = self.cli("run", handler, env=self.env(
+                AWS_LAMBDA_RUNTIME_API="127.0.0.1:%d" % server.port), timeout=30)
+            self.assertExit(result, 1)
+            self.assertEqual(server.requests[1].path,
+                             "/2018-06-01/runtime/invocation/req-1/response")
+            answer = server.requests[1].body
+        self.assertEqual(json.loads(answer), json.loads(event))
+        for literal in (b'"big":9007199254740993', b'"n":200,', b'"pi":3.141592653589793',
+                        b'"list":[]', b'"map":{}', b'"a/b"'):
+            self.assertIn(literal, answer)
+
     def test_without_runtime_api(self):
         result = self.cli("run", ECHO)
         self.assertExit(result, 1)

@@ -109,8 +109,8 @@ function M.event(request, function_name, request_id, now)
   return json.encode(event)
 end
 
--- A statusCode as an integer, or nil when it is not a whole number. lambda.json decodes
--- every JSON number as a float (200 arrives as 200.0), so math.type cannot be the test.
+-- A statusCode as an integer, or nil when it is not a whole number (a function may write
+-- 200.0, which decodes as a float).
 function M.status_code(value)
   if type(value) ~= "number" then
     return nil
@@ -118,7 +118,7 @@ function M.status_code(value)
   return math.tointeger(value)
 end
 
--- A header value as text: a whole number decoded as a float (5.0) is written as 5.
+-- A header value as text: a whole number written as a float (5.0) is written as 5.
 function M.header_value(value)
   return tostring(type(value) == "number" and math.tointeger(value) or value)
 end

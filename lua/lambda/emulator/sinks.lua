@@ -107,7 +107,7 @@ function M.function_url(request)
       local decoded = require("lambda.json").decode(prelude)
       local status, headers = 200, {}
       if type(decoded) == "table" then
-        -- lambda.json decodes every number as a float: accept whole numbers.
+        -- Accept whole numbers written as floats (200.0) too.
         status = function_url.status_code(decoded.statusCode) or 200
         for name, value in pairs(type(decoded.headers) == "table" and decoded.headers or {}) do
           headers[#headers + 1] = { tostring(name), function_url.header_value(value) }

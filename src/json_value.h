@@ -1,0 +1,24 @@
+/* lambda.json's decode and encode: JSON text to Lua values and back, with numbers kept exact.
+ *
+ *   decode(text)  -> value | nil, message, offset (the same verdict and message as json_pretty)
+ *   encode(value) -> text; a value JSON cannot hold raises
+ *   null          -> the lightuserdata NULL (cjson.null), what JSON null decodes to
+ *   array_mt      -> the metatable of decoded arrays; a table carrying it encodes as an array
+ */
+#ifndef CLC_JSON_VALUE_H
+#define CLC_JSON_VALUE_H
+
+#include <lua.h>
+
+/* The metatable decoded arrays carry (kept in the registry under this name). */
+#define JSON_ARRAY_METATABLE "lambda.json.array"
+
+/* Both take that metatable as their first upvalue. */
+int json_decode(lua_State *L); /* json_decode.c */
+int json_encode(lua_State *L); /* json_encode.c */
+
+/* Adds decode, encode, null and array_mt to the module table on top of the stack
+ * (json_encode.c). */
+void json_value_open(lua_State *L);
+
+#endif
