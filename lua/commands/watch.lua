@@ -118,9 +118,14 @@ end
 local function new_registry(functions, any_name)
   local registry = {}
   local known = {}
-  for _, name in ipairs(functions) do
-    known[name] = true
+  -- The project's functions, again after a change to it (a bin added or removed).
+  function registry.set_functions(list)
+    functions, known = list, {}
+    for _, name in ipairs(list) do
+      known[name] = true
+    end
   end
+  registry.set_functions(functions)
   function registry.default_name()
     if #functions == 1 then
       return functions[1]
@@ -215,7 +220,9 @@ local function load_project(options)
   return project
 end
 
-local function start_watching(event, pool, root)
+-- Restarts the functions when files under root change, then calls after_change (which
+-- re-reads the project).
+local function start_watching(event, pool, root, after_change)
   local ignored = require("lambda.emulator.ignore").new(root)
   return event.watch_tree(root, { ignore = ignored, debounce = 0.3 }, function(reported)
     -- Asked again once things settled: a directory cargo has just created is known to be a
@@ -233,7 +240,12 @@ local function start_watching(event, pool, root)
     say(string.format("%s changed%s: restarting functions", first and first.path or "a file",
       #changes > 1 and string.format(" (and %d more)", #changes - 1) or ""))
     pool:restart_all("recompiling function")
+    after_change()
   end)
+end
+
+local function same_names(a, b)
+  return table.concat(a, "\0") == table.concat(b, "\0")
 end
 
 function M.run(options, _, rest)
@@ -334,7 +346,19 @@ function M.run(options, _, rest)
 
   local watcher
   if project and not options.ignore_changes then
-    watcher = start_watching(event, pool, project.workspace_root)
+    watcher = start_watching(event, pool, project.workspace_root, function()
+      -- A bin added (or removed) while watch runs can be invoked (or is gone) at once. A
+      -- manifest caught half edited keeps the functions known so far.
+      local fresh, problem = load_project(options)
+      if not fresh then
+        say(string.format("cannot read the project again, keeping its functions (%s): %s",
+          table.concat(functions, ", "), problem or "no Cargo.toml found"))
+      elseif not same_names(fresh.functions, functions) then
+        functions = fresh.functions
+        emulator.registry.set_functions(functions)
+        say("functions now: " .. table.concat(functions, ", "))
+      end
+    end)
   end
 
   local stopping = false

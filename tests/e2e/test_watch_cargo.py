@@ -297,6 +297,22 @@ class RebuildTest(CargoWatchTestCase):
             self.assertRegex(after_change, r"\[hello\] +Compiling rust-function")
             self.assertNotEqual(self.function_processes(emu), before)
 
+    def test_bin_added_while_watching_can_be_invoked(self):
+        self.private_target()
+        with self.emulator() as emu:
+            status, _, body = emu.invoke("added", {"name": "Ada"})
+            self.assertEqual(status, 404, body)
+            with open(os.path.join(self.project, "src", "bin", "goodbye.rs"),
+                      encoding="utf-8") as source:
+                self.write("src/bin/added.rs", source.read())
+            emu.wait_for_output("functions now: added, goodbye, hello\n")
+            answer = self.answer(emu.invoke("added", {"name": "Ada"}, timeout=BUILD_SECONDS))
+            self.assertEqual(answer["function"], "added")
+            os.remove(os.path.join(self.project, "src", "bin", "added.rs"))
+            emu.wait_for_output("functions now: goodbye, hello\n")
+            status, _, body = emu.invoke("added", {"name": "Ada"})
+            self.assertEqual(status, 404, body)
+
     def test_changes_under_target_and_ignored_paths_do_not_restart(self):
         self.write(".gitignore", "/target\nnotes/\n*.log\n")
         with self.emulator() as emu:
