@@ -13,6 +13,7 @@
 
 #include "json_pretty.h"
 #include "json_value.h"
+#include "utf8.h"
 
 struct decoder {
     lua_State *L;
@@ -45,23 +46,7 @@ static unsigned read_hex4(const char *digits) {
 
 static void add_utf8(luaL_Buffer *b, unsigned long code) {
     char bytes[4];
-    size_t length;
-    if (code < 0x80) {
-        bytes[0] = (char)code;
-        length = 1;
-    } else if (code < 0x800) {
-        bytes[0] = (char)(0xC0 | code >> 6);
-        length = 2;
-    } else if (code < 0x10000) {
-        bytes[0] = (char)(0xE0 | code >> 12);
-        length = 3;
-    } else {
-        bytes[0] = (char)(0xF0 | code >> 18);
-        length = 4;
-    }
-    for (size_t i = 1; i < length; i++)
-        bytes[i] = (char)(0x80 | ((code >> (6 * (length - 1 - i))) & 0x3F));
-    luaL_addlstring(b, bytes, length);
+    luaL_addlstring(b, bytes, utf8_encode(code, bytes));
 }
 
 /* Adds the character the escape at p (its backslash) stands for; returns the end of the

@@ -130,27 +130,7 @@ static int hex_digit_value(int c) {
 
 static void add_utf8(luaL_Buffer *b, unsigned long code) {
     char bytes[4];
-    size_t length;
-    if (code < 0x80) {
-        bytes[0] = (char)code;
-        length = 1;
-    } else if (code < 0x800) {
-        bytes[0] = (char)(0xC0 | code >> 6);
-        bytes[1] = (char)(0x80 | (code & 0x3F));
-        length = 2;
-    } else if (code < 0x10000) {
-        bytes[0] = (char)(0xE0 | code >> 12);
-        bytes[1] = (char)(0x80 | (code >> 6 & 0x3F));
-        bytes[2] = (char)(0x80 | (code & 0x3F));
-        length = 3;
-    } else {
-        bytes[0] = (char)(0xF0 | code >> 18);
-        bytes[1] = (char)(0x80 | (code >> 12 & 0x3F));
-        bytes[2] = (char)(0x80 | (code >> 6 & 0x3F));
-        bytes[3] = (char)(0x80 | (code & 0x3F));
-        length = 4;
-    }
-    luaL_addlstring(b, bytes, length);
+    luaL_addlstring(b, bytes, utf8_encode(code, bytes));
 }
 
 /* \uXXXX or \UXXXXXXXX; P->p is past the letter, `escape` at the backslash. */

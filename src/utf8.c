@@ -39,3 +39,12 @@ size_t utf8_sequence_length(const unsigned char *s, const unsigned char *end, si
     }
     return length;
 }
+
+size_t utf8_encode(unsigned long code, char out[4]) {
+    size_t length = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+    static const unsigned char lead[] = {0, 0x00, 0xC0, 0xE0, 0xF0};
+    out[0] = (char)(lead[length] | code >> (6 * (length - 1)));
+    for (size_t i = 1; i < length; i++)
+        out[i] = (char)(0x80 | ((code >> (6 * (length - 1 - i))) & 0x3F));
+    return length;
+}

@@ -1,4 +1,5 @@
-/* Well-formed UTF-8, shared by the parsers of outside input (JSON, TOML). */
+/* Well-formed UTF-8, shared by the parsers of outside input (JSON, TOML) and the JSON
+ * decoder. */
 #ifndef CLC_UTF8_H
 #define CLC_UTF8_H
 
@@ -9,5 +10,9 @@
  * none; then *bad (when not NULL) is the offset from s of the first byte that cannot be part
  * of it (end - s when the text stops too early). */
 size_t utf8_sequence_length(const unsigned char *s, const unsigned char *end, size_t *bad);
+
+/* Writes the UTF-8 encoding of code (a Unicode scalar value, which the caller has checked)
+ * into out and returns its length, 1 to 4. */
+size_t utf8_encode(unsigned long code, char out[4]);
 
 #endif
