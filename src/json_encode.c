@@ -183,9 +183,8 @@ static size_t format_number(lua_State *L, int index, char *text) {
         if (strtod(text, NULL) == number)
             break;
     }
-    /* snprintf and strtod above agree on the locale (see read_double in json_decode.c); JSON's
-     * decimal point is
-     * '.' whatever it is. */
+    /* snprintf and strtod above agree on the locale (see read_double in json_decode.c);
+     * JSON's decimal point is '.' whatever the locale's is. */
     char *point = strchr(text, lua_getlocaledecpoint());
     if (point)
         *point = '.';
