@@ -692,5 +692,36 @@ class SigV4Verifier(unittest.TestCase):
         self.assertTrue(verify("GET", "/", extra, b"", {"AKIDEXAMPLE": self.SECRET})[0])
 
 
+class ThroughCurl:
+    """Mixed into a test class: its tests again with lambda.http's libcurl engine, which
+    carries these calls in real use (https to STS and the portal; plain http to 169.254.x,
+    which is not loopback); the fakes here are loopback http, which the plain engine would
+    otherwise take."""
+
+    def env(self, **extra):
+        extra.setdefault("CARGO_LAMBDA_HTTP", "curl")
+        return super().env(**extra)
+
+
+class CurlAssumeRole(ThroughCurl, AssumeRole):
+    pass
+
+
+class CurlWebIdentity(ThroughCurl, WebIdentity):
+    pass
+
+
+class CurlIdentityCenter(ThroughCurl, IdentityCenter):
+    pass
+
+
+class CurlContainer(ThroughCurl, Container):
+    pass
+
+
+class CurlInstanceMetadata(ThroughCurl, InstanceMetadata):
+    pass
+
+
 if __name__ == "__main__":
     unittest.main()

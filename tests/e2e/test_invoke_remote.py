@@ -298,5 +298,27 @@ class Configuration(RemoteTestCase):
         self.assertNoSecrets(result)
 
 
+class ThroughCurl:
+    """Mixed into a test class: its tests again with lambda.http's libcurl engine, the one that
+    carries requests to AWS itself (https); the fake endpoint is plain http on loopback, which
+    the plain engine would otherwise take."""
+
+    def env(self, **extra):
+        extra.setdefault("CARGO_LAMBDA_HTTP", "curl")
+        return super().env(**extra)
+
+
+class CurlRequests(ThroughCurl, Requests):
+    pass
+
+
+class CurlAnswers(ThroughCurl, Answers):
+    pass
+
+
+class CurlRetries(ThroughCurl, Retries):
+    pass
+
+
 if __name__ == "__main__":
     unittest.main()
