@@ -77,3 +77,14 @@ def shared_path(*parts):
     """A path under ../shared, or None when that folder is absent (a user's clone)."""
     path = os.path.join(SHARED_DIR, *parts)
     return path if os.path.exists(path) else None
+
+
+class ThroughCurl:
+    """Mixed in before a ScratchTestCase subclass: its tests again with lambda.http's libcurl
+    engine (CARGO_LAMBDA_HTTP=curl). Test fakes listen on loopback http, which the plain engine
+    would otherwise take, while real use (https to AWS, http to 169.254.x) goes through
+    libcurl."""
+
+    def env(self, **extra):
+        extra.setdefault("CARGO_LAMBDA_HTTP", "curl")
+        return super().env(**extra)

@@ -11,6 +11,7 @@ import unittest
 
 from awsfakes import (AwsProbeCase, FakeContainerEndpoint, FakeIMDS, FakeSSOPortal, FakeSTS,
                       expiration_in, unused_port)
+from harness import ThroughCurl
 from sigv4_verify import verify
 
 ROLE_A = "arn:aws:iam::123456789012:role/alpha"
@@ -690,17 +691,6 @@ class SigV4Verifier(unittest.TestCase):
         # Headers outside SignedHeaders may change freely.
         extra = headers + [("User-Agent", "anything")]
         self.assertTrue(verify("GET", "/", extra, b"", {"AKIDEXAMPLE": self.SECRET})[0])
-
-
-class ThroughCurl:
-    """Mixed into a test class: its tests again with lambda.http's libcurl engine, which
-    carries these calls in real use (https to STS and the portal; plain http to 169.254.x,
-    which is not loopback); the fakes here are loopback http, which the plain engine would
-    otherwise take."""
-
-    def env(self, **extra):
-        extra.setdefault("CARGO_LAMBDA_HTTP", "curl")
-        return super().env(**extra)
 
 
 class CurlAssumeRole(ThroughCurl, AssumeRole):

@@ -29,7 +29,7 @@ PROBE = os.path.join(HERE, "lua", "http_probe.lua")
 UNRESOLVABLE = "a" * 64 + ".invalid"
 PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
                    "ALL_PROXY", "no_proxy", "NO_PROXY", "CARGO_LAMBDA_HTTP")
-# Set by ThroughCurl for the tests of its subclasses.
+# Set by ProbesThroughCurl for the tests of its subclasses.
 ENGINE_ENV = {}
 
 
@@ -643,8 +643,10 @@ class EngineChoiceTests(unittest.TestCase):
                 self.assertTrue(out["libcurl_loaded"])
 
 
-class ThroughCurl:
-    """Mixed into a test class: its tests again, with every request sent by libcurl."""
+class ProbesThroughCurl:
+    """Mixed into a test class: its tests again, with every request sent by libcurl. (probe()
+    is a module function, so this sets ENGINE_ENV rather than overriding env() as
+    harness.ThroughCurl does.)"""
 
     def setUp(self):
         ENGINE_ENV["CARGO_LAMBDA_HTTP"] = "curl"
@@ -652,19 +654,19 @@ class ThroughCurl:
         super().setUp()
 
 
-class CurlRequestTests(ThroughCurl, RequestTests):
+class CurlRequestTests(ProbesThroughCurl, RequestTests):
     pass
 
 
-class CurlAddressTests(ThroughCurl, AddressTests):
+class CurlAddressTests(ProbesThroughCurl, AddressTests):
     pass
 
 
-class CurlFailureTests(ThroughCurl, FailureTests):
+class CurlFailureTests(ProbesThroughCurl, FailureTests):
     pass
 
 
-class CurlResponseFormTests(ThroughCurl, ResponseFormTests):
+class CurlResponseFormTests(ProbesThroughCurl, ResponseFormTests):
     pass
 
 

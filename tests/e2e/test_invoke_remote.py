@@ -7,7 +7,7 @@ import time
 import unittest
 
 from fakelambda import ACCESS_KEY, SECRET_KEY, SESSION_TOKEN, FakeLambda
-from harness import ScratchTestCase
+from harness import ScratchTestCase, ThroughCurl
 
 ARN = "arn:aws:lambda:us-west-2:123456789012:function:my-function"
 
@@ -296,16 +296,6 @@ class Configuration(RemoteTestCase):
         self.assertIn(b"> Authorization: AWS4-HMAC-SHA256 Credential=", result.stderr)
         self.assertIn(b"<redacted>", result.stderr)
         self.assertNoSecrets(result)
-
-
-class ThroughCurl:
-    """Mixed into a test class: its tests again with lambda.http's libcurl engine, the one that
-    carries requests to AWS itself (https); the fake endpoint is plain http on loopback, which
-    the plain engine would otherwise take."""
-
-    def env(self, **extra):
-        extra.setdefault("CARGO_LAMBDA_HTTP", "curl")
-        return super().env(**extra)
 
 
 class CurlRequests(ThroughCurl, Requests):
