@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event_http_parse.h"
+#include "event/request_parse.h"
 
 #define REQUIRE(condition)                                                                         \
     do {                                                                                           \

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_response_parse.h"
+#include "http/response_parse.h"
 
 #define REQUIRE(condition)                                                                         \
     do {                                                                                           \

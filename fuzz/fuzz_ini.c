@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "fuzz_lua.h"
-#include "modules.h"
+#include "host/modules.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "fuzz_lua.h"
-#include "json_pretty.h"
-#include "modules.h"
+#include "json/pretty.h"
+#include "host/modules.h"
 
 struct output {
     char *bytes;

@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "fuzz_lua.h"
-#include "json_pretty.h"
-#include "modules.h"
+#include "json/pretty.h"
+#include "host/modules.h"
 
 /* Stack slots: the functions fuzz_lua_state keeps, then what each input leaves. */
 enum { SLOT_DECODE = 1, SLOT_ENCODE, SLOT_VALUE, SLOT_MESSAGE };

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "modules.h"
+#include "host/modules.h"
 
 /* Stack slots held for the whole run. */
 enum { SLOT_MODULE = 1, SLOT_ARRAY_MT, SLOT_DATETIME_MT };

@@ -4,7 +4,7 @@
 #include <lauxlib.h>
 
 #include "check.h"
-#include "modules.h"
+#include "host/modules.h"
 
 /* What each chunk gets as `...`: the module (CHECK_LUA_HELPERS come before the chunk). */
 static int push_module(lua_State *L) {

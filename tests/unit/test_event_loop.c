@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "modules.h"
+#include "host/modules.h"
 
 static FILE *captured;
 static int saved_stderr = -1;

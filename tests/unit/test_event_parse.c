@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "event_http_parse.h"
+#include "event/request_parse.h"
 
 static int span_is(const char *buf, struct http_span span, const char *expected) {
     return span.length == strlen(expected) && memcmp(buf + span.offset, expected, span.length) == 0;

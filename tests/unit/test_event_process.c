@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "modules.h"
+#include "host/modules.h"
 
 static char scratch[] = "/tmp/test_event_process.XXXXXX";
 

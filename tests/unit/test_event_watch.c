@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "modules.h"
+#include "host/modules.h"
 
 static char scratch[] = "/tmp/test_event_watch.XXXXXX";
 

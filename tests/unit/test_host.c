@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "host.h"
+#include "host/host.h"
 
 /* Runs a chunk that returns one string; returns a malloc'd copy or NULL on error. */
 static char *eval_string(lua_State *L, const char *code) {

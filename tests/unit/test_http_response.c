@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "http_response_parse.h"
+#include "http/response_parse.h"
 
 /* Bytes that may hold a NUL, written as a string literal. */
 struct text {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "modules.h"
+#include "host/modules.h"
 
 /* Stack slots: the module table, and the result of the test at hand once parsed. */
 #define MODULE 1

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "json_pretty.h"
-#include "modules.h"
+#include "json/pretty.h"
+#include "host/modules.h"
 
 struct output {
     char *bytes;

@@ -6,7 +6,7 @@
 #include <lauxlib.h>
 
 #include "check.h"
-#include "modules.h"
+#include "host/modules.h"
 
 /* Each chunk gets both modules as `...`. */
 static int push_modules(lua_State *L) {

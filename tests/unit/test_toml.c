@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "modules.h"
+#include "host/modules.h"
 
 /* Stack slots: the module table, and the document of the test at hand once decoded. */
 #define MODULE 1

@@ -1,0 +1,231 @@
+/* lambda.crypto: the few primitives the Lua side needs from OpenSSL (digests for cache file
+ * names, HMAC, base64 for headers such as X-Amz-Client-Context and X-Amz-Log-Result, random
+ * bytes for jitter and session names). Signing requests is lambda.sigv4's job. */
+#include <lauxlib.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "host/modules.h"
+
+/* random_bytes serves jitter and identifiers; a larger request is a caller's mistake. */
+#define MAX_RANDOM_BYTES 65536
+
+/* EVP_EncodeBlock takes an int length; whole groups of 3 bytes keep the chunks seamless. */
+#define BASE64_CHUNK (3 * 1024 * 1024)
+
+static const char hex_digits[] = "0123456789abcdef";
+
+static void push_hex(lua_State *L, const unsigned char *bytes, size_t length) {
+    luaL_Buffer buffer;
+    char *out = luaL_buffinitsize(L, &buffer, 2 * length);
+    for (size_t i = 0; i < length; i++) {
+        out[2 * i] = hex_digits[bytes[i] >> 4];
+        out[2 * i + 1] = hex_digits[bytes[i] & 15];
+    }
+    luaL_pushresultsize(&buffer, 2 * length);
+}
+
+static int push_digest_hex(lua_State *L, const EVP_MD *md) {
+    size_t length;
+    const char *data = luaL_checklstring(L, 1, &length);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_length;
+    if (!EVP_Digest(data, length, digest, &digest_length, md, NULL))
+        return luaL_error(L, "%s digest failed in OpenSSL", EVP_MD_get0_name(md));
+    push_hex(L, digest, digest_length);
+    return 1;
+}
+
+/* sha256_hex(data) -> 64 lower-case hex digits */
+static int crypto_sha256_hex(lua_State *L) {
+    return push_digest_hex(L, EVP_sha256());
+}
+
+/* sha1_hex(data) -> 40 lower-case hex digits */
+static int crypto_sha1_hex(lua_State *L) {
+    return push_digest_hex(L, EVP_sha1());
+}
+
+/* hmac_sha256(key, data) -> the 32 raw bytes of the MAC */
+static int crypto_hmac_sha256(lua_State *L) {
+    size_t key_length, data_length;
+    const char *key = luaL_checklstring(L, 1, &key_length);
+    const char *data = luaL_checklstring(L, 2, &data_length);
+    luaL_argcheck(L, key_length <= INT_MAX, 1, "key too long");
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_length;
+    /* OpenSSL's HMAC interfaces read a NULL key as "keep the previous key"; an empty key must
+     * be passed as a real (empty) buffer. */
+    static const unsigned char empty_key[1] = {0};
+    const void *key_bytes = key_length ? (const void *)key : (const void *)empty_key;
+    if (!HMAC(EVP_sha256(), key_bytes, (int)key_length, (const unsigned char *)data, data_length,
+              mac, &mac_length))
+        return luaL_error(L, "HMAC-SHA256 failed in OpenSSL");
+    lua_pushlstring(L, (const char *)mac, mac_length);
+    return 1;
+}
+
+/* base64_encode(data) -> standard alphabet, padded, no line breaks */
+static int crypto_base64_encode(lua_State *L) {
+    size_t length;
+    const unsigned char *data = (const unsigned char *)luaL_checklstring(L, 1, &length);
+    luaL_Buffer buffer;
+    luaL_buffinit(L, &buffer);
+    while (length > 0) {
+        size_t chunk = length < BASE64_CHUNK ? length : BASE64_CHUNK;
+        /* + 1: EVP_EncodeBlock writes a terminating NUL that is not kept. */
+        char *out = luaL_prepbuffsize(&buffer, 4 * ((chunk + 2) / 3) + 1);
+        int written = EVP_EncodeBlock((unsigned char *)out, data, (int)chunk);
+        luaL_addsize(&buffer, (size_t)written);
+        data += chunk;
+        length -= chunk;
+    }
+    luaL_pushresult(&buffer);
+    return 1;
+}
+
+/* The 6-bit value of a base64 character, or -1. */
+static int base64_value(unsigned char c) {
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Decodes text strictly (RFC 4648 section 3: no whitespace, '=' only as the final padding,
+ * zero bits under the padding). Returns NULL, or why the text is not base64; the decoded bytes
+ * are left in the buffer either way. */
+static const char *decode_base64(luaL_Buffer *buffer, const unsigned char *text, size_t length,
+                                 size_t *offset) {
+    if (length % 4 != 0) {
+        *offset = length;
+        return "length is not a multiple of 4";
+    }
+    for (size_t i = 0; i < length; i += 4) {
+        int values[4];
+        int padding = 0;
+        for (int j = 0; j < 4; j++) {
+            unsigned char c = text[i + j];
+            *offset = i + j;
+            if (c == '=' && i + 4 == length && j >= 2) {
+                values[j] = 0;
+                padding++;
+                continue;
+            }
+            if (padding > 0)
+                return "padding '=' before the end";
+            values[j] = base64_value(c);
+            if (values[j] < 0)
+                return c == '=' ? "padding '=' before the end" : "invalid character";
+        }
+        unsigned long group = (unsigned long)values[0] << 18 | (unsigned long)values[1] << 12 |
+                              (unsigned long)values[2] << 6 | (unsigned long)values[3];
+        /* A canonical encoder leaves the bits under the padding zero. */
+        if ((padding == 1 && (group & 0xff) != 0) || (padding == 2 && (group & 0xffff) != 0)) {
+            *offset = i + 3 - (size_t)padding;
+            return "non-zero bits before the padding";
+        }
+        luaL_addchar(buffer, (char)(group >> 16));
+        if (padding < 2)
+            luaL_addchar(buffer, (char)(group >> 8 & 0xff));
+        if (padding < 1)
+            luaL_addchar(buffer, (char)(group & 0xff));
+    }
+    return NULL;
+}
+
+/* base64_decode(text) -> bytes | nil, message */
+static int crypto_base64_decode(lua_State *L) {
+    size_t length, offset = 0;
+    const unsigned char *text = (const unsigned char *)luaL_checklstring(L, 1, &length);
+    luaL_Buffer buffer;
+    luaL_buffinitsize(L, &buffer, length / 4 * 3);
+    const char *error = decode_base64(&buffer, text, length, &offset);
+    luaL_pushresult(&buffer);
+    if (error) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "invalid base64 at offset %I: %s", (LUAI_UACINT)offset, error);
+        return 2;
+    }
+    return 1;
+}
+
+/* random_bytes(n) -> n bytes from OpenSSL's CSPRNG | nil, message */
+static int crypto_random_bytes(lua_State *L) {
+    lua_Integer count = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, count >= 0 && count <= MAX_RANDOM_BYTES, 1, "must be between 0 and 65536");
+    luaL_Buffer buffer;
+    unsigned char *out = (unsigned char *)luaL_buffinitsize(L, &buffer, (size_t)count);
+    if (count > 0 && RAND_bytes(out, (int)count) != 1) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "random_bytes: OpenSSL's random generator failed");
+        return 2;
+    }
+    luaL_pushresultsize(&buffer, (size_t)count);
+    return 1;
+}
+
+/* constant_time_equal(a, b) -> boolean; the time taken depends on the lengths only */
+static int crypto_constant_time_equal(lua_State *L) {
+    size_t a_length, b_length;
+    const char *a = luaL_checklstring(L, 1, &a_length);
+    const char *b = luaL_checklstring(L, 2, &b_length);
+    lua_pushboolean(L, a_length == b_length && CRYPTO_memcmp(a, b, a_length) == 0);
+    return 1;
+}
+
+/* CRC-32 with the zlib/IEEE polynomial (reflected 0xEDB88320), which AWS event-stream frames
+ * carry twice per message; OpenSSL has no CRC, and zlib would be a dependency for ten lines. */
+static uint32_t crc32_table[256];
+
+static void crc32_init(void) {
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc32_table[n] = c;
+    }
+}
+
+/* crc32(data [, previous]) -> integer; previous continues a running CRC over split data */
+static int crypto_crc32(lua_State *L) {
+    size_t length;
+    const unsigned char *data = (const unsigned char *)luaL_checklstring(L, 1, &length);
+    lua_Integer previous = luaL_optinteger(L, 2, 0);
+    luaL_argcheck(L, previous >= 0 && previous <= 0xFFFFFFFF, 2, "must be a CRC-32 value");
+    uint32_t crc = ~(uint32_t)previous;
+    for (size_t i = 0; i < length; i++)
+        crc = crc32_table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
+    lua_pushinteger(L, (lua_Integer)(~crc & 0xFFFFFFFFu));
+    return 1;
+}
+
+int luaopen_lambda_crypto(lua_State *L) {
+    static const luaL_Reg functions[] = {
+        {"sha256_hex", crypto_sha256_hex},
+        {"sha1_hex", crypto_sha1_hex},
+        {"hmac_sha256", crypto_hmac_sha256},
+        {"base64_encode", crypto_base64_encode},
+        {"base64_decode", crypto_base64_decode},
+        {"random_bytes", crypto_random_bytes},
+        {"constant_time_equal", crypto_constant_time_equal},
+        {"crc32", crypto_crc32},
+        {NULL, NULL},
+    };
+    if (crc32_table[1] == 0)
+        crc32_init();
+    luaL_newlib(L, functions);
+    return 1;
+}

@@ -1,0 +1,146 @@
+/* The host: builds the Lua state, loads the embedded scripts and hands argv to lua/main.lua.
+ * Everything a user sees is decided in Lua; this file only wires C to Lua. */
+#include "host/host.h"
+
+#include <lauxlib.h>
+#include <lua-cjson.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/embedded.h"
+#include "host/modules.h"
+
+/* Status for a failure inside our own scripts, distinct from the documented 0-3. */
+#define EXIT_INTERNAL 70
+
+static const luaL_Reg preloaded_modules[] = {
+    {"cjson", luaopen_cjson},
+    {"lambda.http", luaopen_lambda_http},
+    {"lambda.json", luaopen_lambda_json},
+    {"lambda.toml", luaopen_lambda_toml},
+    {"lambda.cache", luaopen_lambda_cache},
+    {"lambda.fs", luaopen_lambda_fs},
+    {"lambda.time", luaopen_lambda_time},
+    {"lambda.crypto", luaopen_lambda_crypto},
+    {"lambda.sigv4", luaopen_lambda_sigv4},
+    {"lambda.ini", luaopen_lambda_ini},
+    {"lambda.xml", luaopen_lambda_xml},
+    {"lambda.event", luaopen_lambda_event},
+    {NULL, NULL},
+};
+
+/* package.searchers entry. With CARGO_LAMBDA_LUA_DIR set, modules are read from that source
+ * tree (for development without rebuilding); otherwise from the copies compiled in. */
+static int search_embedded(lua_State *L) {
+    const char *module = luaL_checkstring(L, 1);
+    const char *dev_dir = getenv("CARGO_LAMBDA_LUA_DIR");
+    if (dev_dir && *dev_dir) {
+        luaL_Buffer path;
+        luaL_buffinit(L, &path);
+        luaL_addstring(&path, dev_dir);
+        luaL_addchar(&path, '/');
+        for (const char *c = module; *c; c++)
+            luaL_addchar(&path, *c == '.' ? '/' : *c);
+        luaL_addstring(&path, ".lua");
+        luaL_pushresult(&path);
+        const char *filename = lua_tostring(L, -1);
+        FILE *probe = fopen(filename, "rb");
+        if (!probe) {
+            lua_pushfstring(L, "\n\tno file '%s'", filename);
+            return 1;
+        }
+        fclose(probe);
+        if (luaL_loadfile(L, filename) != LUA_OK)
+            return luaL_error(L, "error loading module '%s' from '%s':\n\t%s", module, filename,
+                              lua_tostring(L, -1));
+        lua_pushstring(L, filename);
+        return 2;
+    }
+    for (const struct embedded_script *s = embedded_scripts; s->module; s++) {
+        if (strcmp(s->module, module) != 0)
+            continue;
+        lua_pushfstring(L, "@%s", s->path);
+        if (luaL_loadbufferx(L, (const char *)s->text, s->length, lua_tostring(L, -1), "b") !=
+            LUA_OK)
+            return luaL_error(L, "error loading embedded module '%s':\n\t%s", module,
+                              lua_tostring(L, -1));
+        lua_pushstring(L, s->path);
+        return 2;
+    }
+    lua_pushfstring(L, "\n\tno embedded module '%s'", module);
+    return 1;
+}
+
+lua_State *host_new_state(void) {
+    lua_State *L = luaL_newstate();
+    if (!L)
+        return NULL;
+    luaL_openlibs(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    for (const luaL_Reg *m = preloaded_modules; m->name; m++) {
+        lua_pushcfunction(L, m->func);
+        lua_setfield(L, -2, m->name);
+    }
+    lua_pop(L, 1);
+    /* Embedded scripts come right after package.preload, before the file-system searchers, so
+     * a stray cli.lua in the user's directory cannot replace ours. */
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchers");
+    lua_Integer count = luaL_len(L, -1);
+    for (lua_Integer i = count; i >= 2; i--) {
+        lua_rawgeti(L, -1, i);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushcfunction(L, search_embedded);
+    lua_rawseti(L, -2, 2);
+    lua_pop(L, 2);
+    return L;
+}
+
+static int traceback(lua_State *L) {
+    const char *message = lua_tostring(L, 1);
+    if (!message)
+        message = luaL_tolstring(L, 1, NULL);
+    luaL_traceback(L, L, message, 1);
+    return 1;
+}
+
+/* Protected body: main = require "main"; return main(args). */
+static int run_main(lua_State *L) {
+    int argc = (int)lua_tointeger(L, 1);
+    char **argv = lua_touserdata(L, 2);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "main");
+    lua_call(L, 1, 1);
+    lua_createtable(L, argc, 1);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i);
+    }
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+int host_main(int argc, char **argv) {
+    lua_State *L = host_new_state();
+    if (!L) {
+        fputs("cargo-lambda: out of memory\n", stderr);
+        return EXIT_INTERNAL;
+    }
+    lua_pushcfunction(L, traceback);
+    lua_pushcfunction(L, run_main);
+    lua_pushinteger(L, argc);
+    lua_pushlightuserdata(L, argv);
+    int status;
+    if (lua_pcall(L, 2, 1, 1) != LUA_OK) {
+        fprintf(stderr, "cargo-lambda: internal error: %s\n", lua_tostring(L, -1));
+        status = EXIT_INTERNAL;
+    } else {
+        status = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+    }
+    fflush(stdout);
+    lua_close(L);
+    return status;
+}

@@ -1,0 +1,67 @@
+/* What lambda.http's Lua binding (http.c) hands to the two engines that carry a request out,
+ * and what they hand back. The binding reads and checks the caller's options; an engine
+ * never raises a Lua error, so that its resources are always released by the binding.
+ *
+ * - http_plain.c sends plain-HTTP requests to loopback addresses itself: the local invoke and
+ *   the Runtime API client, where libcurl's weight (it loads a TLS stack, Kerberos, LDAP,
+ *   ...: 7 MB of a process's memory before the first request) buys nothing.
+ * - http_curl.c sends everything else through libcurl, loaded on first use. */
+#ifndef CLC_HTTP_ENGINE_H
+#define CLC_HTTP_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/bytes.h"
+
+struct http_header {
+    const char *name, *value; /* NUL-terminated (a value may be empty) */
+};
+
+struct http_call {
+    const char *url;
+    const char *method;
+    const char *body; /* NULL: no body */
+    size_t body_length;
+    const struct http_header *headers; /* in the caller's order, repeats kept */
+    size_t header_count;
+    double timeout;                          /* seconds for the whole request, 0 = none */
+    double connect_timeout;                  /* seconds for connecting, 0 = the engine's default */
+    const char *tls_cert, *tls_key, *tls_ca; /* NULL when not given */
+    bool trace;                              /* keep the request head as sent */
+};
+
+struct http_result {
+    long status;
+    struct bytes head; /* the final response's header lines, each "Name: value\n" */
+    struct bytes body;
+    struct bytes sent_head; /* with trace: the request head exactly as sent */
+    double elapsed, connect_elapsed;
+    char primary_ip[64];
+    long primary_port;
+    /* On failure: kind is one of "refused", "timeout", "resolve", "tls", "transport", and
+     * message says what happened (the binding prefixes the URL). */
+    const char *failure_kind;
+    char message[512];
+    bool out_of_memory; /* raised by the binding, not reported as a failure */
+};
+
+/* Each returns true with the response in result, or false with failure_kind and message set
+ * (or out_of_memory). */
+
+struct http_plain_pool; /* idle keep-alive connections of one Lua state */
+/* Whether the plain engine takes this call: an http:// URL whose host is a loopback address
+ * or localhost, in a form simple enough that it and libcurl would send the same bytes. */
+bool http_plain_accepts(const struct http_call *call);
+bool http_plain_perform(struct http_plain_pool **pool, const struct http_call *call,
+                        struct http_result *result);
+void http_plain_pool_free(struct http_plain_pool *pool);
+
+struct http_curl_share; /* libcurl's connection, DNS and TLS session caches of one Lua state */
+bool http_curl_perform(struct http_curl_share **share, const struct http_call *call,
+                       struct http_result *result);
+void http_curl_share_free(struct http_curl_share *share);
+
+void http_result_free(struct http_result *result);
+
+#endif

@@ -1,0 +1,363 @@
+/* lambda.http: one HTTP request per call.
+ *
+ * This file is the Lua binding: it reads and checks the caller's options into a struct
+ * http_call, hands it to one of two engines (http_engine.h: the plain engine for loopback
+ * http, libcurl for the rest) and turns the struct http_result into Lua values. The call's
+ * C allocations live in a to-be-closed userdata, so a Lua error raised at any point, while
+ * reading the options or while building the result, frees them; the engines never raise. */
+#include <lauxlib.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/engine.h"
+#include "host/modules.h"
+
+#define CALL_METATABLE "lambda.http.call"
+#define STATE_METATABLE "lambda.http.state"
+
+/* What one Lua state keeps between requests: idle connections of both engines. */
+struct http_state {
+    struct http_plain_pool *pool;
+    struct http_curl_share *share;
+};
+
+/* The C side of one call: the header array and the result's buffers. */
+struct call_storage {
+    struct http_header *headers;
+    size_t header_count, header_capacity;
+    struct http_result result;
+};
+
+void http_result_free(struct http_result *result) {
+    bytes_free(&result->head);
+    bytes_free(&result->body);
+    bytes_free(&result->sent_head);
+}
+
+static int call_release(lua_State *L) {
+    struct call_storage *storage = luaL_checkudata(L, 1, CALL_METATABLE);
+    free(storage->headers);
+    storage->headers = NULL;
+    storage->header_count = storage->header_capacity = 0;
+    http_result_free(&storage->result);
+    return 0;
+}
+
+static int state_release(lua_State *L) {
+    struct http_state *state = luaL_checkudata(L, 1, STATE_METATABLE);
+    http_plain_pool_free(state->pool);
+    http_curl_share_free(state->share);
+    state->pool = NULL;
+    state->share = NULL;
+    return 0;
+}
+
+static bool is_blank(char c) {
+    return c == ' ' || c == '\t';
+}
+
+/* ---- reading the options table (argument 1) ---- */
+
+static int bad_field(lua_State *L, const char *field, const char *expected) {
+    return luaL_argerror(
+        L, 1,
+        lua_pushfstring(L, "field '%s' must be %s, got %s", field, expected, luaL_typename(L, -1)));
+}
+
+/* opts[field] as a string (NULL when nil). Its value stays referenced by the options table,
+ * so the pointer outlives the pop. */
+static const char *string_field(lua_State *L, int table, const char *field, size_t *length) {
+    int type = lua_getfield(L, table, field);
+    const char *text = NULL;
+    if (type == LUA_TSTRING)
+        text = lua_tolstring(L, -1, length);
+    else if (type != LUA_TNIL)
+        bad_field(L, field, "a string");
+    lua_pop(L, 1);
+    return text;
+}
+
+/* opts[field] as a number of seconds; 0 when nil. */
+static double seconds_field(lua_State *L, const char *field) {
+    int type = lua_getfield(L, 1, field);
+    double seconds = 0;
+    if (type != LUA_TNIL) {
+        int is_number;
+        seconds = (double)lua_tonumberx(L, -1, &is_number);
+        if (!is_number)
+            bad_field(L, field, "a number of seconds");
+        if (!(seconds >= 0) || isinf(seconds))
+            luaL_argerror(L, 1, lua_pushfstring(L, "field '%s' must be 0 or more", field));
+    }
+    lua_pop(L, 1);
+    return seconds;
+}
+
+/* RFC 9110 token: what a method or a header name may consist of. */
+static bool is_token(const char *text, size_t length) {
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if (length == 0)
+        return false;
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)text[i];
+        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!alnum && (c == '\0' || !strchr(extra, c)))
+            return false;
+    }
+    return true;
+}
+
+/* Adds the header whose name and value are at the given stack indices. The strings are
+ * stored in the anchor table so that they stay alive (a number value is converted to a new
+ * string). */
+static void add_header(lua_State *L, struct call_storage *storage, int anchor, int name_index,
+                       int value_index) {
+    size_t name_length, value_length;
+    if (lua_type(L, name_index) != LUA_TSTRING)
+        luaL_argerror(L, 1,
+                      lua_pushfstring(L, "header name must be a string, got %s",
+                                      luaL_typename(L, name_index)));
+    const char *name = lua_tolstring(L, name_index, &name_length);
+    if (!is_token(name, name_length))
+        luaL_argerror(L, 1, lua_pushfstring(L, "invalid header name '%s'", name));
+    if (!lua_isstring(L, value_index))
+        luaL_argerror(L, 1,
+                      lua_pushfstring(L, "header '%s' must have a string value, got %s", name,
+                                      luaL_typename(L, value_index)));
+    lua_pushvalue(L, value_index);
+    const char *value = lua_tolstring(L, -1, &value_length);
+    if (strcspn(value, "\r\n") != value_length)
+        luaL_argerror(L, 1,
+                      lua_pushfstring(L, "header '%s' has a line break or NUL in its value", name));
+    lua_Integer slot = (lua_Integer)storage->header_count * 2;
+    lua_rawseti(L, anchor, slot + 2);
+    lua_pushvalue(L, name_index);
+    lua_rawseti(L, anchor, slot + 1);
+    if (storage->header_count == storage->header_capacity) {
+        size_t capacity = storage->header_capacity ? storage->header_capacity * 2 : 8;
+        struct http_header *grown = realloc(storage->headers, capacity * sizeof *grown);
+        if (!grown)
+            luaL_error(L, "not enough memory");
+        storage->headers = grown;
+        storage->header_capacity = capacity;
+    }
+    storage->headers[storage->header_count++] = (struct http_header){name, value};
+}
+
+/* opts.headers: a map name -> value, or an array of {name, value} that keeps order and
+ * repeats. */
+static void read_headers(lua_State *L, struct call_storage *storage) {
+    lua_newtable(L);
+    int anchor = lua_gettop(L);
+    int type = lua_getfield(L, 1, "headers");
+    if (type == LUA_TTABLE) {
+        int headers = lua_gettop(L);
+        if (lua_rawgeti(L, headers, 1) != LUA_TNIL) {
+            lua_pop(L, 1);
+            lua_Integer count = luaL_len(L, headers);
+            for (lua_Integer i = 1; i <= count; i++) {
+                if (lua_rawgeti(L, headers, i) != LUA_TTABLE)
+                    luaL_argerror(
+                        L, 1, lua_pushfstring(L, "headers[%I] must be a {name, value} pair", i));
+                lua_rawgeti(L, -1, 1);
+                lua_rawgeti(L, -2, 2);
+                add_header(L, storage, anchor, -2, -1);
+                lua_pop(L, 3);
+            }
+        } else {
+            lua_pop(L, 1);
+            lua_pushnil(L);
+            while (lua_next(L, headers)) {
+                add_header(L, storage, anchor, -2, -1);
+                lua_pop(L, 1);
+            }
+        }
+    } else if (type != LUA_TNIL) {
+        bad_field(L, "headers", "a table");
+    }
+    lua_pop(L, 1); /* the anchor stays on the stack until the call returns */
+}
+
+static void read_method_and_body(lua_State *L, struct http_call *call) {
+    size_t method_length, body_length = 0;
+    call->method = string_field(L, 1, "method", &method_length);
+    if (!call->method) {
+        call->method = "GET";
+        method_length = strlen(call->method);
+    }
+    if (!is_token(call->method, method_length))
+        luaL_argerror(L, 1, lua_pushfstring(L, "invalid method '%s'", call->method));
+    call->body = string_field(L, 1, "body", &body_length);
+    call->body_length = body_length;
+    if (call->body && strcmp(call->method, "HEAD") == 0)
+        luaL_argerror(L, 1, "a HEAD request cannot have a body");
+}
+
+static void read_tls(lua_State *L, struct http_call *call) {
+    int type = lua_getfield(L, 1, "tls");
+    if (type == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (type != LUA_TTABLE)
+        bad_field(L, "tls", "a table");
+    int tls = lua_gettop(L);
+    static const char *const fields[] = {"cert", "key", "ca"};
+    const char **targets[] = {&call->tls_cert, &call->tls_key, &call->tls_ca};
+    for (size_t i = 0; i < 3; i++) {
+        type = lua_getfield(L, tls, fields[i]);
+        if (type != LUA_TNIL && type != LUA_TSTRING)
+            luaL_argerror(L, 1,
+                          lua_pushfstring(L, "field 'tls.%s' must be a path, got %s", fields[i],
+                                          luaL_typename(L, -1)));
+        *targets[i] = lua_tostring(L, -1); /* referenced by the tls table */
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* Pushes text[0, length) lower-cased. */
+static void push_lower(lua_State *L, const char *text, size_t length) {
+    luaL_Buffer lower;
+    char *out = luaL_buffinitsize(L, &lower, length);
+    for (size_t i = 0; i < length; i++)
+        out[i] = (text[i] >= 'A' && text[i] <= 'Z') ? (char)(text[i] - 'A' + 'a') : text[i];
+    luaL_pushresultsize(&lower, length);
+}
+
+/* Sets result.headers (lower-case names, repeats joined with ", ") and result.header_list
+ * ({name, value} pairs as received) from the collected header lines. */
+static void set_response_headers(lua_State *L, const struct bytes *head, int result) {
+    lua_newtable(L);
+    int map = lua_gettop(L);
+    lua_newtable(L);
+    int list = lua_gettop(L);
+    lua_Integer count = 0;
+    const char *line = head->data, *end = head->data + head->length;
+    while (line < end) {
+        const char *line_end = memchr(line, '\n', (size_t)(end - line));
+        const char *colon = memchr(line, ':', (size_t)(line_end - line));
+        if (colon && colon > line) {
+            const char *value = colon + 1, *value_end = line_end;
+            while (value < value_end && is_blank(*value))
+                value++;
+            while (value_end > value && is_blank(value_end[-1]))
+                value_end--;
+            lua_createtable(L, 2, 0);
+            lua_pushlstring(L, line, (size_t)(colon - line));
+            lua_rawseti(L, -2, 1);
+            lua_pushlstring(L, value, (size_t)(value_end - value));
+            lua_rawseti(L, -2, 2);
+            lua_rawseti(L, list, ++count);
+
+            push_lower(L, line, (size_t)(colon - line));
+            lua_pushvalue(L, -1);
+            if (lua_rawget(L, map) == LUA_TSTRING) {
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, value, (size_t)(value_end - value));
+                lua_concat(L, 3);
+            } else {
+                lua_pop(L, 1);
+                lua_pushlstring(L, value, (size_t)(value_end - value));
+            }
+            lua_rawset(L, map);
+        }
+        line = line_end + 1;
+    }
+    lua_setfield(L, result, "header_list");
+    lua_setfield(L, result, "headers");
+}
+
+static int push_response(lua_State *L, const struct http_result *r, bool trace) {
+    lua_createtable(L, 0, 10);
+    int result = lua_gettop(L);
+    lua_pushinteger(L, r->status);
+    lua_setfield(L, result, "status");
+    set_response_headers(L, &r->head, result);
+    lua_pushlstring(L, r->body.data ? r->body.data : "", r->body.length);
+    lua_setfield(L, result, "body");
+    lua_pushnumber(L, r->elapsed);
+    lua_setfield(L, result, "elapsed");
+    lua_pushnumber(L, r->connect_elapsed);
+    lua_setfield(L, result, "connect_elapsed");
+    lua_pushstring(L, r->primary_ip);
+    lua_setfield(L, result, "primary_ip");
+    lua_pushinteger(L, r->primary_port);
+    lua_setfield(L, result, "primary_port");
+    if (trace) {
+        lua_pushlstring(L, r->sent_head.data ? r->sent_head.data : "", r->sent_head.length);
+        lua_setfield(L, result, "request_head");
+    }
+    return 1;
+}
+
+/* request(opts) -> response | nil, message, kind */
+static int http_request(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    struct http_call call = {0};
+    size_t url_length;
+    call.url = string_field(L, 1, "url", &url_length);
+    if (!call.url) {
+        lua_getfield(L, 1, "url");
+        bad_field(L, "url", "a string");
+    }
+    if (strlen(call.url) != url_length)
+        luaL_argerror(L, 1, "field 'url' contains a NUL byte");
+    call.timeout = seconds_field(L, "timeout");
+    call.connect_timeout = seconds_field(L, "connect_timeout");
+    lua_getfield(L, 1, "trace");
+    call.trace = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+
+    struct call_storage *storage = lua_newuserdatauv(L, sizeof *storage, 0);
+    memset(storage, 0, sizeof *storage);
+    luaL_setmetatable(L, CALL_METATABLE);
+    lua_toclose(L, -1);
+    read_method_and_body(L, &call);
+    read_headers(L, storage);
+    call.headers = storage->headers;
+    call.header_count = storage->header_count;
+    read_tls(L, &call);
+
+    struct http_state *state = lua_touserdata(L, lua_upvalueindex(1));
+    struct http_result *result = &storage->result;
+    bool ok = http_plain_accepts(&call) ? http_plain_perform(&state->pool, &call, result)
+                                        : http_curl_perform(&state->share, &call, result);
+    if (result->out_of_memory)
+        return luaL_error(L, "not enough memory for the request to %s", call.url);
+    if (!ok) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s: %s", call.url, result->message);
+        lua_pushstring(L, result->failure_kind);
+        return 3;
+    }
+    return push_response(L, result, call.trace);
+}
+
+static const luaL_Reg http_functions[] = {
+    {"request", http_request},
+    {NULL, NULL},
+};
+
+int luaopen_lambda_http(lua_State *L) {
+    if (luaL_newmetatable(L, CALL_METATABLE)) {
+        lua_pushcfunction(L, call_release);
+        lua_setfield(L, -2, "__close");
+        lua_pushcfunction(L, call_release);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+    luaL_newlibtable(L, http_functions);
+    struct http_state *state = lua_newuserdatauv(L, sizeof *state, 0);
+    memset(state, 0, sizeof *state);
+    if (luaL_newmetatable(L, STATE_METATABLE)) {
+        lua_pushcfunction(L, state_release);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    luaL_setfuncs(L, http_functions, 1);
+    return 1;
+}

@@ -1,0 +1,55 @@
+/* lambda.json: pretty() and valid() over the order-keeping printer in json_pretty.c, and
+ * decode, encode, null and array_mt from json_decode.c and json_encode.c. Scripts still find
+ * lua-cjson as require "cjson" (host.c); nothing here uses it. */
+#include <lauxlib.h>
+
+#include "json/pretty.h"
+#include "json/value.h"
+#include "host/modules.h"
+
+static void add_to_buffer(void *buffer, const char *bytes, size_t length) {
+    luaL_addlstring(buffer, bytes, length);
+}
+
+static int push_json_error(lua_State *L, const struct json_error *error) {
+    luaL_pushfail(L);
+    lua_pushstring(L, error->message);
+    lua_pushinteger(L, (lua_Integer)error->offset);
+    return 3;
+}
+
+/* pretty(text) -> pretty text | nil, message, offset */
+static int json_pretty_text(lua_State *L) {
+    size_t length;
+    const char *text = luaL_checklstring(L, 1, &length);
+    struct json_error error;
+    luaL_Buffer out;
+    luaL_buffinitsize(L, &out, length + length / 2);
+    if (!json_pretty(text, length, add_to_buffer, &out, &error))
+        return push_json_error(L, &error);
+    luaL_pushresult(&out);
+    return 1;
+}
+
+/* valid(text) -> true | nil, message, offset */
+static int json_valid_text(lua_State *L) {
+    size_t length;
+    const char *text = luaL_checklstring(L, 1, &length);
+    struct json_error error;
+    if (!json_pretty(text, length, NULL, NULL, &error))
+        return push_json_error(L, &error);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static const luaL_Reg json_functions[] = {
+    {"pretty", json_pretty_text},
+    {"valid", json_valid_text},
+    {NULL, NULL},
+};
+
+int luaopen_lambda_json(lua_State *L) {
+    luaL_newlib(L, json_functions);
+    json_value_open(L);
+    return 1;
+}

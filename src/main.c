@@ -1,5 +1,0 @@
-#include "host.h"
-
-int main(int argc, char **argv) {
-    return host_main(argc, argv);
-}

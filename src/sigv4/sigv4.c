@@ -1,0 +1,487 @@
+/* lambda.sigv4: AWS Signature Version 4, as an Authorization header (sign) or as query
+ * parameters of a presigned URL (presign). This file reads the options and assembles the
+ * canonical request, the string to sign and the result; the canonical pieces come from
+ * sigv4_canon.c and sigv4_headers.c, the hashing from sigv4_key.c.
+ *
+ * Malformed options are the calling program's mistake and raise an error naming the field; a
+ * URL that cannot be parsed is answered with nil, message. No message quotes the secret key. */
+#define _POSIX_C_SOURCE 200809L /* gmtime_r */
+
+#include <lauxlib.h>
+#include <openssl/crypto.h>
+#include <string.h>
+#include <time.h>
+
+#include "host/modules.h"
+#include "sigv4/canonical.h"
+#include "sigv4/headers.h"
+#include "sigv4/key.h"
+
+#define ALGORITHM "AWS4-HMAC-SHA256"
+#define UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
+#define HEX_LENGTH (2 * SIGV4_HASH_LENGTH)
+#define AMZ_DATE_LENGTH 16         /* YYYYMMDDTHHMMSSZ */
+#define DEFAULT_EXPIRES 900        /* the AWS SDKs' default for presigned URLs */
+#define MAX_EXPIRES 604800         /* seven days, the longest AWS accepts */
+#define LAST_SECOND 253402300799LL /* 9999-12-31T23:59:59Z: the year must keep four digits */
+
+/* The options of one call; strings point into values kept on the Lua stack. */
+struct request {
+    int presign;
+    const char *method, *url, *service, *region, *access_key, *secret, *token;
+    size_t method_length, url_length, service_length, region_length, access_key_length,
+        secret_length, token_length;
+    struct sigv4_url parts;
+    char amz_date[AMZ_DATE_LENGTH + 1];
+    char payload_hash[HEX_LENGTH + 1]; /* or UNSIGNED-PAYLOAD */
+    int normalize, content_sha256_header, omit_session_token;
+    lua_Integer expires;
+    int headers;        /* stack index of opts.headers, 0 when absent */
+    int signed_headers; /* stack index of opts.signed_headers, 0 when absent */
+};
+
+static const char hex_digits[] = "0123456789abcdef";
+
+static void to_hex(const unsigned char *bytes, size_t length, char *out) {
+    for (size_t i = 0; i < length; i++) {
+        out[2 * i] = hex_digits[bytes[i] >> 4];
+        out[2 * i + 1] = hex_digits[bytes[i] & 15];
+    }
+    out[2 * length] = '\0';
+}
+
+static int openssl_failed(lua_State *L) {
+    return luaL_error(L, "sigv4: SHA-256 or HMAC failed in OpenSSL");
+}
+
+/* ---- options ---------------------------------------------------------------------------- */
+
+static int bad_field(lua_State *L, const char *field, const char *expected) {
+    return luaL_argerror(
+        L, 1,
+        lua_pushfstring(L, "field '%s' must be %s, got %s", field, expected, luaL_typename(L, -1)));
+}
+
+/* Pushes table[key] and returns its text, or NULL when it is nil and not required. */
+static const char *string_field(lua_State *L, int table, const char *key, const char *field,
+                                size_t *length, int required) {
+    int type = lua_getfield(L, table, key);
+    if (type == LUA_TNIL && !required)
+        return NULL;
+    if (type != LUA_TSTRING)
+        bad_field(L, field, "a string");
+    return lua_tolstring(L, -1, length);
+}
+
+static int boolean_field(lua_State *L, const char *field, int default_value) {
+    int type = lua_getfield(L, 1, field);
+    if (type != LUA_TNIL && type != LUA_TBOOLEAN)
+        bad_field(L, field, "a boolean");
+    int value = type == LUA_TNIL ? default_value : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return value;
+}
+
+/* Region, service and access key id go into "Credential=KEY/DATE/REGION/SERVICE/...". */
+static int is_scope_part(const char *text, size_t length) {
+    if (length == 0)
+        return 0;
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c <= ' ' || c == 0x7f || c == '/' || c == ',')
+            return 0;
+    }
+    return 1;
+}
+
+static int is_digits(const char *text, size_t length) {
+    for (size_t i = 0; i < length; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return 0;
+    }
+    return 1;
+}
+
+static int number_at(const char *text, size_t length) {
+    int value = 0;
+    for (size_t i = 0; i < length; i++)
+        value = value * 10 + (text[i] - '0');
+    return value;
+}
+
+static int is_amz_date(const char *text, size_t length) {
+    if (length != AMZ_DATE_LENGTH || !is_digits(text, 8) || text[8] != 'T' ||
+        !is_digits(text + 9, 6) || text[15] != 'Z')
+        return 0;
+    int month = number_at(text + 4, 2), day = number_at(text + 6, 2);
+    return month >= 1 && month <= 12 && day >= 1 && day <= 31 && number_at(text + 9, 2) < 24 &&
+           number_at(text + 11, 2) < 60 && number_at(text + 13, 2) <= 60;
+}
+
+/* opts.time: epoch seconds or "YYYYMMDDTHHMMSSZ"; the clock when absent. */
+static void read_time(lua_State *L, struct request *r) {
+    static const char expected[] = "integer epoch seconds or a \"YYYYMMDDTHHMMSSZ\" string";
+    int type = lua_getfield(L, 1, "time");
+    time_t seconds;
+    if (type == LUA_TNIL) {
+        seconds = time(NULL);
+    } else if (type == LUA_TSTRING) {
+        size_t length;
+        const char *text = lua_tolstring(L, -1, &length);
+        if (!is_amz_date(text, length))
+            bad_field(L, "time", expected);
+        memcpy(r->amz_date, text, AMZ_DATE_LENGTH + 1);
+        lua_pop(L, 1);
+        return;
+    } else {
+        int is_integer; /* as with luaL_checkinteger, 3.0 counts, 3.5 and "3" do not */
+        lua_Integer value = lua_tointegerx(L, -1, &is_integer);
+        if (type != LUA_TNUMBER || !is_integer || value < 0 || value > LAST_SECOND)
+            bad_field(L, "time", expected);
+        seconds = (time_t)value;
+    }
+    struct tm utc;
+    if (!gmtime_r(&seconds, &utc) ||
+        strftime(r->amz_date, sizeof r->amz_date, "%Y%m%dT%H%M%SZ", &utc) != AMZ_DATE_LENGTH)
+        luaL_error(L, "sigv4: cannot format the time");
+    lua_pop(L, 1);
+}
+
+/* opts.body or opts.payload_hash: the last line of the canonical request. */
+static void read_payload(lua_State *L, struct sigv4_hasher *hasher, struct request *r) {
+    int body_type = lua_getfield(L, 1, "body");
+    int hash_type = lua_getfield(L, 1, "payload_hash");
+    if (body_type != LUA_TNIL && hash_type != LUA_TNIL)
+        luaL_argerror(L, 1, "fields 'body' and 'payload_hash' exclude each other");
+    if (hash_type != LUA_TNIL) {
+        size_t length;
+        const char *hash = lua_tolstring(L, -1, &length);
+        int valid = hash_type == LUA_TSTRING &&
+                    ((length == HEX_LENGTH && strspn(hash, hex_digits) == HEX_LENGTH) ||
+                     (length == strlen(UNSIGNED_PAYLOAD) && strcmp(hash, UNSIGNED_PAYLOAD) == 0));
+        if (!valid)
+            bad_field(L, "payload_hash", "64 lower-case hex digits or \"" UNSIGNED_PAYLOAD "\"");
+        memcpy(r->payload_hash, hash, length + 1);
+    } else {
+        lua_pop(L, 1); /* the body, or nil, is on top now */
+        if (body_type != LUA_TNIL && body_type != LUA_TSTRING)
+            bad_field(L, "body", "a string");
+        size_t length = 0;
+        const char *body = body_type == LUA_TNIL ? "" : lua_tolstring(L, -1, &length);
+        unsigned char digest[SIGV4_HASH_LENGTH];
+        if (!sigv4_sha256(hasher, body, length, digest))
+            openssl_failed(L);
+        to_hex(digest, SIGV4_HASH_LENGTH, r->payload_hash);
+        lua_pushnil(L); /* keeps the count for the pop below */
+    }
+    lua_pop(L, 2);
+}
+
+static void read_credentials(lua_State *L, struct request *r) {
+    if (lua_getfield(L, 1, "credentials") != LUA_TTABLE)
+        bad_field(L, "credentials", "a table");
+    int credentials = lua_gettop(L);
+    r->access_key = string_field(L, credentials, "access_key_id", "credentials.access_key_id",
+                                 &r->access_key_length, 1);
+    if (!is_scope_part(r->access_key, r->access_key_length))
+        bad_field(L, "credentials.access_key_id", "a non-empty string without '/', ',' or spaces");
+    r->secret = string_field(L, credentials, "secret_access_key", "credentials.secret_access_key",
+                             &r->secret_length, 1);
+    if (r->secret_length == 0 || r->secret_length > SIGV4_MAX_SECRET_LENGTH)
+        bad_field(L, "credentials.secret_access_key", "a non-empty string of at most 1024 bytes");
+    r->token = string_field(L, credentials, "session_token", "credentials.session_token",
+                            &r->token_length, 0);
+    if (r->token && r->token_length == 0) /* an empty AWS_SESSION_TOKEN means none */
+        r->token = NULL;
+}
+
+/* Reads every option, leaving the strings it points to on the stack. */
+static void read_options(lua_State *L, struct sigv4_hasher *hasher, struct request *r) {
+    r->method = string_field(L, 1, "method", "method", &r->method_length, 1);
+    if (!sigv4_is_token(r->method, r->method_length))
+        bad_field(L, "method", "an HTTP method");
+    r->url = string_field(L, 1, "url", "url", &r->url_length, 1);
+    r->service = string_field(L, 1, "service", "service", &r->service_length, 1);
+    if (!is_scope_part(r->service, r->service_length))
+        bad_field(L, "service", "a non-empty string without '/', ',' or spaces");
+    r->region = string_field(L, 1, "region", "region", &r->region_length, 1);
+    if (!is_scope_part(r->region, r->region_length))
+        bad_field(L, "region", "a non-empty string without '/', ',' or spaces");
+    read_credentials(L, r);
+    read_time(L, r);
+    read_payload(L, hasher, r);
+    r->normalize = boolean_field(L, "normalize_path", 1);
+    r->omit_session_token = boolean_field(L, "omit_session_token", 0);
+    r->content_sha256_header = boolean_field(L, "content_sha256_header", 0);
+    if (r->presign && r->content_sha256_header)
+        luaL_argerror(L, 1, "field 'content_sha256_header' does not apply to presign");
+    if (r->presign) {
+        int is_integer = 1;
+        int type = lua_getfield(L, 1, "expires");
+        r->expires = type == LUA_TNIL ? DEFAULT_EXPIRES : lua_tointegerx(L, -1, &is_integer);
+        if ((type != LUA_TNIL && type != LUA_TNUMBER) || !is_integer || r->expires < 1 ||
+            r->expires > MAX_EXPIRES)
+            bad_field(L, "expires", "an integer number of seconds from 1 to 604800");
+        lua_pop(L, 1);
+    }
+    int type = lua_getfield(L, 1, "headers");
+    if (type != LUA_TNIL && type != LUA_TTABLE)
+        bad_field(L, "headers", "a table");
+    r->headers = type == LUA_TNIL ? 0 : lua_gettop(L);
+    type = lua_getfield(L, 1, "signed_headers");
+    if (type != LUA_TNIL && type != LUA_TTABLE)
+        bad_field(L, "signed_headers", "an array of header names");
+    r->signed_headers = type == LUA_TNIL ? 0 : lua_gettop(L);
+}
+
+/* ---- signing ---------------------------------------------------------------------------- */
+
+/* Stack indices of the strings every result carries, and the signature. */
+struct signature {
+    int canonical_request, string_to_sign, signed_headers, credential_scope;
+    char hex[HEX_LENGTH + 1];
+};
+
+static void set_common_fields(lua_State *L, int result, const struct request *r,
+                              const struct signature *s) {
+    lua_pushvalue(L, s->canonical_request);
+    lua_setfield(L, result, "canonical_request");
+    lua_pushvalue(L, s->string_to_sign);
+    lua_setfield(L, result, "string_to_sign");
+    lua_pushvalue(L, s->signed_headers);
+    lua_setfield(L, result, "signed_headers");
+    lua_pushvalue(L, s->credential_scope);
+    lua_setfield(L, result, "credential_scope");
+    lua_pushstring(L, s->hex);
+    lua_setfield(L, result, "signature");
+    lua_pushstring(L, r->amz_date);
+    lua_setfield(L, result, "amz_date");
+}
+
+/* Appends {name, value} to the array; the value is at stack index `value`. */
+static void add_pair(lua_State *L, int array, const char *name, int value) {
+    lua_createtable(L, 2, 0);
+    lua_pushstring(L, name);
+    lua_rawseti(L, -2, 1);
+    lua_pushvalue(L, value);
+    lua_rawseti(L, -2, 2);
+    lua_rawseti(L, array, (lua_Integer)lua_rawlen(L, array) + 1);
+}
+
+static int push_signed_result(lua_State *L, const struct request *r, const struct signature *s) {
+    lua_pushfstring(L, ALGORITHM " Credential=%s/%s, SignedHeaders=%s, Signature=%s", r->access_key,
+                    lua_tostring(L, s->credential_scope), lua_tostring(L, s->signed_headers),
+                    s->hex);
+    int authorization = lua_gettop(L);
+    lua_pushstring(L, r->amz_date);
+    int amz_date = lua_gettop(L);
+    lua_pushlstring(L, r->token ? r->token : "", r->token_length);
+    int token = lua_gettop(L);
+    lua_pushstring(L, r->payload_hash);
+    int payload_hash = lua_gettop(L);
+
+    lua_createtable(L, 0, 8);
+    int result = lua_gettop(L);
+    set_common_fields(L, result, r, s);
+    lua_pushvalue(L, authorization);
+    lua_setfield(L, result, "authorization");
+    lua_createtable(L, 4, 0);
+    int headers = lua_gettop(L);
+    add_pair(L, headers, "Authorization", authorization);
+    add_pair(L, headers, "X-Amz-Date", amz_date);
+    if (r->token)
+        add_pair(L, headers, "X-Amz-Security-Token", token);
+    if (r->content_sha256_header)
+        add_pair(L, headers, "X-Amz-Content-Sha256", payload_hash);
+    lua_setfield(L, result, "headers");
+    return 1;
+}
+
+/* The query parameters of a presigned URL, in the order the AWS SDKs write them; the session
+ * token comes last, so that omit_session_token can leave it out of the signature. Pushes the
+ * strings the parameters point to. */
+static size_t push_presign_params(lua_State *L, const struct request *r, const struct signature *s,
+                                  struct sigv4_param params[6]) {
+    const char *credential =
+        lua_pushfstring(L, "%s/%s", r->access_key, lua_tostring(L, s->credential_scope));
+    const char *expires = lua_pushfstring(L, "%I", (LUAI_UACINT)r->expires);
+    size_t signed_length;
+    const char *signed_list = lua_tolstring(L, s->signed_headers, &signed_length);
+    const struct sigv4_param all[6] = {
+        {"X-Amz-Algorithm", ALGORITHM, strlen(ALGORITHM)},
+        {"X-Amz-Credential", credential, strlen(credential)},
+        {"X-Amz-Date", r->amz_date, AMZ_DATE_LENGTH},
+        {"X-Amz-SignedHeaders", signed_list, signed_length},
+        {"X-Amz-Expires", expires, strlen(expires)},
+        {"X-Amz-Security-Token", r->token, r->token_length},
+    };
+    memcpy(params, all, sizeof all);
+    return r->token ? 6 : 5;
+}
+
+/* The URL as given (less any fragment) with the authentication parameters appended, encoded
+ * as in the canonical query. */
+static int push_presigned_result(lua_State *L, const struct request *r, const struct signature *s,
+                                 const struct sigv4_param *params, size_t param_count) {
+    lua_createtable(L, 0, 7);
+    int result = lua_gettop(L);
+    set_common_fields(L, result, r, s);
+    luaL_Buffer url;
+    luaL_buffinit(L, &url);
+    luaL_addlstring(&url, r->url, r->parts.before_query);
+    luaL_addchar(&url, '?');
+    if (r->parts.query_length > 0) {
+        luaL_addlstring(&url, r->parts.query, r->parts.query_length);
+        luaL_addchar(&url, '&');
+    }
+    for (size_t i = 0; i < param_count; i++) {
+        luaL_addstring(&url, params[i].name);
+        luaL_addchar(&url, '=');
+        sigv4_add_encoded(&url, params[i].value, params[i].value_length);
+        luaL_addchar(&url, '&');
+    }
+    luaL_addstring(&url, "X-Amz-Signature=");
+    luaL_addstring(&url, s->hex);
+    luaL_pushresult(&url);
+    lua_setfield(L, result, "url");
+    return 1;
+}
+
+/* Pushes method, URI, query, headers, signed header list and payload hash, one per line. */
+static void push_canonical_request(lua_State *L, const struct request *r, const int parts[4]) {
+    luaL_Buffer buffer;
+    luaL_buffinit(L, &buffer);
+    luaL_addlstring(&buffer, r->method, r->method_length);
+    for (int i = 0; i < 4; i++) {
+        size_t length;
+        const char *text = lua_tolstring(L, parts[i], &length);
+        luaL_addchar(&buffer, '\n');
+        luaL_addlstring(&buffer, text, length);
+    }
+    luaL_addchar(&buffer, '\n');
+    luaL_addstring(&buffer, r->payload_hash);
+    luaL_pushresult(&buffer);
+}
+
+/* Pushes the string to sign and computes the signature over it. */
+static void sign_canonical_request(lua_State *L, struct sigv4_hasher *hasher,
+                                   const struct request *r, struct signature *s) {
+    size_t length;
+    const char *canonical_request = lua_tolstring(L, s->canonical_request, &length);
+    unsigned char digest[SIGV4_HASH_LENGTH], key[SIGV4_HASH_LENGTH];
+    if (!sigv4_sha256(hasher, canonical_request, length, digest))
+        openssl_failed(L);
+    to_hex(digest, SIGV4_HASH_LENGTH, s->hex);
+    const char *string_to_sign = lua_pushfstring(L, ALGORITHM "\n%s\n%s\n%s", r->amz_date,
+                                                 lua_tostring(L, s->credential_scope), s->hex);
+    s->string_to_sign = lua_gettop(L);
+    struct sigv4_scope scope = {r->secret,        r->amz_date,      r->region,        r->service,
+                                r->secret_length, r->region_length, r->service_length};
+    int ok = sigv4_signing_key(hasher, &scope, key) &&
+             sigv4_hmac(hasher, key, sizeof key, string_to_sign, strlen(string_to_sign), digest);
+    OPENSSL_cleanse(key, sizeof key);
+    if (!ok)
+        openssl_failed(L);
+    to_hex(digest, SIGV4_HASH_LENGTH, s->hex);
+}
+
+static int sign_request(lua_State *L, int presign) {
+    struct sigv4_hasher *hasher = lua_touserdata(L, lua_upvalueindex(1));
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    luaL_checkstack(L, 40, "sigv4: stack overflow");
+    struct request r;
+    memset(&r, 0, sizeof r);
+    r.presign = presign;
+    read_options(L, hasher, &r);
+    const char *problem = sigv4_parse_url(r.url, r.url_length, &r.parts);
+    if (problem) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "field 'url': %s", problem);
+        return 2;
+    }
+    /* With presign, date and token travel in the query instead of headers. */
+    const struct sigv4_header_options header_options = {
+        .headers = r.headers,
+        .signed_headers = r.signed_headers,
+        .url = &r.parts,
+        .amz_date = presign ? NULL : r.amz_date,
+        .session_token = presign ? NULL : r.token,
+        .session_token_length = r.token_length,
+        .content_sha256 = r.content_sha256_header ? r.payload_hash : NULL,
+        .omit_session_token = r.omit_session_token,
+    };
+    struct signature s;
+    sigv4_push_canonical_headers(L, &header_options);
+    int canonical_headers = lua_gettop(L) - 1;
+    s.signed_headers = lua_gettop(L);
+    sigv4_push_canonical_uri(L, r.parts.path, r.parts.path_length, r.normalize);
+    int canonical_uri = lua_gettop(L);
+    char date[9];
+    memcpy(date, r.amz_date, 8);
+    date[8] = '\0';
+    lua_pushfstring(L, "%s/%s/%s/aws4_request", date, r.region, r.service);
+    s.credential_scope = lua_gettop(L);
+
+    struct sigv4_param params[6];
+    size_t param_count = presign ? push_presign_params(L, &r, &s, params) : 0;
+    /* A token added after signing is in the URL but not in the signed query. */
+    size_t signed_params = param_count == 6 && r.omit_session_token ? 5 : param_count;
+    sigv4_push_canonical_query(L, r.parts.query, r.parts.query_length, params, signed_params);
+    int canonical_query = lua_gettop(L);
+
+    const int parts[4] = {canonical_uri, canonical_query, canonical_headers, s.signed_headers};
+    push_canonical_request(L, &r, parts);
+    s.canonical_request = lua_gettop(L);
+    sign_canonical_request(L, hasher, &r, &s);
+    if (presign)
+        return push_presigned_result(L, &r, &s, params, param_count);
+    return push_signed_result(L, &r, &s);
+}
+
+/* sign(opts) -> {headers, authorization, signature, canonical_request, string_to_sign,
+ * signed_headers, credential_scope, amz_date} | nil, message */
+static int sigv4_sign(lua_State *L) {
+    return sign_request(L, 0);
+}
+
+/* presign(opts) -> {url, signature, canonical_request, string_to_sign, signed_headers,
+ * credential_scope, amz_date} | nil, message */
+static int sigv4_presign(lua_State *L) {
+    return sign_request(L, 1);
+}
+
+/* canonical_uri(path [, normalize = true]) -> the path as the canonical request has it */
+static int sigv4_canonical_uri(lua_State *L) {
+    size_t length;
+    const char *path = luaL_checklstring(L, 1, &length);
+    int normalize = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
+    sigv4_push_canonical_uri(L, path, length, normalize);
+    return 1;
+}
+
+/* canonical_query(query) -> the query (as on the wire, without '?') in canonical form */
+static int sigv4_canonical_query(lua_State *L) {
+    size_t length;
+    const char *query = luaL_checklstring(L, 1, &length);
+    sigv4_push_canonical_query(L, query, length, NULL, 0);
+    return 1;
+}
+
+int luaopen_lambda_sigv4(lua_State *L) {
+    static const luaL_Reg functions[] = {
+        {"canonical_uri", sigv4_canonical_uri},
+        {"canonical_query", sigv4_canonical_query},
+        {NULL, NULL},
+    };
+    /* These share one hasher: its OpenSSL objects and its cache of signing keys. */
+    static const luaL_Reg signing_functions[] = {
+        {"sign", sigv4_sign},
+        {"presign", sigv4_presign},
+        {NULL, NULL},
+    };
+    luaL_newlib(L, functions);
+    sigv4_push_hasher(L);
+    luaL_setfuncs(L, signing_functions, 1);
+    return 1;
+}
