@@ -1,5 +1,6 @@
-/* lambda.event internals shared by its source files: the loop object, the protected calls
- * through which every Lua callback runs, and the parts each file registers. */
+/* The lambda.event loop: one libevent base per Lua state, the protected calls through which
+ * every Lua callback runs, and the helpers every part of the module shares. The parts (timers,
+ * signals, HTTP server, processes, file watching) use this header; it knows none of them. */
 #ifndef CLC_EVENT_LOOP_H
 #define CLC_EVENT_LOOP_H
 
@@ -8,32 +9,32 @@
 #include <lua.h>
 #include <stddef.h>
 
-struct event_timer;
-struct event_child;
-struct http_server;
+/* Cleanup functions a loop can run when it is finalized (one per part that needs one). */
+#define EVENT_LOOP_MAX_CLOSE_HOOKS 8
+
+typedef void (*event_close_hook)(lua_State *L, void *state);
 
 struct event_loop {
     struct event_base *base;
     lua_State *L;      /* the thread inside event.run(), NULL while the loop is not running */
     int error_handler; /* registry reference of the event.on_error function, or LUA_NOREF */
     int closed;        /* set when the loop is finalized: its base is gone */
-    /* Lua timers (event_timer.c): a binary heap ordered by deadline, then creation order,
-     * served by one libevent timer armed for the earliest deadline. */
-    struct event timer_event;
-    struct event_timer **timers;
-    size_t timer_count, timer_capacity;
-    unsigned long long timer_sequence;
-    /* Child processes (event_process.c). */
-    struct event sigchld_event;
-    int sigchld_armed;
-    /* HTTP servers still listening (event_http.c), so that finalizing the loop closes them,
-     * and the connections of closed servers still sending their last answer. */
-    struct http_server *servers;
-    struct http_conn *draining;
+    struct {
+        event_close_hook fn;
+        void *state;
+    } close_hooks[EVENT_LOOP_MAX_CLOSE_HOOKS];
+    int close_hook_count;
 };
 
-/* The loop of the module, upvalue 1 of every module function. */
-struct event_loop *event_loop_upvalue(lua_State *L);
+/* The loop of L's state, created on first use (it lives in the registry until lua_close).
+ * Loading the loop also sets SIGPIPE to be ignored when it has its default action: writing to
+ * a socket the peer has closed must be an error to handle, not a process exit. Raises when
+ * libevent cannot create its base. */
+struct event_loop *event_loop_get(lua_State *L);
+
+/* Registers fn(L, state) to run when the loop is finalized, before its base is freed; hooks
+ * run in the reverse order of registration. */
+void event_loop_on_close(struct event_loop *loop, event_close_hook fn, void *state);
 
 /* Calls the function below nargs arguments on top of L's stack in protected mode, reporting an
  * error (with a traceback) to the error handler or stderr; pops them all. Returns 1 when the
@@ -51,36 +52,10 @@ int event_loop_pcall(struct event_loop *loop, lua_State *L, lua_CFunction fn, vo
 void event_push_ref(lua_State *L, int ref);
 void event_unref(lua_State *L, int *ref);
 
-/* Signal names without the SIG prefix ("INT", "TERM", ...). */
-int event_signal_number(const char *name); /* 0 when unknown */
-const char *event_signal_name(int number); /* NULL when unknown */
-/* The signal named at arg (default when absent), raising an argument error when unknown. */
-int event_check_signal(lua_State *L, int arg, const char *default_name);
-
 /* Raises an error naming the first key of the options table at idx not in allowed. */
 void event_check_options(lua_State *L, int idx, const char *what, const char *const allowed[]);
 
 /* A monotonic clock in seconds. */
 double event_monotonic_now(void);
-
-/* Per-file set-up when the loop is created: metatables and the loop's own events. */
-void event_timer_open(lua_State *L, struct event_loop *loop);
-void event_http_open(lua_State *L, struct event_loop *loop);
-void event_process_open(lua_State *L, struct event_loop *loop);
-void event_watch_open(lua_State *L, struct event_loop *loop);
-
-/* Cleanup when the loop is finalized, before its base is freed. */
-void event_timer_close_all(struct event_loop *loop);
-void event_http_close_all(struct event_loop *loop, lua_State *L);
-void event_process_close_all(struct event_loop *loop);
-
-/* Module functions defined in the per-concern files. */
-int event_timer_once(lua_State *L);
-int event_timer_every(lua_State *L);
-int event_http_server(lua_State *L);
-int event_spawn(lua_State *L);
-int event_kill_all(lua_State *L);
-int event_environ(lua_State *L);
-int event_watch_tree(lua_State *L);
 
 #endif

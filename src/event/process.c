@@ -14,9 +14,9 @@
  * code is nil when a signal ended the child, signal is its name ("TERM") or nil. With
  * kill_group, what is left in the child's group when it exits is killed.
  *
- * Children are started with fork and exec, without a shell, PATH searched in the environment
- * given. A close-on-exec pipe carries a failed exec's errno back, so a program that cannot
- * run is reported by spawn itself. Each child leads its own process group (kill and kill_all
+ * Children are started (spawn.c) with fork and exec, without a shell, PATH searched in the
+ * environment given. A close-on-exec pipe carries a failed exec's errno back, so a program that
+ * cannot run is reported by spawn itself. Each child leads its own process group (kill and kill_all
  * signal the group unless kill_group is false), gets SIGKILL if this process dies without
  * cleaning up (PR_SET_PDEATHSIG), and is tracked until it has exited: SIGCHLD (through
  * libevent) reaps it with waitpid on its own pid, never -1, which would steal the children of
@@ -28,16 +28,16 @@
 #include <event2/buffer.h>
 #include <fcntl.h>
 #include <lauxlib.h>
-#include <linux/close_range.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "event/loop.h"
+#include "event/parts.h"
+#include "event/signal.h"
+#include "event/spawn.h"
 
 #define PROCESS_TYPE "lambda.event.process"
 #define PROCESS_ON_STDOUT 1
@@ -49,8 +49,6 @@
 /* After a child is reaped, how long its pipes may stay open before its exit is reported
  * anyway: a background grandchild that inherited them must not delay on_exit forever. */
 #define DRAIN_MICROSECONDS 200000
-#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
-
 extern char **environ;
 
 static const char *const spawn_options[] = {
@@ -66,8 +64,15 @@ struct child_output {
     int at_end; /* the pipe reported end of file */
 };
 
-struct event_child {
+/* The children of one loop share its SIGCHLD handler. */
+struct process_table {
     struct event_loop *loop;
+    struct event sigchld_event;
+    int sigchld_armed;
+};
+
+struct event_child {
+    struct process_table *table;
     pid_t pid;
     int ref;    /* registry reference until on_exit has run */
     int status; /* wait status, -1 when it was reaped elsewhere */
@@ -81,23 +86,6 @@ struct event_child {
 
 /* Children of every loop whose exit has not been reported, for the atexit handler. */
 static struct event_child *live_children;
-
-/* What the child writes to the report pipe when it cannot exec. */
-enum failure_step { FAILED_EXEC, FAILED_CHDIR, FAILED_SETUP };
-struct failure {
-    int step;
-    int error;
-};
-
-struct spawn_plan {
-    char *const *argv;
-    char *const *envp;
-    const char *const *candidates; /* paths to try, in PATH order */
-    const char *cwd;
-    int null_fd, report_fd;
-    int out_fd[2]; /* write ends for stdout and stderr, -1 to inherit */
-    pid_t parent;
-};
 
 static void unlink_child(struct event_child *child) {
     if (!child->link)
@@ -131,7 +119,7 @@ static void reap(struct event_child *child) {
 static void close_output(struct child_output *output) {
     if (output->fd < 0)
         return;
-    if (!output->child->loop->closed)
+    if (!output->child->table->loop->closed)
         event_del(&output->event);
     close(output->fd);
     output->fd = -1;
@@ -139,11 +127,12 @@ static void close_output(struct child_output *output) {
     output->buffer = NULL;
 }
 
-/* Terminates the live children of loop (of every loop when NULL) and waits for them. */
-static void terminate(struct event_loop *loop) {
+/* Terminates the live children of table (of every loop when NULL) and waits for them. */
+static void terminate(const struct process_table *table) {
     int waiting = 0;
     for (struct event_child *child = live_children; child; child = child->next)
-        if ((!loop || child->loop == loop) && !child->reaped && signal_child(child, SIGTERM) == 0)
+        if ((!table || child->table == table) && !child->reaped &&
+            signal_child(child, SIGTERM) == 0)
             waiting = 1;
     double deadline = event_monotonic_now() + GRACE_SECONDS;
     while (waiting && event_monotonic_now() < deadline) {
@@ -151,14 +140,14 @@ static void terminate(struct event_loop *loop) {
         nanosleep(&pause, NULL);
         waiting = 0;
         for (struct event_child *child = live_children; child; child = child->next) {
-            if (loop && child->loop != loop)
+            if (table && child->table != table)
                 continue;
             reap(child);
             waiting = waiting || !child->reaped;
         }
     }
     for (struct event_child *child = live_children; child; child = child->next) {
-        if ((loop && child->loop != loop) || child->reaped)
+        if ((table && child->table != table) || child->reaped)
             continue;
         signal_child(child, SIGKILL);
         while (waitpid(child->pid, &child->status, 0) < 0 && errno == EINTR)
@@ -171,13 +160,13 @@ static void terminate_all_at_exit(void) {
     terminate(NULL);
 }
 
-static void update_sigchld(struct event_loop *loop) {
+static void update_sigchld(struct process_table *table) {
     int running = 0;
     for (struct event_child *child = live_children; child && !running; child = child->next)
-        running = child->loop == loop && !child->reaped;
-    if (!running && loop->sigchld_armed) {
-        event_del(&loop->sigchld_event);
-        loop->sigchld_armed = 0;
+        running = child->table == table && !child->reaped;
+    if (!running && table->sigchld_armed) {
+        event_del(&table->sigchld_event);
+        table->sigchld_armed = 0;
     }
 }
 
@@ -219,7 +208,7 @@ static void report_if_done(lua_State *L, struct event_child *child) {
     lua_pushcfunction(L, call_on_exit);
     event_push_ref(L, child->ref);
     event_unref(L, &child->ref); /* the stack keeps it alive through the call */
-    event_loop_call(child->loop, L, 1);
+    event_loop_call(child->table->loop, L, 1);
 }
 
 static int deliver_lines(lua_State *L, struct child_output *output, int at_end);
@@ -230,7 +219,7 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     struct event_child *child = arg;
-    struct event_loop *loop = child->loop;
+    struct event_loop *loop = child->table->loop;
     child->drain_armed = 0;
     for (int i = 0; i < 2; i++) {
         struct child_output *output = &child->output[i];
@@ -242,7 +231,7 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg) {
         close_output(output);
     }
     report_if_done(loop->L, child);
-    update_sigchld(loop);
+    update_sigchld(child->table);
 }
 
 static void arm_drain_timer(struct event_child *child) {
@@ -250,7 +239,7 @@ static void arm_drain_timer(struct event_child *child) {
         (child->output[0].fd < 0 && child->output[1].fd < 0))
         return;
     struct timeval delay = {0, DRAIN_MICROSECONDS};
-    evtimer_assign(&child->drain_timer, child->loop->base, on_drain_timeout, child);
+    evtimer_assign(&child->drain_timer, child->table->loop->base, on_drain_timeout, child);
     if (evtimer_add(&child->drain_timer, &delay) == 0)
         child->drain_armed = 1;
 }
@@ -258,23 +247,23 @@ static void arm_drain_timer(struct event_child *child) {
 static void on_sigchld(evutil_socket_t number, short what, void *arg) {
     (void)number;
     (void)what;
-    struct event_loop *loop = arg;
+    struct process_table *table = arg;
     for (struct event_child *child = live_children; child; child = child->next)
-        if (child->loop == loop) {
+        if (child->table == table) {
             reap(child);
             arm_drain_timer(child);
         }
     /* on_exit callbacks may start or end children: look again after each one. */
     for (;;) {
         struct event_child *done = live_children;
-        while (done && !(done->loop == loop && done->reaped && done->output[0].fd < 0 &&
+        while (done && !(done->table == table && done->reaped && done->output[0].fd < 0 &&
                          done->output[1].fd < 0))
             done = done->next;
         if (!done)
             break;
-        report_if_done(loop->L, done);
+        report_if_done(table->loop->L, done);
     }
-    update_sigchld(loop);
+    update_sigchld(table);
 }
 
 struct line {
@@ -299,7 +288,7 @@ static int deliver_line(lua_State *L) {
  * Returns 0 when event.stop() interrupted it. */
 static int deliver_lines(lua_State *L, struct child_output *output, int at_end) {
     for (;;) {
-        if (event_base_got_break(output->child->loop->base))
+        if (event_base_got_break(output->child->table->loop->base))
             return 0;
         size_t length = evbuffer_get_length(output->buffer);
         if (length == 0)
@@ -315,7 +304,7 @@ static int deliver_lines(lua_State *L, struct child_output *output, int at_end) 
             return 1;
         }
         struct line line = {output, line_length};
-        event_loop_pcall(output->child->loop, L, deliver_line, &line);
+        event_loop_pcall(output->child->table->loop, L, deliver_line, &line);
         evbuffer_drain(output->buffer, consumed);
     }
 }
@@ -324,7 +313,7 @@ static void on_output(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     struct child_output *output = arg;
     struct event_child *child = output->child;
-    lua_State *L = child->loop->L;
+    lua_State *L = child->table->loop->L;
     int n = output->at_end ? 0 : evbuffer_read(output->buffer, fd, MAX_LINE);
     output->at_end = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
     if (!deliver_lines(L, output, output->at_end)) {
@@ -338,160 +327,6 @@ static void on_output(evutil_socket_t fd, short what, void *arg) {
     }
 }
 
-static void move_fd(int from, int to) {
-    if (from == to)
-        fcntl(to, F_SETFD, 0); /* keep it open across exec */
-    else if (dup2(from, to) < 0)
-        _exit(127);
-}
-
-static void report_failure(int fd, int step, int error) {
-    struct failure failure = {step, error};
-    ssize_t written = write(fd, &failure, sizeof failure);
-    (void)written;
-    _exit(127);
-}
-
-/* In the child: async-signal-safe calls only, everything was prepared before fork. */
-static void run_child(const struct spawn_plan *plan) {
-    struct sigaction default_action;
-    memset(&default_action, 0, sizeof default_action);
-    default_action.sa_handler = SIG_DFL;
-    for (int number = 1; number < NSIG; number++)
-        if (number != SIGKILL && number != SIGSTOP)
-            sigaction(number, &default_action, NULL);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != plan->parent) /* the parent died before prctl */
-        _exit(127);
-    setpgid(0, 0);
-    move_fd(plan->null_fd, STDIN_FILENO);
-    if (plan->out_fd[0] >= 0)
-        move_fd(plan->out_fd[0], STDOUT_FILENO);
-    if (plan->out_fd[1] >= 0)
-        move_fd(plan->out_fd[1], STDERR_FILENO);
-    /* Descriptors opened without O_CLOEXEC (Lua's io.open, other libraries) must not reach
-     * the program: a socket kept open by a child outlives this process. The report pipe stays
-     * usable until the exec. Older kernels refuse the flag; nothing else can be done then. */
-    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    if (plan->cwd && chdir(plan->cwd) != 0)
-        report_failure(plan->report_fd, FAILED_CHDIR, errno);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    int error = ENOENT, denied = 0;
-    for (const char *const *path = plan->candidates; *path; path++) {
-        execve(*path, plan->argv, plan->envp);
-        error = errno;
-        if (error == EACCES)
-            denied = 1;
-        else if (error != ENOENT && error != ENOTDIR)
-            break;
-    }
-    if (denied && (error == ENOENT || error == ENOTDIR))
-        error = EACCES;
-    report_failure(plan->report_fd, FAILED_EXEC, error);
-}
-
-static void check_no_nul(lua_State *L, const char *text, size_t length, const char *what) {
-    if (strlen(text) != length)
-        luaL_error(L, "spawn: %s contains a NUL byte", what);
-}
-
-/* A NULL-terminated array of C strings in a new userdata on the stack. */
-static const char **new_array(lua_State *L, size_t count) {
-    const char **array = lua_newuserdatauv(L, (count + 1) * sizeof *array, 0);
-    array[count] = NULL;
-    return array;
-}
-
-static const char **build_argv(lua_State *L) {
-    if (lua_getfield(L, 1, "argv") != LUA_TTABLE)
-        luaL_error(L, "spawn: 'argv' must be a list of strings");
-    size_t count = lua_rawlen(L, -1);
-    if (count == 0)
-        luaL_error(L, "spawn: 'argv' must name the program to run");
-    const char **argv = new_array(L, count);
-    for (size_t i = 0; i < count; i++) {
-        if (lua_rawgeti(L, -2, (lua_Integer)i + 1) != LUA_TSTRING)
-            luaL_error(L, "spawn: argv[%d] must be a string", (int)i + 1);
-        size_t length;
-        argv[i] = lua_tolstring(L, -1, &length);
-        check_no_nul(L, argv[i], length, "an argument");
-        lua_pop(L, 1); /* anchored in the argv table */
-    }
-    lua_remove(L, -2);
-    return argv;
-}
-
-/* The environment as KEY=VALUE strings (anchored in the table at anchors), or environ. Sets
- * *path to its PATH. */
-static char *const *build_env(lua_State *L, int anchors, const char **path) {
-    int type = lua_getfield(L, 1, "env");
-    if (type == LUA_TNIL) {
-        lua_pop(L, 1);
-        *path = getenv("PATH");
-        return environ;
-    }
-    if (type != LUA_TTABLE)
-        luaL_error(L, "spawn: 'env' must be a table of strings");
-    int table = lua_gettop(L);
-    size_t count = 0;
-    for (lua_pushnil(L); lua_next(L, table); lua_pop(L, 1))
-        count++;
-    const char **envp = new_array(L, count);
-    size_t i = 0;
-    *path = NULL;
-    for (lua_pushnil(L); lua_next(L, table); lua_pop(L, 1)) {
-        size_t key_length, value_length;
-        if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
-            luaL_error(L, "spawn: 'env' must map names to strings");
-        const char *key = lua_tolstring(L, -2, &key_length);
-        lua_pushvalue(L, -1); /* a copy, so a number value converts without touching the table */
-        const char *value = lua_tolstring(L, -1, &value_length);
-        check_no_nul(L, key, key_length, "an environment name");
-        check_no_nul(L, value, value_length, "an environment value");
-        if (key_length == 0 || strchr(key, '='))
-            luaL_error(L, "spawn: invalid environment variable name '%s'", key);
-        envp[i++] = lua_pushfstring(L, "%s=%s", key, value);
-        if (strcmp(key, "PATH") == 0)
-            *path = envp[i - 1] + 5;
-        lua_rawseti(L, anchors, (lua_Integer)lua_rawlen(L, anchors) + 1);
-        lua_pop(L, 1);
-    }
-    lua_remove(L, table);
-    return (char *const *)envp;
-}
-
-/* The paths to try for program: itself when it has a slash, else each PATH entry. */
-static const char *const *build_candidates(lua_State *L, int anchors, const char *program,
-                                           const char *path) {
-    if (strchr(program, '/')) {
-        const char **candidates = new_array(L, 1);
-        candidates[0] = program;
-        return candidates;
-    }
-    if (!path)
-        path = DEFAULT_PATH;
-    size_t count = 1;
-    for (const char *p = path; *p; p++)
-        count += *p == ':';
-    const char **candidates = new_array(L, count);
-    const char *start = path;
-    for (size_t i = 0; i < count; i++) {
-        size_t length = strcspn(start, ":");
-        /* An empty entry means the current directory. */
-        if (length == 0)
-            candidates[i] = lua_pushfstring(L, "./%s", program);
-        else
-            candidates[i] = lua_pushfstring(L, "%s/%s", lua_pushlstring(L, start, length), program);
-        lua_rawseti(L, anchors, (lua_Integer)lua_rawlen(L, anchors) + 1);
-        if (length != 0)
-            lua_pop(L, 1);
-        start += length + (start[length] == ':');
-    }
-    return candidates;
-}
-
 static void check_callback(lua_State *L, const char *name, int slot) {
     int type = lua_getfield(L, 1, name);
     if (type != LUA_TNIL && type != LUA_TFUNCTION)
@@ -499,47 +334,21 @@ static void check_callback(lua_State *L, const char *name, int slot) {
     lua_setiuservalue(L, -2, slot);
 }
 
-static void close_fds(int *fds, int count) {
-    for (int i = 0; i < count; i++)
-        if (fds[i] >= 0) {
-            close(fds[i]);
-            fds[i] = -1;
-        }
-}
-
-static int spawn_failed(lua_State *L, const char *program, const char *cwd,
-                        const struct failure *failure) {
-    lua_pushnil(L);
-    if (failure->step == FAILED_CHDIR)
-        lua_pushfstring(L, "cannot run '%s': cannot change to directory '%s': %s", program, cwd,
-                        strerror(failure->error));
-    else
-        lua_pushfstring(L, "cannot run '%s': %s", program, strerror(failure->error));
-    return 2;
-}
-
 /* spawn{argv, env, cwd, on_stdout, on_stderr, on_exit, kill_group} -> process | nil, message */
-int event_spawn(lua_State *L) {
-    struct event_loop *loop = event_loop_upvalue(L);
+static int event_spawn(lua_State *L) {
+    struct process_table *table = lua_touserdata(L, lua_upvalueindex(1));
+    struct event_loop *loop = table->loop;
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     event_check_options(L, 1, "spawn", spawn_options);
     lua_newtable(L); /* 2: anchors for the strings built here */
     struct spawn_plan plan;
-    memset(&plan, 0, sizeof plan);
-    plan.argv = (char *const *)build_argv(L);
-    const char *path;
-    plan.envp = build_env(L, 2, &path);
-    plan.candidates = build_candidates(L, 2, plan.argv[0], path);
-    int type = lua_getfield(L, 1, "cwd");
-    if (type != LUA_TNIL && type != LUA_TSTRING)
-        return luaL_error(L, "spawn: 'cwd' must be a string");
-    plan.cwd = lua_tostring(L, -1);
+    spawn_read_plan(L, 1, 2, &plan);
     int kill_group = lua_getfield(L, 1, "kill_group") == LUA_TNIL || lua_toboolean(L, -1);
     lua_pop(L, 1);
     struct event_child *child = lua_newuserdatauv(L, sizeof *child, 3);
     memset(child, 0, sizeof *child);
-    child->loop = loop;
+    child->table = table;
     child->ref = LUA_NOREF;
     child->kill_group = kill_group;
     child->output[0].fd = child->output[1].fd = -1;
@@ -547,73 +356,33 @@ int event_spawn(lua_State *L) {
     check_callback(L, "on_stdout", PROCESS_ON_STDOUT);
     check_callback(L, "on_stderr", PROCESS_ON_STDERR);
     check_callback(L, "on_exit", PROCESS_ON_EXIT);
-    int piped[2] = {lua_getiuservalue(L, -1, PROCESS_ON_STDOUT) == LUA_TFUNCTION,
-                    lua_getiuservalue(L, -2, PROCESS_ON_STDERR) == LUA_TFUNCTION};
+    plan.piped[0] = lua_getiuservalue(L, -1, PROCESS_ON_STDOUT) == LUA_TFUNCTION;
+    plan.piped[1] = lua_getiuservalue(L, -2, PROCESS_ON_STDERR) == LUA_TFUNCTION;
     lua_pop(L, 2);
     lua_pushvalue(L, -1);
     child->ref = luaL_ref(L, LUA_REGISTRYINDEX); /* before fork: nothing raises after it */
 
-    /* fds: /dev/null, report pipe (read, write), stdout pipe, stderr pipe */
-    int fds[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
-    struct failure failure = {FAILED_SETUP, 0};
-    fds[0] = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (fds[0] < 0 || pipe2(fds + 1, O_CLOEXEC) != 0 ||
-        (piped[0] && pipe2(fds + 3, O_CLOEXEC) != 0) ||
-        (piped[1] && pipe2(fds + 5, O_CLOEXEC) != 0)) {
-        failure.error = errno;
-        close_fds(fds, 8);
+    /* Armed before the fork, so that a child that exits at once is not missed. */
+    if (!table->sigchld_armed) {
+        event_add(&table->sigchld_event, NULL);
+        table->sigchld_armed = 1;
+    }
+    int out_fds[2];
+    struct spawn_failure failure;
+    pid_t pid = spawn_start(&plan, out_fds, &failure);
+    if (pid < 0) {
         event_unref(L, &child->ref);
-        return spawn_failed(L, plan.argv[0], plan.cwd, &failure);
-    }
-    plan.null_fd = fds[0];
-    plan.report_fd = fds[2];
-    plan.out_fd[0] = fds[4];
-    plan.out_fd[1] = fds[6];
-    plan.parent = getpid();
-    if (!loop->sigchld_armed) {
-        event_add(&loop->sigchld_event, NULL);
-        loop->sigchld_armed = 1;
-    }
-    /* Blocked until the child has reset its handlers: libevent's must not run there. */
-    sigset_t all, previous;
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &previous);
-    pid_t pid = fork();
-    if (pid == 0)
-        run_child(&plan);
-    int fork_error = errno;
-    sigprocmask(SIG_SETMASK, &previous, NULL);
-    int child_ends[4] = {fds[0], fds[2], fds[4], fds[6]};
-    close_fds(child_ends, 4);
-    if (pid > 0) {
-        setpgid(pid, pid); /* also here, so that a kill of the group right away finds it */
-        ssize_t n;
-        while ((n = read(fds[1], &failure, sizeof failure)) < 0 && errno == EINTR)
-            continue;
-        if (n != (ssize_t)sizeof failure)
-            failure.error = 0;
-        else
-            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                continue;
-    } else {
-        failure.error = fork_error;
-    }
-    close(fds[1]);
-    if (failure.error != 0) {
-        int parent_ends[2] = {fds[3], fds[5]};
-        close_fds(parent_ends, 2);
-        event_unref(L, &child->ref);
-        update_sigchld(loop);
-        return spawn_failed(L, plan.argv[0], plan.cwd, &failure);
+        update_sigchld(table);
+        return spawn_push_failure(L, &plan, &failure);
     }
     child->pid = pid;
     for (int i = 0; i < 2; i++) {
         struct child_output *output = &child->output[i];
         output->child = child;
         output->slot = i == 0 ? PROCESS_ON_STDOUT : PROCESS_ON_STDERR;
-        if (!piped[i])
+        if (out_fds[i] < 0)
             continue;
-        output->fd = fds[3 + 2 * i];
+        output->fd = out_fds[i];
         output->buffer = evbuffer_new();
         fcntl(output->fd, F_SETFL, O_NONBLOCK);
         event_assign(&output->event, loop->base, output->fd, EV_READ | EV_PERSIST, on_output,
@@ -662,19 +431,19 @@ static int process_kill(lua_State *L) {
 }
 
 /* kill_all(signal = "TERM") -> the number of running children signalled */
-int event_kill_all(lua_State *L) {
-    struct event_loop *loop = event_loop_upvalue(L);
+static int event_kill_all(lua_State *L) {
+    struct process_table *table = lua_touserdata(L, lua_upvalueindex(1));
     int number = event_check_signal(L, 1, "TERM");
     lua_Integer count = 0;
     for (struct event_child *child = live_children; child; child = child->next)
-        if (child->loop == loop && !child->reaped && signal_child(child, number) == 0)
+        if (child->table == table && !child->reaped && signal_child(child, number) == 0)
             count++;
     lua_pushinteger(L, count);
     return 1;
 }
 
 /* environ() -> {NAME = value, ...}: this process's environment, to extend for spawn's env */
-int event_environ(lua_State *L) {
+static int event_environ(lua_State *L) {
     lua_newtable(L);
     for (char **entry = environ; *entry; entry++) {
         const char *equals = strchr(*entry, '=');
@@ -691,36 +460,20 @@ int event_environ(lua_State *L) {
  * finalizer, which comes last, waits for it. */
 static int process_gc(lua_State *L) {
     struct event_child *child = check_process(L);
-    if (child->link && !child->reaped && !child->loop->closed)
+    if (child->link && !child->reaped && !child->table->loop->closed)
         signal_child(child, SIGTERM);
     return 0;
 }
 
-void event_process_open(lua_State *L, struct event_loop *loop) {
-    static int exit_handler;
-    static const luaL_Reg methods[] = {
-        {"pid", process_pid},
-        {"running", process_running},
-        {"kill", process_kill},
-        {NULL, NULL},
-    };
-    if (!exit_handler)
-        exit_handler = atexit(terminate_all_at_exit) == 0;
-    evsignal_assign(&loop->sigchld_event, loop->base, SIGCHLD, on_sigchld, loop);
-    luaL_newmetatable(L, PROCESS_TYPE);
-    lua_pushcfunction(L, process_gc);
-    lua_setfield(L, -2, "__gc");
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-}
-
-void event_process_close_all(struct event_loop *loop) {
-    terminate(loop);
+/* When the loop is finalized: its children are ended and forgotten. */
+static void close_processes(lua_State *L, void *state) {
+    (void)L;
+    struct process_table *table = state;
+    terminate(table);
     struct event_child *child = live_children;
     while (child) {
         struct event_child *next = child->next;
-        if (child->loop == loop) {
+        if (child->table == table) {
             if (child->drain_armed)
                 event_del(&child->drain_timer);
             child->drain_armed = 0;
@@ -730,7 +483,39 @@ void event_process_close_all(struct event_loop *loop) {
         }
         child = next;
     }
-    if (loop->sigchld_armed)
-        event_del(&loop->sigchld_event);
-    loop->sigchld_armed = 0;
+    if (table->sigchld_armed)
+        event_del(&table->sigchld_event);
+    table->sigchld_armed = 0;
 }
+
+static void open_processes(lua_State *L, struct event_loop *loop) {
+    static int exit_handler;
+    static const luaL_Reg methods[] = {
+        {"pid", process_pid},
+        {"running", process_running},
+        {"kill", process_kill},
+        {NULL, NULL},
+    };
+    if (!exit_handler)
+        exit_handler = atexit(terminate_all_at_exit) == 0;
+    luaL_newmetatable(L, PROCESS_TYPE);
+    lua_pushcfunction(L, process_gc);
+    lua_setfield(L, -2, "__gc");
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    struct process_table *table = lua_newuserdatauv(L, sizeof *table, 0);
+    memset(table, 0, sizeof *table);
+    table->loop = loop;
+    evsignal_assign(&table->sigchld_event, loop->base, SIGCHLD, on_sigchld, table);
+    event_loop_on_close(loop, close_processes, table);
+}
+
+static const luaL_Reg process_functions[] = {
+    {"spawn", event_spawn},
+    {"kill_all", event_kill_all},
+    {"environ", event_environ},
+    {NULL, NULL},
+};
+
+const struct event_part event_process_part = {open_processes, process_functions};

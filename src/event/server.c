@@ -23,467 +23,28 @@
 #include "event/server.h"
 
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 #include <lauxlib.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "event/parts.h"
+
 #define SERVER_TYPE "lambda.event.http_server"
 #define DEFAULT_MAX_BODY (8u << 20)
 #define DEFAULT_MAX_HEADERS (64u << 10)
-/* After an answer that closes the connection, the server stops writing and reads for a while
- * before closing: closing a socket with unread data resets it, and the client could lose the
- * answer (a 413 sent while the client is still uploading, for one). */
-#define LINGER_SECONDS 2
-#define LINGER_MAX_BYTES (64u << 20)
-/* How long a closed server's connection may take to deliver its last answer. */
-#define DRAIN_SECONDS 10
-/* Input buffered beyond the head size limit while a request is pending pauses reading. */
-#define READ_SLACK 65536
 
 static const char *const server_options[] = {
     "address", "port", "handler", "stream_body", "max_body", "max_headers", "tls", NULL,
 };
 
-static void conn_destroy(struct http_conn *conn) {
-    event_del(&conn->resume);
-    bufferevent_free(conn->bev);
-    evbuffer_free(conn->body);
-    free(conn);
-}
-
-static void conn_release(struct http_conn *conn) {
-    if (--conn->busy == 0 && conn->dead)
-        conn_destroy(conn);
-}
-
-/* Closes the connection at once; buffered output is dropped. The memory goes when no callback
- * of this connection is running any more. */
-static void conn_kill(lua_State *L, struct http_conn *conn) {
-    if (conn->dead)
-        return;
-    conn->dead = 1;
-    if (conn->link) {
-        *conn->link = conn->next;
-        if (conn->next)
-            conn->next->link = conn->link;
-        conn->link = NULL;
-    }
-    if (conn->request)
-        http_request_detach(L, conn->request);
-    bufferevent_setcb(conn->bev, NULL, NULL, NULL, NULL);
-    bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
-    if (conn->busy == 0)
-        conn_destroy(conn);
-}
-
-/* The client went away, or the connection failed: a request the handler has seen but not
- * answered gets its on_close callback. */
-static void conn_lost(lua_State *L, struct http_conn *conn) {
-    struct http_request *request = conn->request;
-    conn->busy++;
-    if (request && request->dispatched && request->response != RESPONSE_DONE && !request->closed) {
-        request->closed = 1;
-        event_loop_pcall(conn->loop, L, http_request_on_close, request);
-    }
-    conn_kill(L, conn);
-    conn_release(conn);
-}
-
-static void start_lingering(lua_State *L, struct http_conn *conn) {
-    if (conn->tls) {
-        conn_kill(L, conn);
-        return;
-    }
-    conn->closing = LINGERING;
-    shutdown(bufferevent_getfd(conn->bev), SHUT_WR);
-    struct evbuffer *input = bufferevent_get_input(conn->bev);
-    evbuffer_drain(input, evbuffer_get_length(input));
-    struct timeval linger = {LINGER_SECONDS, 0};
-    bufferevent_set_timeouts(conn->bev, &linger, NULL);
-    bufferevent_setwatermark(conn->bev, EV_READ, 0, 0);
-    bufferevent_enable(conn->bev, EV_READ);
-}
-
-static void close_after_write(lua_State *L, struct http_conn *conn) {
-    if (conn->closing != OPEN || conn->dead)
-        return;
-    conn->closing = CLOSE_AFTER_WRITE;
-    conn->keep_alive = 0;
-    if (evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
-        start_lingering(L, conn);
-}
-
-void http_conn_write_error(struct http_conn *conn, int status) {
-    const char *reason = http_reason(status);
-    evbuffer_add_printf(bufferevent_get_output(conn->bev),
-                        "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-                        "Connection: close\r\n\r\n%s\n",
-                        status, reason, strlen(reason) + 1, reason);
-    conn->keep_alive = 0;
-}
-
-/* Answers a request that cannot be handled (malformed, too large) and closes. */
-static void reject(lua_State *L, struct http_conn *conn, int status) {
-    http_conn_write_error(conn, status);
-    close_after_write(L, conn);
-}
-
-static void finish_request(lua_State *L, struct http_conn *conn) {
-    if (conn->request)
-        http_request_detach(L, conn->request);
-    conn->state = READ_HEAD;
-    conn->head_scanned = 0;
-    if (!conn->keep_alive)
-        close_after_write(L, conn);
-}
-
-/* Reads what is buffered from the loop (a pipelined request), not from inside the caller. */
-static void resume_later(struct http_conn *conn) {
-    if (conn->closing == OPEN && evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0)
-        event_active(&conn->resume, EV_TIMEOUT, 0);
-}
-
-void http_conn_response_done(lua_State *L, struct http_conn *conn) {
-    /* While a callback of this connection runs, its processing loop goes on from here; while
-     * a streamed body is still arriving, reading it to the end finishes the request. */
-    if (conn->busy || conn->state != READ_DONE)
-        return;
-    finish_request(L, conn);
-    resume_later(conn);
-}
-
-/* The body cannot be read to its end (malformed, too large): the request ends here. */
-static void fail_body(lua_State *L, struct http_conn *conn, int status) {
-    struct http_request *request = conn->request;
-    conn->busy++;
-    if (request->dispatched && request->response != RESPONSE_DONE && !request->closed) {
-        request->closed = 1;
-        event_loop_pcall(conn->loop, L, http_request_on_close, request);
-    }
-    if (!conn->dead) {
-        enum response_state response = request->response;
-        http_request_detach(L, request);
-        if (response == RESPONSE_STREAMING)
-            conn_kill(L, conn);
-        else if (response == RESPONSE_DONE)
-            close_after_write(L, conn);
-        else
-            reject(L, conn, status);
-    }
-    conn_release(conn);
-}
-
-static void dispatch(lua_State *L, struct http_conn *conn) {
-    struct http_request *request = conn->request;
-    int ok = event_loop_pcall(conn->loop, L, http_request_dispatch, conn);
-    if (!ok && !conn->dead && conn->request == request && request->response == RESPONSE_NONE &&
-        !request->closed)
-        http_request_fail(L, request, 500);
-}
-
-static void body_complete(lua_State *L, struct http_conn *conn) {
-    conn->state = READ_DONE;
-    if (!conn->request->streamed)
-        dispatch(L, conn);
-    else
-        event_loop_pcall(conn->loop, L, http_request_on_end, conn);
-}
-
-/* Adds a piece of the body; returns 0 when the connection can read no further. */
-static int add_body(lua_State *L, struct http_conn *conn, const char *data, size_t length) {
-    conn->body_size += length;
-    if (conn->body_size > conn->server->max_body) {
-        fail_body(L, conn, 413);
-        return 0;
-    }
-    if (!conn->request->streamed) {
-        evbuffer_add(conn->body, data, length);
-        return 1;
-    }
-    struct http_piece_context context = {conn, data, length, NULL, 0};
-    event_loop_pcall(conn->loop, L, http_request_on_chunk, &context);
-    return !conn->dead;
-}
-
-static int read_sized_body(lua_State *L, struct http_conn *conn, struct evbuffer *input) {
-    size_t length = evbuffer_get_length(input);
-    size_t n = length < conn->body_left ? length : (size_t)conn->body_left;
-    if (n == 0)
-        return 0;
-    if (conn->request->streamed) {
-        if (!add_body(L, conn, (const char *)evbuffer_pullup(input, (ev_ssize_t)n), n))
-            return 0;
-        evbuffer_drain(input, n);
-    } else {
-        /* Moves the buffer chains, mostly without copying. */
-        evbuffer_remove_buffer(input, conn->body, n);
-        conn->body_size += n;
-    }
-    conn->body_left -= n;
-    if (conn->body_left > 0)
-        return 0;
-    body_complete(L, conn);
-    return 1;
-}
-
-static int read_chunked_body(lua_State *L, struct http_conn *conn, struct evbuffer *input) {
-    size_t length = evbuffer_get_length(input);
-    if (length == 0)
-        return 0;
-    const char *data = (const char *)evbuffer_pullup(input, -1);
-    size_t offset = 0;
-    for (;;) {
-        size_t used;
-        struct http_span piece, value;
-        enum http_chunk_event event = http_chunked_next(&conn->chunked, data + offset,
-                                                        length - offset, &used, &piece, &value);
-        const char *at = data + offset;
-        offset += used;
-        if (event == HTTP_CHUNK_DATA) {
-            if (!add_body(L, conn, at + piece.offset, piece.length))
-                return 0;
-        } else if (event == HTTP_CHUNK_TRAILER) {
-            struct http_piece_context context = {conn, at + piece.offset, piece.length,
-                                                 at + value.offset, value.length};
-            event_loop_pcall(conn->loop, L, http_request_add_trailer, &context);
-            if (conn->dead)
-                return 0;
-        } else if (event == HTTP_CHUNK_END) {
-            evbuffer_drain(input, offset);
-            body_complete(L, conn);
-            return 1;
-        } else if (event == HTTP_CHUNK_ERROR) {
-            fail_body(L, conn, 400);
-            return 0;
-        } else {
-            evbuffer_drain(input, offset);
-            return 0;
-        }
-    }
-}
-
-static int begin_body(lua_State *L, struct http_conn *conn) {
-    struct http_request *request = conn->request;
-    const struct http_head *head = &conn->head;
-    int has_body = head->chunked || head->content_length > 0;
-    if (head->content_length > 0 && (uint64_t)head->content_length > conn->server->max_body) {
-        http_request_detach(L, request);
-        reject(L, conn, 413);
-        return 0;
-    }
-    evbuffer_drain(conn->body, evbuffer_get_length(conn->body));
-    conn->body_size = 0;
-    conn->body_left = head->content_length > 0 ? (uint64_t)head->content_length : 0;
-    memset(&conn->chunked, 0, sizeof conn->chunked);
-    conn->chunked.max_trailer = conn->server->max_headers;
-    if (has_body && head->expect_continue)
-        evbuffer_add_printf(bufferevent_get_output(conn->bev), "HTTP/1.1 100 Continue\r\n\r\n");
-    conn->state = READ_BODY;
-    if (request->streamed) {
-        dispatch(L, conn);
-        if (conn->dead)
-            return 0;
-    }
-    if (!has_body)
-        body_complete(L, conn);
-    return 1;
-}
-
-static int read_head(lua_State *L, struct http_conn *conn, struct evbuffer *input) {
-    size_t max_headers = conn->server->max_headers;
-    size_t length = evbuffer_get_length(input);
-    /* Empty lines before a request line are ignored (RFC 9112 2.2). */
-    while (length > 0 && conn->head_scanned == 0) {
-        char first;
-        evbuffer_copyout(input, &first, 1);
-        if (first != '\r' && first != '\n')
-            break;
-        evbuffer_drain(input, 1);
-        length--;
-    }
-    if (length == 0)
-        return 0;
-    size_t limit = length < max_headers ? length : max_headers;
-    size_t contiguous = evbuffer_get_contiguous_space(input);
-    if (contiguous > limit)
-        contiguous = limit;
-    /* Usually the head is in the first buffer chain, and looking at it copies nothing. */
-    const char *data = (const char *)evbuffer_pullup(input, (ev_ssize_t)contiguous);
-    size_t end = http_head_end(data, contiguous, &conn->head_scanned);
-    if (end == 0 && contiguous < limit) {
-        data = (const char *)evbuffer_pullup(input, (ev_ssize_t)limit);
-        end = http_head_end(data, limit, &conn->head_scanned);
-    }
-    if (end == 0) {
-        if (limit == max_headers)
-            reject(L, conn, 431);
-        return 0;
-    }
-    int status = http_parse_head(data, end, &conn->head);
-    if (status != 0) {
-        reject(L, conn, status);
-        return 0;
-    }
-    conn->head_scanned = 0;
-    conn->keep_alive = conn->head.keep_alive;
-    struct http_build_context context = {conn, data};
-    int built = event_loop_pcall(conn->loop, L, http_request_build, &context);
-    if (conn->dead)
-        return 0;
-    evbuffer_drain(input, end);
-    if (!built || !conn->request) {
-        if (conn->request)
-            http_request_detach(L, conn->request);
-        reject(L, conn, 500);
-        return 0;
-    }
-    return begin_body(L, conn);
-}
-
-static void conn_process(struct http_conn *conn) {
-    lua_State *L = conn->loop->L;
-    struct event_base *base = conn->loop->base;
-    struct evbuffer *input = bufferevent_get_input(conn->bev);
-    int progress = 1;
-    conn->busy++;
-    while (progress && !conn->dead && conn->closing == OPEN && !event_base_got_break(base)) {
-        switch (conn->state) {
-        case READ_HEAD:
-            progress = read_head(L, conn, input);
-            break;
-        case READ_BODY:
-            progress = conn->head.chunked ? read_chunked_body(L, conn, input)
-                                          : read_sized_body(L, conn, input);
-            break;
-        case READ_DONE:
-            progress = !conn->request || conn->request->response == RESPONSE_DONE;
-            if (progress)
-                finish_request(L, conn);
-            break;
-        }
-    }
-    /* Stopped by event.stop(): what is buffered is read when the loop runs again. */
-    if (progress && !conn->dead && event_base_got_break(base))
-        resume_later(conn);
-    conn_release(conn);
-}
-
-static void on_resume(evutil_socket_t fd, short what, void *arg) {
-    (void)fd;
-    (void)what;
-    struct http_conn *conn = arg;
-    if (conn->closing == OPEN)
-        conn_process(conn);
-}
-
-static void on_read(struct bufferevent *bev, void *arg) {
-    struct http_conn *conn = arg;
-    if (conn->closing == LINGERING) {
-        struct evbuffer *input = bufferevent_get_input(bev);
-        conn->discarded += evbuffer_get_length(input);
-        evbuffer_drain(input, evbuffer_get_length(input));
-        if (conn->discarded > LINGER_MAX_BYTES)
-            conn_kill(conn->loop->L, conn);
-    } else if (conn->closing == OPEN) {
-        conn_process(conn);
-    }
-}
-
-static void on_write(struct bufferevent *bev, void *arg) {
-    struct http_conn *conn = arg;
-    if (conn->closing != CLOSE_AFTER_WRITE || evbuffer_get_length(bufferevent_get_output(bev)) > 0)
-        return;
-    if (conn->server)
-        start_lingering(conn->loop->L, conn);
-    else
-        conn_kill(conn->loop->L, conn); /* its server is closed: no reading any more */
-}
-
-static void on_event(struct bufferevent *bev, short what, void *arg) {
-    (void)bev;
-    struct http_conn *conn = arg;
-    if (what & BEV_EVENT_CONNECTED)
-        return; /* TLS handshake done */
-    if (conn->closing == OPEN)
-        conn_lost(conn->loop->L, conn);
-    else
-        conn_kill(conn->loop->L, conn);
-}
-
-static void format_peer(char *out, size_t size, const struct sockaddr *address) {
-    char host[INET6_ADDRSTRLEN] = "?";
-    if (address->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)address;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        snprintf(out, size, "%s:%u", host, (unsigned)ntohs(in->sin_port));
-    } else if (address->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)address;
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) { /* an IPv4 client of a dual-stack server */
-            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host, sizeof host);
-            snprintf(out, size, "%s:%u", host, (unsigned)ntohs(in6->sin6_port));
-        } else {
-            inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-            snprintf(out, size, "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
-        }
-    } else {
-        snprintf(out, size, "?");
-    }
-}
-
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *address,
                       int length, void *arg) {
     (void)listener;
     (void)length;
-    struct http_server *server = arg;
-    struct event_base *base = server->loop->base;
-    struct http_conn *conn = calloc(1, sizeof *conn);
-    struct bufferevent *bev = NULL;
-    if (conn && server->tls) {
-        SSL *ssl = SSL_new(server->tls);
-        /* Deferred: OpenSSL bufferevents may report a failed write from inside the write
-         * itself, which would free the connection under request:respond. */
-        if (ssl)
-            bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-        if (bev) /* clients often close without a TLS close_notify */
-            bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-    } else if (conn) {
-        bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-    }
-    struct evbuffer *body = bev ? evbuffer_new() : NULL;
-    if (!body) {
-        if (bev)
-            bufferevent_free(bev);
-        else
-            close(fd);
-        free(conn);
-        return;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    conn->server = server;
-    conn->loop = server->loop;
-    conn->bev = bev;
-    event_assign(&conn->resume, base, -1, 0, on_resume, conn);
-    conn->body = body;
-    conn->tls = server->tls != NULL;
-    format_peer(conn->peer, sizeof conn->peer, address);
-    conn->next = server->conns;
-    if (conn->next)
-        conn->next->link = &conn->next;
-    conn->link = &server->conns;
-    server->conns = conn;
-    bufferevent_setcb(bev, on_read, on_write, on_event, conn);
-    bufferevent_setwatermark(bev, EV_READ, 0, server->max_headers + READ_SLACK);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    http_conn_accept(arg, fd, address);
 }
 
 /* Pushes "cannot listen on ADDRESS:PORT: reason". */
@@ -556,71 +117,6 @@ static int listen_on(lua_State *L, struct http_server *server, const char *text,
     return 0;
 }
 
-/* Pushes "what 'path': reason" from errno or OpenSSL's error queue; returns -1. */
-static int tls_error(lua_State *L, const char *what, const char *path, int error) {
-    const char *reason = error ? strerror(error) : NULL;
-    unsigned long code = ERR_peek_last_error();
-    if (!reason && code)
-        reason = ERR_reason_error_string(code);
-    lua_pushfstring(L, "%s '%s': %s", what, path, reason ? reason : "invalid");
-    ERR_clear_error();
-    return -1;
-}
-
-static int readable(const char *path) {
-    FILE *file = fopen(path, "rb");
-    if (!file)
-        return errno;
-    fclose(file);
-    return 0;
-}
-
-/* Returns 0, or -1 with the message pushed. */
-static int load_tls(lua_State *L, struct http_server *server, const char *cert, const char *key) {
-    ERR_clear_error();
-    server->tls = SSL_CTX_new(TLS_server_method());
-    if (!server->tls)
-        return tls_error(L, "cannot set up TLS for", cert, 0);
-    SSL_CTX_set_min_proto_version(server->tls, TLS1_2_VERSION);
-    int error = readable(cert);
-    if (error || SSL_CTX_use_certificate_chain_file(server->tls, cert) != 1)
-        return tls_error(L, "cannot load TLS certificate", cert, error);
-    error = readable(key);
-    if (error || SSL_CTX_use_PrivateKey_file(server->tls, key, SSL_FILETYPE_PEM) != 1)
-        return tls_error(L, "cannot load TLS key", key, error);
-    if (SSL_CTX_check_private_key(server->tls) != 1)
-        return tls_error(L, "TLS key does not match certificate", cert, 0);
-    return 0;
-}
-
-/* Moves a connection of a closing server whose last answer is still being written to the
- * loop's draining list, where it lives on without its server until the answer is out. */
-static void drain(lua_State *L, struct http_conn *conn) {
-    *conn->link = conn->next;
-    if (conn->next)
-        conn->next->link = conn->link;
-    struct event_loop *loop = conn->loop;
-    conn->next = loop->draining;
-    if (conn->next)
-        conn->next->link = &conn->next;
-    conn->link = &loop->draining;
-    loop->draining = conn;
-    conn->server = NULL;
-    conn->keep_alive = 0;
-    if (conn->request)
-        http_request_detach(L, conn->request);
-    conn->closing = CLOSE_AFTER_WRITE;
-    bufferevent_disable(conn->bev, EV_READ);
-    struct timeval patience = {DRAIN_SECONDS, 0};
-    bufferevent_set_timeouts(conn->bev, NULL, &patience);
-}
-
-static void kill_now(lua_State *L, struct http_conn *conn) {
-    conn->busy++;
-    conn_kill(L, conn);
-    conn_release(conn);
-}
-
 /* With notify, requests still waiting for an answer get on_close and answers already given
  * are still delivered; without (finalizers), everything goes at once. */
 static void close_server(lua_State *L, struct http_server *server, int notify) {
@@ -634,18 +130,8 @@ static void close_server(lua_State *L, struct http_server *server, int notify) {
             server->next->link = server->link;
         server->link = NULL;
     }
-    while (server->conns) {
-        struct http_conn *conn = server->conns;
-        struct http_request *request = conn->request;
-        int unanswered = request && request->response != RESPONSE_DONE;
-        int writing = evbuffer_get_length(bufferevent_get_output(conn->bev)) > 0;
-        if (notify && unanswered)
-            conn_lost(L, conn);
-        else if (notify && writing && !conn->dead)
-            drain(L, conn);
-        else
-            kill_now(L, conn);
-    }
+    while (server->conns)
+        http_conn_server_closing(L, server->conns, notify);
     SSL_CTX_free(server->tls);
     server->tls = NULL;
     event_unref(L, &server->ref);
@@ -680,8 +166,9 @@ static const char *string_option(lua_State *L, int table, const char *name, cons
 
 /* http_server{address, port, handler, stream_body, max_body, max_headers, tls}
  *   -> server | nil, message */
-int event_http_server(lua_State *L) {
-    struct event_loop *loop = event_loop_upvalue(L);
+static int event_http_server(lua_State *L) {
+    struct http_server_list *list = lua_touserdata(L, lua_upvalueindex(1));
+    struct event_loop *loop = list->loop;
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     event_check_options(L, 1, "http_server", server_options);
@@ -706,6 +193,7 @@ int event_http_server(lua_State *L) {
     struct http_server *server = lua_newuserdatauv(L, sizeof *server, 2);
     memset(server, 0, sizeof *server);
     server->loop = loop;
+    server->list = list;
     server->ref = LUA_NOREF;
     server->max_body = (size_t)max_body;
     server->max_headers = (size_t)max_headers;
@@ -714,18 +202,19 @@ int event_http_server(lua_State *L) {
     lua_setiuservalue(L, -2, SERVER_HANDLER);
     lua_pushvalue(L, 3);
     lua_setiuservalue(L, -2, SERVER_STREAM_BODY);
-    if ((cert && load_tls(L, server, cert, key) != 0) || listen_on(L, server, address, port) != 0) {
+    if ((cert && http_tls_load(L, &server->tls, cert, key) != 0) ||
+        listen_on(L, server, address, port) != 0) {
         lua_pushnil(L);
         lua_insert(L, -2);
         return 2; /* the collector frees the TLS context */
     }
     lua_pushvalue(L, -1);
     server->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    server->next = loop->servers;
+    server->next = list->servers;
     if (server->next)
         server->next->link = &server->next;
-    server->link = &loop->servers;
-    loop->servers = server;
+    server->link = &list->servers;
+    list->servers = server;
     return 1;
 }
 
@@ -760,8 +249,16 @@ static int server_gc(lua_State *L) {
     return 0;
 }
 
-void event_http_open(lua_State *L, struct event_loop *loop) {
-    (void)loop;
+/* When the loop is finalized: every server and connection goes at once. */
+static void close_servers(lua_State *L, void *state) {
+    struct http_server_list *list = state;
+    while (list->servers)
+        close_server(L, list->servers, 0);
+    while (list->draining)
+        http_conn_kill_now(L, list->draining);
+}
+
+static void open_servers(lua_State *L, struct event_loop *loop) {
     static const luaL_Reg methods[] = {
         {"port", server_port},
         {"address", server_address},
@@ -774,12 +271,16 @@ void event_http_open(lua_State *L, struct event_loop *loop) {
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
-    event_http_request_open(L);
+    http_request_open(L);
+    struct http_server_list *list = lua_newuserdatauv(L, sizeof *list, 0);
+    memset(list, 0, sizeof *list);
+    list->loop = loop;
+    event_loop_on_close(loop, close_servers, list);
 }
 
-void event_http_close_all(struct event_loop *loop, lua_State *L) {
-    while (loop->servers)
-        close_server(L, loop->servers, 0);
-    while (loop->draining)
-        kill_now(L, loop->draining);
-}
+static const luaL_Reg server_functions[] = {
+    {"http_server", event_http_server},
+    {NULL, NULL},
+};
+
+const struct event_part event_server_part = {open_servers, server_functions};

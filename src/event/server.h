@@ -1,17 +1,20 @@
-/* lambda.event HTTP server internals shared by event_http.c (listening, connections, reading
- * requests) and event_http_request.c (the Lua request object and the responses). */
+/* lambda.event HTTP server internals shared by its files: server.c (listening, the server
+ * object), server_tls.c (TLS set-up), connection.c (connections, reading requests), request.c
+ * (the Lua request object) and response.c (the answers). */
 #ifndef CLC_EVENT_HTTP_H
 #define CLC_EVENT_HTTP_H
 
 #include <arpa/inet.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
+#include <lauxlib.h>
 #include <lua.h>
 #include <openssl/ssl.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
-#include "event/request_parse.h"
 #include "event/loop.h"
+#include "event/request_parse.h"
 
 #define HTTP_REQUEST_TYPE "lambda.event.request"
 
@@ -26,13 +29,23 @@
 #define REQUEST_ON_END 4
 
 struct http_conn;
+struct http_server;
+
+/* The servers of one loop, and the connections of closed servers still sending their last
+ * answer, so that finalizing the loop closes them all. */
+struct http_server_list {
+    struct event_loop *loop;
+    struct http_server *servers;
+    struct http_conn *draining;
+};
 
 struct http_server {
     struct event_loop *loop;
+    struct http_server_list *list;
     struct evconnlistener *listener;
     SSL_CTX *tls;
     struct http_conn *conns;
-    struct http_server *next, **link; /* loop->servers, while listening */
+    struct http_server *next, **link; /* list->servers, while listening */
     int ref;                          /* registry reference while listening */
     size_t max_body, max_headers;
     int port;
@@ -80,7 +93,22 @@ struct http_request {
     unsigned no_body : 1; /* HEAD, 204, 304: the response has no body */
 };
 
-/* Protected functions (event_loop_pcall) of event_http_request.c. */
+/* connection.c: a connection for a socket the server accepted (closed on failure). */
+void http_conn_accept(struct http_server *server, evutil_socket_t fd,
+                      const struct sockaddr *address);
+/* The connection's server is closing: with notify a request waiting for its answer gets
+ * on_close and an answer being written is still delivered (the connection moves to the
+ * list's draining connections); without, the connection goes at once. */
+void http_conn_server_closing(lua_State *L, struct http_conn *conn, int notify);
+void http_conn_kill_now(lua_State *L, struct http_conn *conn);
+
+/* server_tls.c: loads cert and key into a new *context (freed by the caller, also on
+ * failure); returns 0, or -1 with the message pushed. */
+int http_tls_load(lua_State *L, SSL_CTX **context, const char *cert, const char *key);
+/* A bufferevent accepting TLS on fd, or NULL (fd left open). */
+struct bufferevent *http_tls_accept(struct event_base *base, evutil_socket_t fd, SSL_CTX *tls);
+
+/* Protected functions (event_loop_pcall) of request.c. */
 struct http_build_context {
     struct http_conn *conn;
     const char *data; /* the request head, parsed into conn->head */
@@ -105,11 +133,16 @@ void http_request_fail(lua_State *L, struct http_request *request, int status);
 void http_conn_write_error(struct http_conn *conn, int status);
 const char *http_reason(int status);
 
-/* Called by event_http_request.c when the last byte of a response has been queued. */
+/* connection.c: called by response.c when the last byte of a response has been queued. */
 void http_conn_response_done(lua_State *L, struct http_conn *conn);
 /* Releases the request from its connection (registry reference included). */
 void http_request_detach(lua_State *L, struct http_request *request);
 
-void event_http_request_open(lua_State *L);
+/* request.c: the request object's metatable (with response.c's methods). */
+void http_request_open(lua_State *L);
+struct http_request *http_check_request(lua_State *L); /* argument 1 */
+int http_request_is_open(const struct http_request *request);
+/* response.c: respond, start_stream, send_chunk, finish_stream. */
+extern const luaL_Reg http_response_methods[];
 
 #endif

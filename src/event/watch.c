@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "event/loop.h"
+#include "event/parts.h"
 
 #define WATCH_TYPE "lambda.event.watch"
 #define DIR_GUARD_TYPE "lambda.event.dir"
@@ -378,8 +378,8 @@ static void close_watch(lua_State *L, struct event_watch *watch) {
 
 /* watch_tree(dir, {ignore = fn(path, is_dir), debounce = 0.2}?, fn(changes)) -> watch
  *   | nil, message */
-int event_watch_tree(lua_State *L) {
-    struct event_loop *loop = event_loop_upvalue(L);
+static int event_watch_tree(lua_State *L) {
+    struct event_loop *loop = lua_touserdata(L, lua_upvalueindex(1));
     size_t length;
     const char *root = luaL_checklstring(L, 1, &length);
     if (lua_type(L, 2) == LUA_TFUNCTION) { /* watch_tree(dir, fn) */
@@ -467,8 +467,7 @@ static int watch_gc(lua_State *L) {
     return 0;
 }
 
-void event_watch_open(lua_State *L, struct event_loop *loop) {
-    (void)loop;
+static void open_watches(lua_State *L, struct event_loop *loop) {
     luaL_newmetatable(L, WATCH_TYPE);
     lua_pushcfunction(L, watch_gc);
     lua_setfield(L, -2, "__gc");
@@ -481,4 +480,12 @@ void event_watch_open(lua_State *L, struct event_loop *loop) {
     lua_pushcfunction(L, close_dir_guard);
     lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
+    lua_pushlightuserdata(L, loop);
 }
+
+static const luaL_Reg watch_functions[] = {
+    {"watch_tree", event_watch_tree},
+    {NULL, NULL},
+};
+
+const struct event_part event_watch_part = {open_watches, watch_functions};
