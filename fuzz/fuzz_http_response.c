@@ -1,4 +1,4 @@
-/* libFuzzer target for the incremental HTTP/1.x response parser (http_response_parse.h). The
+/* libFuzzer target for the incremental HTTP/1.x response parser (http/response_parse.h). The
  * first input byte chooses whether the request was HEAD (its high bit) and the size of the
  * pieces the rest is fed in (its low bits), as a connection would deliver it; then the peer
  * closes. Checks that DONE and ERROR are final, that the state is consistent at every step,

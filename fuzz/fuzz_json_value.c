@@ -1,4 +1,4 @@
-/* libFuzzer target for lambda.json's decode and encode (json_decode.c, json_encode.c). Besides
+/* libFuzzer target for lambda.json's decode and encode (json/decode.c, json/encode.c). Besides
  * memory safety it checks, for every input:
  *  - decode accepts it exactly when json_pretty() validates it, and a rejection carries
  *    json_pretty's message;

@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/luax.h"
 #include "host/modules.h"
 
 #define CACHE_TYPE "lambda.cache"
-#define FD_GUARD_TYPE "lambda.cache.fd"
 #define MAX_KEY_LENGTH 255
 #define TEMP_SUFFIX "/.tmp-XXXXXX"
 
@@ -159,30 +159,16 @@ static int cache_path(lua_State *L) {
     return push_entry_path(L) ? 1 : 2;
 }
 
-/* Closes a descriptor that a Lua error (out of memory while reading) would otherwise leak. */
-struct fd_guard {
-    int fd;
-};
-
-static int fd_guard_close(lua_State *L) {
-    struct fd_guard *guard = luaL_checkudata(L, 1, FD_GUARD_TYPE);
-    if (guard->fd >= 0)
-        close(guard->fd);
-    guard->fd = -1;
-    return 0;
-}
-
 /* c:get(key) -> contents | nil (absent) | nil, message */
 static int cache_get(lua_State *L) {
     const char *path = push_entry_path(L);
     if (!path)
         return 2;
-    struct fd_guard *guard = lua_newuserdatauv(L, sizeof *guard, 0);
-    guard->fd = -1;
-    luaL_setmetatable(L, FD_GUARD_TYPE);
+    /* Closed by the guard if a Lua error (out of memory while reading) comes first. */
+    int *fd = luax_push_fd_guard(L);
     struct io_failure failure;
-    guard->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (guard->fd < 0) {
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) {
         if (errno == ENOENT) {
             lua_pushnil(L);
             return 1;
@@ -193,19 +179,18 @@ static int cache_get(lua_State *L) {
     struct stat info;
     size_t chunk = LUAL_BUFFERSIZE;
     /* One read for the usual case; +1 so that read sees end of file at once. */
-    if (fstat(guard->fd, &info) == 0 && info.st_size > 0)
+    if (fstat(*fd, &info) == 0 && info.st_size > 0)
         chunk = (size_t)info.st_size + 1;
     luaL_Buffer contents;
     luaL_buffinit(L, &contents);
     for (;;) {
         char *space = luaL_prepbuffsize(&contents, chunk);
-        ssize_t count = read(guard->fd, space, chunk);
+        ssize_t count = read(*fd, space, chunk);
         if (count < 0 && errno == EINTR)
             continue;
         if (count < 0) {
             set_failure(&failure, "read", path);
-            close(guard->fd);
-            guard->fd = -1;
+            luax_close_fd(fd);
             return push_failure(L, &failure);
         }
         if (count == 0)
@@ -213,8 +198,7 @@ static int cache_get(lua_State *L) {
         luaL_addsize(&contents, (size_t)count);
         chunk = LUAL_BUFFERSIZE;
     }
-    close(guard->fd);
-    guard->fd = -1;
+    luax_close_fd(fd);
     luaL_pushresult(&contents);
     return 1;
 }
@@ -359,11 +343,6 @@ static const luaL_Reg cache_functions[] = {
 };
 
 int luaopen_lambda_cache(lua_State *L) {
-    if (luaL_newmetatable(L, FD_GUARD_TYPE)) {
-        lua_pushcfunction(L, fd_guard_close);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_pop(L, 1);
     luaL_newmetatable(L, CACHE_TYPE);
     luaL_setfuncs(L, cache_metamethods, 0);
     luaL_newlib(L, cache_methods);

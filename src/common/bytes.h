@@ -1,8 +1,8 @@
 /* A growable byte buffer for data whose size is only known once it has all arrived (HTTP
  * response heads and bodies). An allocation failure is remembered rather than reported at
  * once, so that code which must not fail midway (a libcurl callback) can check it later. */
-#ifndef CLC_BYTES_H
-#define CLC_BYTES_H
+#ifndef CLC_COMMON_BYTES_H
+#define CLC_COMMON_BYTES_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* Well-formed UTF-8, shared by the parsers of outside input (JSON, TOML) and the JSON
  * decoder. */
-#ifndef CLC_UTF8_H
-#define CLC_UTF8_H
+#ifndef CLC_COMMON_UTF8_H
+#define CLC_COMMON_UTF8_H
 
 #include <stddef.h>
 

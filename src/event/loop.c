@@ -1,12 +1,5 @@
-/* The lambda.event loop itself (see loop.h): creation and finalization, the error policy for
- * callbacks, and the loop's own functions:
- *
- *   event.run()                 runs until event.stop() or until nothing is left to wait for
- *                               (no timer, signal handler, server, child or watch is active)
- *   event.stop()                makes run() return after the current callback; what else was
- *                               due waits for the next run()
- *   event.now()                 wall-clock seconds, cached at the start of the loop iteration
- *   event.on_error(fn | nil)    fn(message_with_traceback) receives callback errors
+/* The lambda.event loop (see loop.h): creation and finalization, and the error policy for
+ * callbacks. The loop's own Lua functions are in run.c.
  *
  * Error policy: every callback runs in protected mode. An error is reported (message and
  * traceback) to the function given to event.on_error, or else to stderr prefixed with
@@ -15,6 +8,8 @@
  * prefers to stop can call event.stop() from its on_error function. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "event/loop.h"
+
 #include <lauxlib.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,8 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "event/loop.h"
-#include "event/parts.h"
+#include "common/luax.h"
 
 #define LOOP_TYPE "lambda.event.loop"
 /* Registry key of the loop: one per Lua state, whoever asks for it. */
@@ -58,14 +52,6 @@ void event_unref(lua_State *L, int *ref) {
     *ref = LUA_NOREF;
 }
 
-static int add_traceback(lua_State *L) {
-    const char *message = lua_tostring(L, 1);
-    if (!message)
-        message = luaL_tolstring(L, 1, NULL);
-    luaL_traceback(L, L, message, 1);
-    return 1;
-}
-
 /* The error message with its traceback is on top of the stack. */
 static void report_error(struct event_loop *loop, lua_State *L) {
     if (loop->error_handler != LUA_NOREF && lua_checkstack(L, 2)) {
@@ -89,7 +75,7 @@ int event_loop_call(struct event_loop *loop, lua_State *L, int nargs) {
         lua_settop(L, function - 1);
         return 0;
     }
-    lua_pushcfunction(L, add_traceback);
+    lua_pushcfunction(L, luax_traceback);
     lua_insert(L, function);
     int ok = lua_pcall(L, nargs, 0, function) == LUA_OK;
     if (!ok)
@@ -106,51 +92,6 @@ int event_loop_pcall(struct event_loop *loop, lua_State *L, lua_CFunction fn, vo
     lua_pushcfunction(L, fn);
     lua_pushlightuserdata(L, ctx);
     return event_loop_call(loop, L, 1);
-}
-
-/* The loop part's functions get the loop as upvalue 1. */
-static struct event_loop *upvalue_loop(lua_State *L) {
-    return lua_touserdata(L, lua_upvalueindex(1));
-}
-
-/* run(): runs the loop until stop() or until nothing is left to wait for. */
-static int event_run(lua_State *L) {
-    struct event_loop *loop = upvalue_loop(L);
-    if (loop->L)
-        return luaL_error(L, "event.run: the loop is already running");
-    loop->L = L;
-    int status = event_base_loop(loop->base, 0);
-    loop->L = NULL;
-    if (status < 0)
-        return luaL_error(L, "event.run: the event loop failed");
-    return 0;
-}
-
-/* stop(): makes the running event.run() return once the current callback has finished. */
-static int event_stop(lua_State *L) {
-    event_base_loopbreak(upvalue_loop(L)->base);
-    return 0;
-}
-
-/* now() -> seconds since the epoch, as cached at the start of this loop iteration */
-static int event_now(lua_State *L) {
-    struct timeval now;
-    event_base_gettimeofday_cached(upvalue_loop(L)->base, &now);
-    lua_pushnumber(L, (double)now.tv_sec + (double)now.tv_usec / 1e6);
-    return 1;
-}
-
-/* on_error(fn | nil): fn(message_with_traceback) receives callback errors instead of stderr. */
-static int event_on_error(lua_State *L) {
-    struct event_loop *loop = upvalue_loop(L);
-    if (!lua_isnoneornil(L, 1))
-        luaL_checktype(L, 1, LUA_TFUNCTION);
-    event_unref(L, &loop->error_handler);
-    if (!lua_isnoneornil(L, 1)) {
-        lua_settop(L, 1);
-        loop->error_handler = luaL_ref(L, LUA_REGISTRYINDEX);
-    }
-    return 0;
 }
 
 static int loop_gc(lua_State *L) {
@@ -216,14 +157,3 @@ struct event_loop *event_loop_get(lua_State *L) {
     lua_setfield(L, LUA_REGISTRYINDEX, LOOP_KEY);
     return loop;
 }
-
-static void push_loop(lua_State *L, struct event_loop *loop) {
-    lua_pushlightuserdata(L, loop);
-}
-
-static const luaL_Reg loop_functions[] = {
-    {"run", event_run},           {"stop", event_stop}, {"now", event_now},
-    {"on_error", event_on_error}, {NULL, NULL},
-};
-
-const struct event_part event_loop_part = {push_loop, loop_functions};

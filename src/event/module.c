@@ -1,4 +1,4 @@
-/* lambda.event: one libevent loop per Lua state (loop.c) driving timers (timer.c), signal
+/* lambda.event: one libevent loop per Lua state (loop.c, run.c) driving timers (timer.c), signal
  * handlers (signal.c), an HTTP/1.1 server (server.c and the files it names), child processes
  * (process.c) and file watching (watch.c). This file only merges the parts' functions into
  * the module table; each part documents its own functions.

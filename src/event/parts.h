@@ -17,7 +17,7 @@ struct event_part {
     const luaL_Reg *functions;
 };
 
-extern const struct event_part event_loop_part;    /* loop.c: run, stop, now, on_error */
+extern const struct event_part event_loop_part;    /* run.c: run, stop, now, on_error */
 extern const struct event_part event_timer_part;   /* timer.c: timer, every */
 extern const struct event_part event_signal_part;  /* signal.c: on_signal */
 extern const struct event_part event_server_part;  /* server.c: http_server */

@@ -20,11 +20,12 @@
  * HEAD and in 304s. Answering methods return true, or nil, "connection closed" when the
  * client went away; answering twice, or streaming without start_stream, raises an error.
  * A request the script keeps stays open until answered or until the client goes away. */
-#include "event/server.h"
-
 #include <event2/buffer.h>
 #include <lauxlib.h>
 #include <string.h>
+
+#include "common/luax.h"
+#include "event/server.h"
 
 void http_request_detach(lua_State *L, struct http_request *request) {
     if (request->conn) {
@@ -39,18 +40,10 @@ static void push_span(lua_State *L, const char *data, struct http_span span) {
     lua_pushlstring(L, data + span.offset, span.length);
 }
 
-static void push_lower(lua_State *L, const char *text, size_t length) {
-    luaL_Buffer buffer;
-    char *out = luaL_buffinitsize(L, &buffer, length);
-    for (size_t i = 0; i < length; i++)
-        out[i] = text[i] >= 'A' && text[i] <= 'Z' ? (char)(text[i] + 32) : text[i];
-    luaL_pushresultsize(&buffer, length);
-}
-
 /* t[lower(name)] = value, or the existing value .. ", " .. value */
 static void add_field(lua_State *L, int table, const char *name, size_t name_length,
                       const char *value, size_t value_length) {
-    push_lower(L, name, name_length);
+    luax_push_lower(L, name, name_length);
     lua_pushvalue(L, -1);
     if (lua_rawget(L, table) == LUA_TNIL) {
         lua_pop(L, 1);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/ascii.h"
 #include "event/server.h"
 
 static const struct {
@@ -85,10 +86,6 @@ static int check_status(lua_State *L, int arg) {
     return (int)status;
 }
 
-static int is_value_char(unsigned char c) {
-    return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
 /* What the script's headers say about framing. */
 struct head_info {
     int user_length; /* it gave a Content-Length */
@@ -107,7 +104,7 @@ static void visit_header(lua_State *L, struct head_info *info, struct evbuffer *
     if (!name || name_length == 0)
         luaL_error(L, "header names must be non-empty strings");
     for (size_t i = 0; i < name_length; i++)
-        if (!http_is_token_char((unsigned char)name[i]))
+        if (!ascii_is_tchar((unsigned char)name[i]))
             luaL_error(L, "invalid header name '%s'", name);
     int type = lua_type(L, value_index);
     if (type == LUA_TSTRING || type == LUA_TNUMBER)
@@ -115,7 +112,7 @@ static void visit_header(lua_State *L, struct head_info *info, struct evbuffer *
     if (!value)
         luaL_error(L, "header '%s' must have a string value", name);
     for (size_t i = 0; i < value_length; i++)
-        if (!is_value_char((unsigned char)value[i]))
+        if (!http_is_field_value_char((unsigned char)value[i]))
             luaL_error(L, "invalid character in the value of header '%s'", name);
     int is_length = http_token_equals(name, name_length, "content-length");
     int is_connection = http_token_equals(name, name_length, "connection");

@@ -6,7 +6,8 @@
  *     tls = {cert = path, key = path}}
  *     -> server (:port(), :address(), :close()) | nil, "cannot listen on [::]:9000: ..."
  *
- * The request object and the answers are in event_http_request.c. Keep-alive and pipelining
+ * Connections are in connection.c, TLS in server_tls.c, the request object and the answers
+ * in request.c and response.c. Keep-alive and pipelining
  * are supported; requests on one connection are answered in order: the next is read once the
  * current one has been read completely and answered. A client that half-closes its side is
  * taken as gone.

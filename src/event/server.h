@@ -1,8 +1,8 @@
 /* lambda.event HTTP server internals shared by its files: server.c (listening, the server
  * object), server_tls.c (TLS set-up), connection.c (connections, reading requests), request.c
  * (the Lua request object) and response.c (the answers). */
-#ifndef CLC_EVENT_HTTP_H
-#define CLC_EVENT_HTTP_H
+#ifndef CLC_EVENT_SERVER_H
+#define CLC_EVENT_SERVER_H
 
 #include <arpa/inet.h>
 #include <event2/bufferevent.h>

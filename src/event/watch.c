@@ -26,10 +26,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/luax.h"
 #include "event/parts.h"
 
 #define WATCH_TYPE "lambda.event.watch"
-#define DIR_GUARD_TYPE "lambda.event.dir"
 /* User values of a watch. */
 #define WATCH_CALLBACK 1
 #define WATCH_IGNORE 2
@@ -146,15 +146,6 @@ static void add_change(lua_State *L, int watch_index, int path_index, const char
     schedule_flush(watch);
 }
 
-static int close_dir_guard(lua_State *L) {
-    DIR **dir = luaL_checkudata(L, 1, DIR_GUARD_TYPE);
-    if (*dir) {
-        closedir(*dir);
-        *dir = NULL;
-    }
-    return 0;
-}
-
 static int is_directory(lua_State *L, int watch_index, const char *rel,
                         const struct dirent *entry) {
     if (entry->d_type != DT_UNKNOWN)
@@ -194,9 +185,7 @@ static int add_tree(lua_State *L, int watch_index, int rel_index, int report) {
     lua_pushinteger(L, wd);
     lua_rawset(L, -3);
     lua_pop(L, 1);
-    DIR **dir = lua_newuserdatauv(L, sizeof *dir, 0);
-    *dir = NULL;
-    luaL_setmetatable(L, DIR_GUARD_TYPE);
+    DIR **dir = luax_push_dir_guard(L);
     *dir = opendir(lua_tostring(L, -2));
     int error = 0;
     for (struct dirent *entry; error == 0 && *dir && (entry = readdir(*dir));) {
@@ -213,10 +202,7 @@ static int add_tree(lua_State *L, int watch_index, int rel_index, int report) {
         }
         lua_pop(L, 1);
     }
-    if (*dir) {
-        closedir(*dir);
-        *dir = NULL;
-    }
+    luax_close_dir(dir);
     lua_pop(L, 2);
     return error;
 }
@@ -475,10 +461,6 @@ static void open_watches(lua_State *L, struct event_loop *loop) {
     lua_pushcfunction(L, watch_close);
     lua_setfield(L, -2, "close");
     lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-    luaL_newmetatable(L, DIR_GUARD_TYPE);
-    lua_pushcfunction(L, close_dir_guard);
-    lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
     lua_pushlightuserdata(L, loop);
 }

@@ -13,12 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/luax.h"
 #include "host/modules.h"
 
 /* Userdata types that own an open descriptor, so that a Lua error raised half-way (out of
  * memory while growing a buffer) cannot leak it: the garbage collector closes it. */
-#define DIR_GUARD_TYPE "lambda.fs.dir"
-#define FD_GUARD_TYPE "lambda.fs.fd"
 
 #define READ_CHUNK 65536
 
@@ -72,24 +71,6 @@ static int fs_lstat(lua_State *L) {
     return push_stat(L, &st);
 }
 
-static int close_dir_guard(lua_State *L) {
-    DIR **dir = luaL_checkudata(L, 1, DIR_GUARD_TYPE);
-    if (*dir) {
-        closedir(*dir);
-        *dir = NULL;
-    }
-    return 0;
-}
-
-static int close_fd_guard(lua_State *L) {
-    int *fd = luaL_checkudata(L, 1, FD_GUARD_TYPE);
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-    return 0;
-}
-
 static int compare_names(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -117,9 +98,7 @@ static void sort_names(lua_State *L, lua_Integer count) {
 /* list(dir) -> array of entry names without "." and "..", sorted bytewise | nil, message, errno */
 static int fs_list(lua_State *L) {
     const char *path = check_path(L, 1);
-    DIR **dir = lua_newuserdatauv(L, sizeof *dir, 0);
-    *dir = NULL;
-    luaL_setmetatable(L, DIR_GUARD_TYPE);
+    DIR **dir = luax_push_dir_guard(L);
     *dir = opendir(path);
     if (!*dir)
         return luaL_fileresult(L, 0, path);
@@ -138,8 +117,7 @@ static int fs_list(lua_State *L) {
         lua_rawseti(L, -2, ++count);
     }
     int error = errno;
-    closedir(*dir);
-    *dir = NULL;
+    luax_close_dir(dir);
     if (error != 0) {
         errno = error;
         return luaL_fileresult(L, 0, path);
@@ -183,9 +161,7 @@ static int fs_realpath(lua_State *L) {
 /* read(path) -> whole contents of a regular file | nil, message, errno */
 static int fs_read(lua_State *L) {
     const char *path = check_path(L, 1);
-    int *fd = lua_newuserdatauv(L, sizeof *fd, 0);
-    *fd = -1;
-    luaL_setmetatable(L, FD_GUARD_TYPE);
+    int *fd = luax_push_fd_guard(L);
     /* O_NONBLOCK so that naming a FIFO fails below instead of waiting for a writer. */
     *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (*fd < 0)
@@ -220,19 +196,9 @@ static int fs_read(lua_State *L) {
         }
         luaL_addsize(&b, (size_t)got);
     }
-    close(*fd);
-    *fd = -1;
+    luax_close_fd(fd);
     luaL_pushresult(&b);
     return 1;
-}
-
-static void new_guard_type(lua_State *L, const char *name, lua_CFunction close) {
-    luaL_newmetatable(L, name);
-    lua_pushcfunction(L, close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, close);
-    lua_setfield(L, -2, "__close");
-    lua_pop(L, 1);
 }
 
 static const luaL_Reg fs_functions[] = {
@@ -241,8 +207,6 @@ static const luaL_Reg fs_functions[] = {
 };
 
 int luaopen_lambda_fs(lua_State *L) {
-    new_guard_type(L, DIR_GUARD_TYPE, close_dir_guard);
-    new_guard_type(L, FD_GUARD_TYPE, close_fd_guard);
     luaL_newlib(L, fs_functions);
     return 1;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/luax.h"
 #include "host/embedded.h"
 #include "host/modules.h"
 
@@ -99,14 +100,6 @@ lua_State *host_new_state(void) {
     return L;
 }
 
-static int traceback(lua_State *L) {
-    const char *message = lua_tostring(L, 1);
-    if (!message)
-        message = luaL_tolstring(L, 1, NULL);
-    luaL_traceback(L, L, message, 1);
-    return 1;
-}
-
 /* Protected body: main = require "main"; return main(args). */
 static int run_main(lua_State *L) {
     int argc = (int)lua_tointeger(L, 1);
@@ -129,7 +122,7 @@ int host_main(int argc, char **argv) {
         fputs("cargo-lambda: out of memory\n", stderr);
         return EXIT_INTERNAL;
     }
-    lua_pushcfunction(L, traceback);
+    lua_pushcfunction(L, luax_traceback);
     lua_pushcfunction(L, run_main);
     lua_pushinteger(L, argc);
     lua_pushlightuserdata(L, argv);

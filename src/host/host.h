@@ -1,6 +1,6 @@
 /* The host: one Lua state with the C primitives and the embedded scripts. */
-#ifndef CLC_HOST_H
-#define CLC_HOST_H
+#ifndef CLC_HOST_HOST_H
+#define CLC_HOST_HOST_H
 
 #include <lua.h>
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/ascii.h"
 #include "http/engine.h"
 
 #ifndef CLC_LIBCURL_SONAME
@@ -130,10 +131,6 @@ static size_t receive_body(char *data, size_t size, size_t count, void *userdata
     return bytes_append(&t->result->body, data, size * count) ? size * count : 0;
 }
 
-static bool is_blank(char c) {
-    return c == ' ' || c == '\t';
-}
-
 /* Keeps the header lines of the final response only, each ending in "\n": a status line
  * (after a 1xx answer) starts over, and a folded line (obsolete, but still legal to receive)
  * is joined to the previous line with one space, because curl passes it on separately. */
@@ -154,11 +151,11 @@ static size_t receive_header(char *line, size_t size, size_t count, void *userda
     if (t->head_complete || content == 0)
         return length;
     size_t start = 0;
-    if (is_blank(line[0])) {
+    if (ascii_is_blank(line[0])) {
         if (head->length == 0)
             return length; /* nothing to continue */
         head->length--;    /* reopen the previous line */
-        while (start < content && is_blank(line[start]))
+        while (start < content && ascii_is_blank(line[start]))
             start++;
         if (!bytes_append(head, " ", 1))
             return 0;

@@ -2,17 +2,19 @@
  * and what they hand back. The binding reads and checks the caller's options; an engine
  * never raises a Lua error, so that its resources are always released by the binding.
  *
- * - http_plain.c sends plain-HTTP requests to loopback addresses itself: the local invoke and
+ * - plain.c sends plain-HTTP requests to loopback addresses itself: the local invoke and
  *   the Runtime API client, where libcurl's weight (it loads a TLS stack, Kerberos, LDAP,
  *   ...: 7 MB of a process's memory before the first request) buys nothing.
- * - http_curl.c sends everything else through libcurl, loaded on first use. */
+ * - curl.c sends everything else through libcurl, loaded on first use. */
 #ifndef CLC_HTTP_ENGINE_H
 #define CLC_HTTP_ENGINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "common/bytes.h"
+#include "common/url.h"
 
 struct http_header {
     const char *name, *value; /* NUL-terminated (a value may be empty) */
@@ -20,6 +22,8 @@ struct http_header {
 
 struct http_call {
     const char *url;
+    struct url parts;        /* the URL split, when url_problem is NULL */
+    const char *url_problem; /* why the URL cannot be split: the plain engine leaves it */
     const char *method;
     const char *body; /* NULL: no body */
     size_t body_length;
@@ -50,11 +54,23 @@ struct http_result {
  * (or out_of_memory). */
 
 struct http_plain_pool; /* idle keep-alive connections of one Lua state */
-/* Whether the plain engine takes this call: an http:// URL whose host is a loopback address
- * or localhost, in a form simple enough that it and libcurl would send the same bytes. */
-bool http_plain_accepts(const struct http_call *call);
+/* Where the plain engine sends a call it takes. */
+#define HTTP_PLAIN_MAX_ADDRESSES 2 /* localhost: ::1, then 127.0.0.1 */
+struct http_plain_target {
+    const char *host; /* as written in the URL (brackets kept for IPv6) */
+    size_t host_length;
+    unsigned port;
+    const char *path; /* from the URL: the path and query, NULL for "/" */
+    struct sockaddr_storage addresses[HTTP_PLAIN_MAX_ADDRESSES];
+    socklen_t address_lengths[HTTP_PLAIN_MAX_ADDRESSES];
+    int address_count;
+};
+/* Whether the plain engine takes this call, and where it goes: an http:// URL whose host is a
+ * loopback address or localhost, in a form simple enough that it and libcurl would send the
+ * same bytes. */
+bool http_plain_accepts(const struct http_call *call, struct http_plain_target *target);
 bool http_plain_perform(struct http_plain_pool **pool, const struct http_call *call,
-                        struct http_result *result);
+                        const struct http_plain_target *target, struct http_result *result);
 void http_plain_pool_free(struct http_plain_pool *pool);
 
 struct http_curl_share; /* libcurl's connection, DNS and TLS session caches of one Lua state */

@@ -1,7 +1,7 @@
 /* lambda.http: one HTTP request per call.
  *
  * This file is the Lua binding: it reads and checks the caller's options into a struct
- * http_call, hands it to one of two engines (http_engine.h: the plain engine for loopback
+ * http_call, hands it to one of two engines (engine.h: the plain engine for loopback
  * http, libcurl for the rest) and turns the struct http_result into Lua values. The call's
  * C allocations live in a to-be-closed userdata, so a Lua error raised at any point, while
  * reading the options or while building the result, frees them; the engines never raise. */
@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/engine.h"
+#include "common/ascii.h"
+#include "common/luax.h"
 #include "host/modules.h"
+#include "http/engine.h"
 
 #define CALL_METATABLE "lambda.http.call"
 #define STATE_METATABLE "lambda.http.state"
@@ -54,10 +56,6 @@ static int state_release(lua_State *L) {
     return 0;
 }
 
-static bool is_blank(char c) {
-    return c == ' ' || c == '\t';
-}
-
 /* ---- reading the options table (argument 1) ---- */
 
 static int bad_field(lua_State *L, const char *field, const char *expected) {
@@ -95,20 +93,6 @@ static double seconds_field(lua_State *L, const char *field) {
     return seconds;
 }
 
-/* RFC 9110 token: what a method or a header name may consist of. */
-static bool is_token(const char *text, size_t length) {
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    if (length == 0)
-        return false;
-    for (size_t i = 0; i < length; i++) {
-        unsigned char c = (unsigned char)text[i];
-        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-        if (!alnum && (c == '\0' || !strchr(extra, c)))
-            return false;
-    }
-    return true;
-}
-
 /* Adds the header whose name and value are at the given stack indices. The strings are
  * stored in the anchor table so that they stay alive (a number value is converted to a new
  * string). */
@@ -120,7 +104,7 @@ static void add_header(lua_State *L, struct call_storage *storage, int anchor, i
                       lua_pushfstring(L, "header name must be a string, got %s",
                                       luaL_typename(L, name_index)));
     const char *name = lua_tolstring(L, name_index, &name_length);
-    if (!is_token(name, name_length))
+    if (!ascii_is_token(name, name_length))
         luaL_argerror(L, 1, lua_pushfstring(L, "invalid header name '%s'", name));
     if (!lua_isstring(L, value_index))
         luaL_argerror(L, 1,
@@ -187,7 +171,7 @@ static void read_method_and_body(lua_State *L, struct http_call *call) {
         call->method = "GET";
         method_length = strlen(call->method);
     }
-    if (!is_token(call->method, method_length))
+    if (!ascii_is_token(call->method, method_length))
         luaL_argerror(L, 1, lua_pushfstring(L, "invalid method '%s'", call->method));
     call->body = string_field(L, 1, "body", &body_length);
     call->body_length = body_length;
@@ -218,15 +202,6 @@ static void read_tls(lua_State *L, struct http_call *call) {
     lua_pop(L, 1);
 }
 
-/* Pushes text[0, length) lower-cased. */
-static void push_lower(lua_State *L, const char *text, size_t length) {
-    luaL_Buffer lower;
-    char *out = luaL_buffinitsize(L, &lower, length);
-    for (size_t i = 0; i < length; i++)
-        out[i] = (text[i] >= 'A' && text[i] <= 'Z') ? (char)(text[i] - 'A' + 'a') : text[i];
-    luaL_pushresultsize(&lower, length);
-}
-
 /* Sets result.headers (lower-case names, repeats joined with ", ") and result.header_list
  * ({name, value} pairs as received) from the collected header lines. */
 static void set_response_headers(lua_State *L, const struct bytes *head, int result) {
@@ -241,9 +216,9 @@ static void set_response_headers(lua_State *L, const struct bytes *head, int res
         const char *colon = memchr(line, ':', (size_t)(line_end - line));
         if (colon && colon > line) {
             const char *value = colon + 1, *value_end = line_end;
-            while (value < value_end && is_blank(*value))
+            while (value < value_end && ascii_is_blank(*value))
                 value++;
-            while (value_end > value && is_blank(value_end[-1]))
+            while (value_end > value && ascii_is_blank(value_end[-1]))
                 value_end--;
             lua_createtable(L, 2, 0);
             lua_pushlstring(L, line, (size_t)(colon - line));
@@ -252,7 +227,7 @@ static void set_response_headers(lua_State *L, const struct bytes *head, int res
             lua_rawseti(L, -2, 2);
             lua_rawseti(L, list, ++count);
 
-            push_lower(L, line, (size_t)(colon - line));
+            luax_push_lower(L, line, (size_t)(colon - line));
             lua_pushvalue(L, -1);
             if (lua_rawget(L, map) == LUA_TSTRING) {
                 lua_pushliteral(L, ", ");
@@ -306,6 +281,7 @@ static int http_request(lua_State *L) {
     }
     if (strlen(call.url) != url_length)
         luaL_argerror(L, 1, "field 'url' contains a NUL byte");
+    call.url_problem = url_parse(call.url, url_length, &call.parts);
     call.timeout = seconds_field(L, "timeout");
     call.connect_timeout = seconds_field(L, "connect_timeout");
     lua_getfield(L, 1, "trace");
@@ -324,8 +300,10 @@ static int http_request(lua_State *L) {
 
     struct http_state *state = lua_touserdata(L, lua_upvalueindex(1));
     struct http_result *result = &storage->result;
-    bool ok = http_plain_accepts(&call) ? http_plain_perform(&state->pool, &call, result)
-                                        : http_curl_perform(&state->share, &call, result);
+    struct http_plain_target target;
+    bool ok = http_plain_accepts(&call, &target)
+                  ? http_plain_perform(&state->pool, &call, &target, result)
+                  : http_curl_perform(&state->share, &call, result);
     if (result->out_of_memory)
         return luaL_error(L, "not enough memory for the request to %s", call.url);
     if (!ok) {

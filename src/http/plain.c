@@ -3,7 +3,7 @@
  * and what it loads take 7 MB of a process that only needs to send one request to the local
  * emulator. It sends the same bytes libcurl would (the request head in libcurl's order), so
  * the two engines are interchangeable; anything it is not sure of goes to libcurl (see
- * http_plain_accepts). */
+ * http_plain_accepts in plain_target.c). */
 #define _GNU_SOURCE /* MSG_NOSIGNAL, SOCK_CLOEXEC */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,19 +23,8 @@
 #include "http/engine.h"
 #include "http/response_parse.h"
 
-#define MAX_ADDRESSES 2      /* localhost: ::1, then 127.0.0.1 */
 #define MAX_IDLE 4           /* idle connections kept per Lua state */
 #define DEFAULT_CONNECT 300. /* seconds; libcurl's default connect timeout */
-
-struct target {
-    const char *host; /* as written in the URL (brackets kept for IPv6) */
-    size_t host_length;
-    unsigned port;
-    const char *path; /* from the URL: the path and query, NULL for "/" */
-    struct sockaddr_storage addresses[MAX_ADDRESSES];
-    socklen_t address_lengths[MAX_ADDRESSES];
-    int address_count;
-};
 
 struct idle_connection {
     int fd;
@@ -48,131 +37,6 @@ struct http_plain_pool {
     int count;
 };
 
-/* ---- which calls this engine takes ---- */
-
-static void add_address(struct target *t, int family, const void *address) {
-    struct sockaddr_storage *storage = &t->addresses[t->address_count];
-    memset(storage, 0, sizeof *storage);
-    if (family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)storage;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)t->port);
-        memcpy(&in6->sin6_addr, address, sizeof in6->sin6_addr);
-        t->address_lengths[t->address_count++] = sizeof *in6;
-    } else {
-        struct sockaddr_in *in = (struct sockaddr_in *)storage;
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)t->port);
-        memcpy(&in->sin_addr, address, sizeof in->sin_addr);
-        t->address_lengths[t->address_count++] = sizeof *in;
-    }
-}
-
-/* Whether the path and query would go on the wire unchanged by libcurl: visible ASCII, no
- * fragment, and no "." or ".." segment (libcurl removes those). */
-static bool is_plain_path(const char *path) {
-    const char *query = strchr(path, '?');
-    size_t path_length = query ? (size_t)(query - path) : strlen(path);
-    for (const char *c = path; *c; c++)
-        if (*c <= ' ' || *c >= 0x7f || *c == '#')
-            return false;
-    for (size_t i = 0; i < path_length; i++) {
-        if (path[i] != '.' || (i > 0 && path[i - 1] != '/'))
-            continue;
-        size_t dots = (i + 1 < path_length && path[i + 1] == '.') ? 2 : 1;
-        if (i + dots == path_length || path[i + dots] == '/')
-            return false;
-    }
-    return true;
-}
-
-/* http://HOST[:PORT][/PATH][?QUERY] with HOST a loopback literal or localhost. */
-static bool parse_target(const char *url, struct target *t) {
-    memset(t, 0, sizeof *t);
-    if (strncasecmp(url, "http://", 7) != 0)
-        return false;
-    const char *authority = url + 7;
-    size_t authority_length = strcspn(authority, "/?#");
-    const char *rest = authority + authority_length;
-    if (memchr(authority, '@', authority_length))
-        return false; /* credentials in the URL: libcurl's business */
-    const char *port_text = NULL;
-    char host[64];
-    if (authority[0] == '[') {
-        const char *close = memchr(authority, ']', authority_length);
-        if (!close || (size_t)(close - authority) >= sizeof host)
-            return false;
-        t->host_length = (size_t)(close - authority) + 1;
-        memcpy(host, authority + 1, t->host_length - 2);
-        host[t->host_length - 2] = '\0';
-        if (close + 1 < rest) {
-            if (close[1] != ':')
-                return false;
-            port_text = close + 2;
-        }
-    } else {
-        const char *colon = memchr(authority, ':', authority_length);
-        t->host_length = colon ? (size_t)(colon - authority) : authority_length;
-        if (t->host_length == 0 || t->host_length >= sizeof host)
-            return false;
-        memcpy(host, authority, t->host_length);
-        host[t->host_length] = '\0';
-        if (colon)
-            port_text = colon + 1;
-    }
-    t->host = authority;
-    t->port = 80;
-    if (port_text) {
-        if (port_text == rest)
-            return false;
-        unsigned long port = 0;
-        for (const char *c = port_text; c < rest; c++) {
-            if (*c < '0' || *c > '9' || port > 65535)
-                return false;
-            port = port * 10 + (unsigned long)(*c - '0');
-        }
-        if (port == 0 || port > 65535)
-            return false;
-        t->port = (unsigned)port;
-    }
-    if (*rest && !is_plain_path(rest))
-        return false;
-    t->path = *rest ? rest : NULL;
-
-    struct in6_addr in6;
-    struct in_addr in;
-    if (authority[0] == '[') {
-        if (inet_pton(AF_INET6, host, &in6) != 1 || !IN6_IS_ADDR_LOOPBACK(&in6))
-            return false;
-        add_address(t, AF_INET6, &in6);
-    } else if (strcasecmp(host, "localhost") == 0) {
-        /* As libcurl resolves it, without asking DNS: IPv6 first. */
-        in6 = in6addr_loopback;
-        add_address(t, AF_INET6, &in6);
-        in.s_addr = htonl(INADDR_LOOPBACK);
-        add_address(t, AF_INET, &in);
-    } else {
-        if (inet_pton(AF_INET, host, &in) != 1 || (ntohl(in.s_addr) >> 24) != 127)
-            return false;
-        add_address(t, AF_INET, &in);
-    }
-    return true;
-}
-
-bool http_plain_accepts(const struct http_call *call) {
-    const char *engine = getenv("CARGO_LAMBDA_HTTP");
-    if (engine && strcmp(engine, "curl") == 0)
-        return false;
-    for (size_t i = 0; i < call->header_count; i++) {
-        /* Headers that change how libcurl frames or sends the body. */
-        const char *name = call->headers[i].name;
-        if (strcasecmp(name, "Transfer-Encoding") == 0 || strcasecmp(name, "Expect") == 0)
-            return false;
-    }
-    struct target target;
-    return parse_target(call->url, &target);
-}
-
 /* ---- the request head, in libcurl's order ---- */
 
 static const struct http_header *find_header(const struct http_call *call, const char *name) {
@@ -182,7 +46,8 @@ static const struct http_header *find_header(const struct http_call *call, const
     return NULL;
 }
 
-static bool build_head(const struct http_call *call, const struct target *t, struct bytes *head) {
+static bool build_head(const struct http_call *call, const struct http_plain_target *t,
+                       struct bytes *head) {
     char number[32];
     bytes_append_string(head, call->method);
     bytes_append(head, " ", 1);
@@ -259,7 +124,7 @@ static short wait_for(int fd, short events, double deadline) {
 
 struct exchange {
     const struct http_call *call;
-    struct target target;
+    const struct http_plain_target *target;
     double started, deadline, connect_deadline;
     int fd;
     bool reused;
@@ -294,10 +159,10 @@ static bool same_address(const struct idle_connection *idle, const struct sockad
 static int take_idle(struct http_plain_pool *pool, struct exchange *x) {
     if (!pool)
         return -1;
-    for (int a = 0; a < x->target.address_count; a++) {
+    for (int a = 0; a < x->target->address_count; a++) {
         for (int i = 0; i < pool->count; i++) {
             struct idle_connection idle = pool->idle[i];
-            if (!same_address(&idle, &x->target.addresses[a], x->target.address_lengths[a]))
+            if (!same_address(&idle, &x->target->addresses[a], x->target->address_lengths[a]))
                 continue;
             memmove(&pool->idle[i], &pool->idle[i + 1],
                     (size_t)(pool->count - i - 1) * sizeof idle);
@@ -331,8 +196,8 @@ static void keep_idle(struct http_plain_pool **pool, struct exchange *x) {
     }
     struct idle_connection *idle = &p->idle[p->count++];
     idle->fd = x->fd;
-    idle->address = x->target.addresses[x->connected];
-    idle->address_length = x->target.address_lengths[x->connected];
+    idle->address = x->target->addresses[x->connected];
+    idle->address_length = x->target->address_lengths[x->connected];
 }
 
 void http_plain_pool_free(struct http_plain_pool *pool) {
@@ -359,8 +224,8 @@ static void describe_address(const struct sockaddr_storage *address, char *text,
 /* Connects to the first address that accepts; sets x->fd. */
 static bool connect_target(struct exchange *x) {
     int refused = 0, last_error = 0, last_address = 0;
-    for (int a = 0; a < x->target.address_count; a++) {
-        const struct sockaddr_storage *address = &x->target.addresses[a];
+    for (int a = 0; a < x->target->address_count; a++) {
+        const struct sockaddr_storage *address = &x->target->addresses[a];
         int fd = socket(address->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
             last_error = errno;
@@ -368,7 +233,7 @@ static bool connect_target(struct exchange *x) {
             continue;
         }
         int error = 0;
-        if (connect(fd, (const struct sockaddr *)address, x->target.address_lengths[a]) != 0) {
+        if (connect(fd, (const struct sockaddr *)address, x->target->address_lengths[a]) != 0) {
             error = errno;
             if (error == EINPROGRESS) {
                 double deadline =
@@ -398,7 +263,7 @@ static bool connect_target(struct exchange *x) {
         return fail(x, "refused", "%s", "connection refused");
     char ip[64], text[160];
     long port;
-    describe_address(&x->target.addresses[last_address], ip, sizeof ip, &port);
+    describe_address(&x->target->addresses[last_address], ip, sizeof ip, &port);
     snprintf(text, sizeof text, "failed to connect to %s port %ld: %s", ip, port,
              strerror(last_error));
     return fail(x, "transport", "%s", text);
@@ -489,17 +354,15 @@ static bool caller_closes(const struct http_call *call) {
 }
 
 bool http_plain_perform(struct http_plain_pool **pool, const struct http_call *call,
-                        struct http_result *result) {
-    struct exchange x = {.call = call, .fd = -1, .result = result};
-    if (!parse_target(call->url, &x.target))
-        return fail(&x, "transport", "%s", "not a loopback http URL");
+                        const struct http_plain_target *target, struct http_result *result) {
+    struct exchange x = {.call = call, .target = target, .fd = -1, .result = result};
     x.started = now();
     x.deadline = call->timeout > 0 ? x.started + call->timeout : INFINITY;
     x.connect_deadline =
         x.started + (call->connect_timeout > 0 ? call->connect_timeout : DEFAULT_CONNECT);
 
     struct bytes head = {0};
-    if (!build_head(call, &x.target, &head)) {
+    if (!build_head(call, x.target, &head)) {
         result->out_of_memory = true;
         bytes_free(&head);
         return false;
@@ -531,7 +394,7 @@ bool http_plain_perform(struct http_plain_pool **pool, const struct http_call *c
             response.head = (struct bytes){0};
             response.body = (struct bytes){0};
             result->elapsed = now() - x.started;
-            describe_address(&x.target.addresses[x.connected], result->primary_ip,
+            describe_address(&x.target->addresses[x.connected], result->primary_ip,
                              sizeof result->primary_ip, &result->primary_port);
             if (response.keep_alive && response.extra == 0 && !caller_closes(call)) {
                 keep_idle(pool, &x);

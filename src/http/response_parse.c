@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/ascii.h"
+
 enum phase { PHASE_HEAD, PHASE_LENGTH, PHASE_CHUNKED, PHASE_UNTIL_CLOSE, PHASE_DONE, PHASE_ERROR };
 
 /* Trailer fields after a chunked body are read and dropped; this bounds them. */
@@ -28,10 +30,6 @@ static enum http_response_state fail(struct http_response *p, const char *messag
     snprintf(p->error, sizeof p->error, "%s", message);
     p->phase = PHASE_ERROR;
     return HTTP_RESPONSE_ERROR;
-}
-
-static bool is_blank(char c) {
-    return c == ' ' || c == '\t';
 }
 
 /* "HTTP/1.x SP 3DIGIT [SP reason]" */
@@ -58,11 +56,11 @@ static const char *parse_status_line(struct http_response *p, const char *line, 
 /* Appends one header line to p->head: as it is, or joined to the previous line with one
  * space when it is a continuation (obsolete folding, which libcurl still accepts). */
 static bool add_header_line(struct http_response *p, const char *line, size_t length) {
-    if (is_blank(line[0])) {
+    if (ascii_is_blank(line[0])) {
         if (p->head.length == 0)
             return true;  /* nothing to continue */
         p->head.length--; /* reopen the previous line */
-        while (length > 0 && is_blank(line[0])) {
+        while (length > 0 && ascii_is_blank(line[0])) {
             line++;
             length--;
         }
@@ -100,9 +98,9 @@ static const char *interpret_head(const struct http_response *p, struct framing 
         if (colon) {
             size_t name_length = (size_t)(colon - line);
             const char *value = colon + 1, *value_end = line_end;
-            while (value < value_end && is_blank(*value))
+            while (value < value_end && ascii_is_blank(*value))
                 value++;
-            while (value_end > value && is_blank(value_end[-1]))
+            while (value_end > value && ascii_is_blank(value_end[-1]))
                 value_end--;
             size_t value_length = (size_t)(value_end - value);
             if (http_token_equals(line, name_length, "content-length")) {

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "common/bytes.h"
-#include "event/request_parse.h"
+#include "common/http1.h"
 
 /* A head larger than this is refused rather than buffered without end. */
 #define HTTP_RESPONSE_MAX_HEAD (256 * 1024)

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ascii.h"
+#include "common/luax.h"
 #include "host/modules.h"
 
 enum file_kind { CONFIG, CREDENTIALS };
@@ -54,14 +56,10 @@ struct ini_parser {
     int failed; /* set when the error being raised is about the file, not e.g. out of memory */
 };
 
-static int is_blank(int c) {
-    return c == ' ' || c == '\t';
-}
-
 static void trim(const char **begin, const char **end) {
-    while (*begin < *end && is_blank(**begin))
+    while (*begin < *end && ascii_is_blank(**begin))
         (*begin)++;
-    while (*end > *begin && is_blank((*end)[-1]))
+    while (*end > *begin && ascii_is_blank((*end)[-1]))
         (*end)--;
 }
 
@@ -100,14 +98,6 @@ static void warn(struct ini_parser *P) {
     lua_pushfstring(L, "line %I: %s", P->line, lua_tostring(L, -1));
     lua_rawseti(L, SLOT_WARNINGS, (lua_Integer)lua_rawlen(L, SLOT_WARNINGS) + 1);
     lua_pop(L, 1);
-}
-
-static void push_lower(lua_State *L, const char *begin, const char *end) {
-    luaL_Buffer b;
-    char *out = luaL_buffinitsize(L, &b, (size_t)(end - begin));
-    for (const char *c = begin; c < end; c++)
-        *out++ = (*c >= 'A' && *c <= 'Z') ? (char)(*c - 'A' + 'a') : *c;
-    luaL_pushresultsize(&b, (size_t)(end - begin));
 }
 
 /* Stores the property being read into its section, unless either is being ignored. */
@@ -162,7 +152,7 @@ static void ignore_section(struct ini_parser *P, const char *reason) {
 static const char *after_prefix(const char *begin, const char *end, const char *prefix) {
     size_t length = strlen(prefix);
     if ((size_t)(end - begin) <= length || memcmp(begin, prefix, length) != 0 ||
-        !is_blank(begin[length]))
+        !ascii_is_blank(begin[length]))
         return NULL;
     return begin + length;
 }
@@ -258,7 +248,7 @@ static void property_line(struct ini_parser *P, const char *begin, const char *e
     if (!P->in_section)
         fail(P, "property outside of any [section]");
     for (const char *c = begin + 1; c < end; c++) {
-        if ((*c == '#' || *c == ';') && is_blank(c[-1])) {
+        if ((*c == '#' || *c == ';') && ascii_is_blank(c[-1])) {
             end = c;
             break;
         }
@@ -272,7 +262,7 @@ static void property_line(struct ini_parser *P, const char *begin, const char *e
     if (key == key_end)
         fail(P, "property without a name before '='");
     if (is_valid_name(key, key_end)) {
-        push_lower(L, key, key_end);
+        luax_push_lower(L, key, (size_t)(key_end - key));
     } else {
         if (!lua_isnil(L, SLOT_SECTION)) {
             lua_pushfstring(L, "property '%s' ignored: not a valid property name",
@@ -304,7 +294,7 @@ static void subproperty_line(struct ini_parser *P, const char *begin, const char
         lua_replace(L, SLOT_VALUE);
         P->state = SUBPROPERTIES;
     }
-    push_lower(L, key, key_end);
+    luax_push_lower(L, key, (size_t)(key_end - key));
     lua_pushlstring(L, value, (size_t)(end - value));
     lua_rawset(L, SLOT_VALUE);
 }
@@ -383,13 +373,13 @@ static int parse_file(lua_State *L) {
             end--;
         P->line++;
         const char *first = begin;
-        while (first < end && is_blank(*first))
+        while (first < end && ascii_is_blank(*first))
             first++;
         if (first == end || *begin == '#' || *begin == ';')
             continue; /* blank lines and comments do not end a property */
         if (*begin == '[')
             section_line(P, begin, end);
-        else if (is_blank(*begin))
+        else if (ascii_is_blank(*begin))
             continuation_line(P, begin, end);
         else
             property_line(P, begin, end);

@@ -1,4 +1,4 @@
-/* lambda.json's decode (json_value.h): JSON text to Lua values, with integers kept as Lua
+/* lambda.json's decode (value.h): JSON text to Lua values, with integers kept as Lua
  * integers and every other number read as the nearest double.
  *
  * decode first runs json_pretty()'s validator, so it accepts and rejects exactly what
@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "json/pretty.h"
 #include "json/value.h"
-#include "common/utf8.h"
 
 struct decoder {
     lua_State *L;

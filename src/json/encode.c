@@ -1,4 +1,4 @@
-/* lambda.json's encode (json_value.h): Lua values to JSON text, with integers written in full
+/* lambda.json's encode (value.h): Lua values to JSON text, with integers written in full
  * and floats written so that they read back as the same double.
  *
  * encode recurses once per nested table, at most JSON_MAX_DEPTH deep, and writes into a buffer
@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "json/pretty.h"
 #include "json/value.h"
-#include "common/utf8.h"
 
 #if LUA_FLOAT_TYPE != LUA_FLOAT_DOUBLE
 #error "floats are written with %g and read back with strtod: lua_Number must be double"
@@ -183,7 +183,7 @@ static size_t format_number(lua_State *L, int index, char *text) {
         if (strtod(text, NULL) == number)
             break;
     }
-    /* snprintf and strtod above agree on the locale (see read_double in json_decode.c);
+    /* snprintf and strtod above agree on the locale (see read_double in decode.c);
      * JSON's decimal point is '.' whatever the locale's is. */
     char *point = strchr(text, lua_getlocaledecpoint());
     if (point)
@@ -392,32 +392,16 @@ int json_encode(lua_State *L) {
     lua_settop(L, 1);
     struct json_output *out = lua_newuserdatauv(L, sizeof *out, 0);
     *out = (struct json_output){0};
-    luaL_setmetatable(L, OUTPUT_METATABLE);
+    if (luaL_newmetatable(L, OUTPUT_METATABLE)) {
+        lua_pushcfunction(L, free_output);
+        lua_setfield(L, -2, "__close");
+        lua_pushcfunction(L, free_output);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
     lua_toclose(L, 2);
     struct encoder E = {.L = L, .out = out, .array_mt = lua_upvalueindex(1), .depth = 0};
     encode_value(&E, 1);
     lua_pushlstring(L, out->bytes, out->length);
     return 1;
-}
-
-void json_value_open(lua_State *L) {
-    static const luaL_Reg functions[] = {
-        {"decode", json_decode},
-        {"encode", json_encode},
-        {NULL, NULL},
-    };
-    luaL_newmetatable(L, OUTPUT_METATABLE);
-    lua_pushcfunction(L, free_output);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, free_output);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
-    /* Registry-backed, so arrays decoded through an earlier require of the module match. */
-    luaL_newmetatable(L, JSON_ARRAY_METATABLE);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "array_mt");
-    luaL_setfuncs(L, functions, 1);
-    /* The value cjson.null has, so that scripts may mix the two modules. */
-    lua_pushlightuserdata(L, NULL);
-    lua_setfield(L, -2, "null");
 }

@@ -1,11 +1,11 @@
-/* lambda.json: pretty() and valid() over the order-keeping printer in json_pretty.c, and
- * decode, encode, null and array_mt from json_decode.c and json_encode.c. Scripts still find
- * lua-cjson as require "cjson" (host.c); nothing here uses it. */
+/* lambda.json, registered here: pretty() and valid() over the order-keeping printer in
+ * pretty.c, decode() and encode() from decode.c and encode.c (value.h), null and array_mt.
+ * Scripts still find lua-cjson as require "cjson" (host/host.c); nothing here uses it. */
 #include <lauxlib.h>
 
+#include "host/modules.h"
 #include "json/pretty.h"
 #include "json/value.h"
-#include "host/modules.h"
 
 static void add_to_buffer(void *buffer, const char *bytes, size_t length) {
     luaL_addlstring(buffer, bytes, length);
@@ -42,14 +42,24 @@ static int json_valid_text(lua_State *L) {
     return 1;
 }
 
+/* Every function gets the array metatable as upvalue 1 (only decode and encode use it). */
 static const luaL_Reg json_functions[] = {
     {"pretty", json_pretty_text},
     {"valid", json_valid_text},
+    {"decode", json_decode},
+    {"encode", json_encode},
     {NULL, NULL},
 };
 
 int luaopen_lambda_json(lua_State *L) {
-    luaL_newlib(L, json_functions);
-    json_value_open(L);
+    luaL_newlibtable(L, json_functions);
+    /* Registry-backed, so arrays decoded through an earlier require of the module match. */
+    luaL_newmetatable(L, JSON_ARRAY_METATABLE);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "array_mt");
+    luaL_setfuncs(L, json_functions, 1);
+    /* The value cjson.null has, so that scripts may mix the two modules. */
+    lua_pushlightuserdata(L, NULL);
+    lua_setfield(L, -2, "null");
     return 1;
 }

@@ -1,11 +1,13 @@
 /* Single pass over the text with an explicit stack of open containers, so the run time is
  * linear and no input can recurse the C stack. */
 #include "json/pretty.h"
-#include "common/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "common/ascii.h"
+#include "common/utf8.h"
 
 #define INDENT_WIDTH 2
 
@@ -119,21 +121,11 @@ static bool scan_literal(struct parser *p, const char *word) {
     return true;
 }
 
-static int hex_value(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Reads the 4 hex digits at p->pos (just after "\u") and advances past them. */
 static bool scan_hex4(struct parser *p, unsigned *unit) {
     *unit = 0;
     for (int i = 0; i < 4; i++, p->pos++) {
-        int digit = hex_value(peek(p));
+        int digit = ascii_hex_value(peek(p));
         if (digit < 0)
             return fail(p, p->pos, "expected 4 hex digits after \\u");
         *unit = *unit * 16 + (unsigned)digit;
@@ -186,7 +178,7 @@ static bool scan_escape(struct parser *p) {
     }
 }
 
-/* Well-formed UTF-8 (utf8.h). The error points at the first byte that cannot continue the
+/* Well-formed UTF-8 (common/utf8.h). The error points at the first byte that cannot continue the
  * sequence. */
 static bool scan_utf8(struct parser *p) {
     const unsigned char *start = (const unsigned char *)p->text + p->pos;

@@ -13,12 +13,8 @@
 /* The metatable decoded arrays carry (kept in the registry under this name). */
 #define JSON_ARRAY_METATABLE "lambda.json.array"
 
-/* Both take that metatable as their first upvalue. */
-int json_decode(lua_State *L); /* json_decode.c */
-int json_encode(lua_State *L); /* json_encode.c */
-
-/* Adds decode, encode, null and array_mt to the module table on top of the stack
- * (json_encode.c). */
-void json_value_open(lua_State *L);
+/* Both take that metatable as their first upvalue (json.c registers them). */
+int json_decode(lua_State *L); /* decode.c */
+int json_encode(lua_State *L); /* encode.c */
 
 #endif

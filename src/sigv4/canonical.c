@@ -1,4 +1,4 @@
-/* Canonical forms for Signature Version 4 (see sigv4_canon.h). The rules are those of the AWS
+/* Canonical forms for Signature Version 4 (see canonical.h). The rules are those of the AWS
  * test suites: the path is encoded once more than it is on the wire (so "%3A" in a Lambda ARN
  * is signed as "%253A"), while query parameters are decoded first, so they are never encoded
  * twice. */
@@ -8,121 +8,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/ascii.h"
+
 static const char upper_hex[] = "0123456789ABCDEF";
 
-static int is_unreserved(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
-static int hex_value(unsigned char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* Characters a host name may hold besides letters and digits (RFC 3986 reg-name). */
-static int is_host_char(unsigned char c) {
-    return is_unreserved(c) || (c != '\0' && strchr("!$&'()*+,;=%", c) != NULL);
-}
-
-static const char *parse_port(const char *text, size_t length, unsigned default_port,
-                              unsigned *port) {
-    unsigned long value = 0;
-    for (size_t i = 0; i < length; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return "port is not a number";
-        value = value * 10 + (unsigned long)(text[i] - '0');
-        if (value > 65535)
-            return "port is out of range";
-    }
-    if (length > 0 && value == 0)
-        return "port is out of range";
-    /* An empty port means the default one (RFC 3986 section 3.2.3). */
-    *port = (length == 0 || value == default_port) ? 0 : (unsigned)value;
-    return NULL;
-}
-
-const char *sigv4_parse_url(const char *url, size_t length, struct sigv4_url *parts) {
-    for (size_t i = 0; i < length; i++) {
-        unsigned char c = (unsigned char)url[i];
-        if (c < 0x20 || c == 0x7f)
-            return "control character in the URL";
-    }
-    const char *separator = strstr(url, "://");
-    if (!separator)
-        return "not an absolute URL (scheme://host/path expected)";
-    size_t scheme_length = (size_t)(separator - url);
-    unsigned default_port;
-    if (scheme_length == 4 && strncasecmp(url, "http", 4) == 0)
-        default_port = 80;
-    else if (scheme_length == 5 && strncasecmp(url, "https", 5) == 0)
-        default_port = 443;
-    else
-        return "scheme must be http or https";
-
-    /* The URL holds no NUL (checked above), so the str* functions stop at its end. */
-    const char *authority = separator + 3;
-    size_t authority_length = strcspn(authority, "/?#");
-    const char *after = authority + authority_length;
-    if (memchr(authority, '@', authority_length))
-        return "user information (user@host) is not supported";
-    parts->host = authority;
-    const char *port_text;
-    if (authority_length > 0 && authority[0] == '[') {
-        const char *close = memchr(authority, ']', authority_length);
-        if (!close || close == authority + 1)
-            return "malformed IPv6 address";
-        parts->host_length = (size_t)(close + 1 - authority);
-        port_text = close + 1;
-        if (port_text < after && *port_text != ':')
-            return "malformed IPv6 address";
-    } else {
-        const char *colon = memchr(authority, ':', authority_length);
-        parts->host_length = colon ? (size_t)(colon - authority) : authority_length;
-        port_text = authority + parts->host_length;
-        for (size_t i = 0; i < parts->host_length; i++) {
-            if (!is_host_char((unsigned char)authority[i]))
-                return "invalid character in the host name";
-        }
-    }
-    if (parts->host_length == 0)
-        return "missing host";
-    if (port_text < after) /* skip the ':' */
-        port_text++;
-    const char *problem =
-        parse_port(port_text, (size_t)(after - port_text), default_port, &parts->port);
-    if (problem)
-        return problem;
-
-    parts->path = after;
-    parts->path_length = strcspn(after, "?#");
-    const char *query = after + parts->path_length;
-    parts->before_query = (size_t)(query - url);
-    if (*query == '?') {
-        parts->query = query + 1;
-        parts->query_length = strcspn(query + 1, "#");
-    } else {
-        parts->query = "";
-        parts->query_length = 0;
-    }
-    return NULL;
-}
-
-void sigv4_push_host(lua_State *L, const struct sigv4_url *parts) {
-    lua_pushlstring(L, parts->host, parts->host_length);
-    if (parts->port) {
-        lua_pushfstring(L, ":%d", (int)parts->port);
-        lua_concat(L, 2);
-    }
-}
-
 static size_t encode_byte(unsigned char c, char *out) {
-    if (is_unreserved(c)) {
+    if (ascii_is_unreserved(c)) {
         out[0] = (char)c;
         return 1;
     }
@@ -149,8 +40,8 @@ static void add_reencoded(luaL_Buffer *buffer, const char *bytes, size_t length)
     for (size_t i = 0; i < length; i++) {
         unsigned char c = (unsigned char)bytes[i];
         if (c == '%' && i + 2 < length) {
-            int high = hex_value((unsigned char)bytes[i + 1]);
-            int low = hex_value((unsigned char)bytes[i + 2]);
+            int high = ascii_hex_value((unsigned char)bytes[i + 1]);
+            int low = ascii_hex_value((unsigned char)bytes[i + 2]);
             if (high >= 0 && low >= 0) {
                 c = (unsigned char)(high << 4 | low);
                 i += 2;

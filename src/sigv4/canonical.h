@@ -1,23 +1,11 @@
 /* The canonical forms Signature Version 4 signs: URL pieces, the canonical URI, the canonical
  * query string and canonical header values. Everything is built on Lua buffers, so a Lua error
  * half-way leaks nothing. */
-#ifndef CLC_SIGV4_CANON_H
-#define CLC_SIGV4_CANON_H
+#ifndef CLC_SIGV4_CANONICAL_H
+#define CLC_SIGV4_CANONICAL_H
 
 #include <lauxlib.h>
 #include <stddef.h>
-
-/* A URL split in place: every pointer points into the string that was parsed. */
-struct sigv4_url {
-    const char *host; /* as written, IPv6 literals with their brackets */
-    size_t host_length;
-    unsigned port;    /* 0 when absent or the scheme's default, which the Host header leaves out */
-    const char *path; /* "" when the URL has none */
-    size_t path_length;
-    const char *query; /* without the '?'; "" when there is none */
-    size_t query_length;
-    size_t before_query; /* length of scheme://authority/path, where a query would start */
-};
 
 /* A query parameter given as raw bytes (not yet percent-encoded). */
 struct sigv4_param {
@@ -25,12 +13,6 @@ struct sigv4_param {
     const char *value;
     size_t value_length;
 };
-
-/* Splits an http or https URL; returns NULL, or why the URL cannot be used. */
-const char *sigv4_parse_url(const char *url, size_t length, struct sigv4_url *parts);
-
-/* Pushes the value of the Host header a client sends for this URL: host[:port]. */
-void sigv4_push_host(lua_State *L, const struct sigv4_url *parts);
 
 /* Adds bytes percent-encoded: everything but A-Za-z0-9-._~ becomes %XX (upper-case hex). */
 void sigv4_add_encoded(luaL_Buffer *buffer, const char *bytes, size_t length);

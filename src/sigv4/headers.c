@@ -1,4 +1,4 @@
-/* Canonical headers for Signature Version 4 (see sigv4_headers.h). The headers are gathered in
+/* Canonical headers for Signature Version 4 (see headers.h). The headers are gathered in
  * an array in a userdata, their lower-cased names and values kept alive by an anchor table, so
  * that an error raised half-way leaks nothing. */
 #include "sigv4/headers.h"
@@ -7,6 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ascii.h"
+#include "common/luax.h"
+#include "sigv4/canonical.h"
+
+/* The Host header a client sends for the URL: host[:port], the port left out when it is the
+ * scheme's default. */
+static void push_host(lua_State *L, const struct url *url) {
+    lua_pushlstring(L, url->host, url->host_length);
+    if (url->port && url->port != url->default_port) {
+        lua_pushfstring(L, ":%d", (int)url->port);
+        lua_concat(L, 2);
+    }
+}
+
 /* One header of the canonical request; names are lower case. */
 struct header {
     const char *name, *value;
@@ -14,20 +28,6 @@ struct header {
     size_t order; /* position in the caller's list: repeated headers keep their order */
     int is_signed;
 };
-
-/* RFC 9110 token: what a method or a header name may consist of. */
-int sigv4_is_token(const char *text, size_t length) {
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    if (length == 0)
-        return 0;
-    for (size_t i = 0; i < length; i++) {
-        unsigned char c = (unsigned char)text[i];
-        int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-        if (!alnum && (c == '\0' || !strchr(extra, c)))
-            return 0;
-    }
-    return 1;
-}
 
 struct header_list {
     struct header *items;
@@ -48,15 +48,6 @@ static void store_header(lua_State *L, struct header_list *list) {
     lua_rawseti(L, list->anchor, ++list->anchored);
 }
 
-static const char *push_lower(lua_State *L, const char *text, size_t length) {
-    luaL_Buffer buffer;
-    char *out = luaL_buffinitsize(L, &buffer, length);
-    for (size_t i = 0; i < length; i++)
-        out[i] = (text[i] >= 'A' && text[i] <= 'Z') ? (char)(text[i] - 'A' + 'a') : text[i];
-    luaL_pushresultsize(&buffer, length);
-    return lua_tostring(L, -1);
-}
-
 /* Headers the signer adds itself: a caller's copy would be signed twice or contradict it. */
 static int is_signer_header(const struct sigv4_header_options *o, const char *name) {
     return strcmp(name, "authorization") == 0 || strcmp(name, "x-amz-date") == 0 ||
@@ -74,7 +65,7 @@ static void add_caller_header(lua_State *L, const struct sigv4_header_options *o
                                       luaL_typename(L, name_index)));
     size_t length;
     const char *name = lua_tolstring(L, name_index, &length);
-    if (!sigv4_is_token(name, length))
+    if (!ascii_is_token(name, length))
         luaL_argerror(L, 1, lua_pushfstring(L, "field 'headers': invalid header name '%s'", name));
     int value_type = lua_type(L, value_index);
     if (value_type != LUA_TSTRING && value_type != LUA_TNUMBER)
@@ -83,7 +74,8 @@ static void add_caller_header(lua_State *L, const struct sigv4_header_options *o
                                       "field 'headers': header '%s' must have a string value, "
                                       "got %s",
                                       name, luaL_typename(L, value_index)));
-    const char *lower = push_lower(L, name, length);
+    luax_push_lower(L, name, length);
+    const char *lower = lua_tostring(L, -1);
     if (is_signer_header(o, lower))
         luaL_argerror(L, 1,
                       lua_pushfstring(L, "field 'headers': '%s' is added by the signer", name));
@@ -148,7 +140,7 @@ static void collect_headers(lua_State *L, const struct sigv4_header_options *o,
     }
     if (!list->has_host) {
         lua_pushliteral(L, "host");
-        sigv4_push_host(L, o->url);
+        push_host(L, o->url);
         store_header(L, list);
     }
     if (o->amz_date) {
@@ -197,7 +189,8 @@ static void mark_signed(lua_State *L, const struct sigv4_header_options *o,
                                               "header name",
                                               (int)i));
             const char *name = lua_tolstring(L, -1, &length);
-            const char *lower = push_lower(L, name, length);
+            luax_push_lower(L, name, length);
+            const char *lower = lua_tostring(L, -1);
             if (!set_signed(list, lower, length, 1))
                 luaL_argerror(L, 1,
                               lua_pushfstring(L,

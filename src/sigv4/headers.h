@@ -6,20 +6,17 @@
 #include <lua.h>
 #include <stddef.h>
 
-#include "sigv4/canonical.h"
+#include "common/url.h"
 
 struct sigv4_header_options {
-    int headers;        /* stack index of the caller's headers (map or {name, value} array), 0 */
-    int signed_headers; /* stack index of the names to sign, 0 for all */
-    const struct sigv4_url *url; /* gives Host when the caller's headers have none */
+    int headers;           /* stack index of the caller's headers (map or {name, value} array), 0 */
+    int signed_headers;    /* stack index of the names to sign, 0 for all */
+    const struct url *url; /* gives Host when the caller's headers have none */
     /* Headers the signer adds; NULL when it does not add them. */
     const char *amz_date, *session_token, *content_sha256;
     size_t session_token_length;
     int omit_session_token; /* add X-Amz-Security-Token without signing it */
 };
-
-/* RFC 9110 token: what a method or a header name may consist of. */
-int sigv4_is_token(const char *text, size_t length);
 
 /* Pushes the canonical headers ("name:value\n" per signed name) and the signed header list
  * ("host;x-amz-date"). Raises an error, naming the field, on malformed headers. Argument 1 is

@@ -1,4 +1,4 @@
-/* SHA-256, HMAC-SHA256 and SigV4 signing keys (see sigv4_key.h). The OpenSSL contexts are
+/* SHA-256, HMAC-SHA256 and SigV4 signing keys (see key.h). The OpenSSL contexts are
  * made once and reused: fetching an algorithm costs more than hashing a small request. */
 #include "sigv4/key.h"
 

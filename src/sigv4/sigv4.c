@@ -1,7 +1,7 @@
 /* lambda.sigv4: AWS Signature Version 4, as an Authorization header (sign) or as query
  * parameters of a presigned URL (presign). This file reads the options and assembles the
  * canonical request, the string to sign and the result; the canonical pieces come from
- * sigv4_canon.c and sigv4_headers.c, the hashing from sigv4_key.c.
+ * canonical.c and headers.c, the hashing from key.c.
  *
  * Malformed options are the calling program's mistake and raise an error naming the field; a
  * URL that cannot be parsed is answered with nil, message. No message quotes the secret key. */
@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/ascii.h"
+#include "common/url.h"
 #include "host/modules.h"
 #include "sigv4/canonical.h"
 #include "sigv4/headers.h"
@@ -31,7 +33,7 @@ struct request {
     const char *method, *url, *service, *region, *access_key, *secret, *token;
     size_t method_length, url_length, service_length, region_length, access_key_length,
         secret_length, token_length;
-    struct sigv4_url parts;
+    struct url parts;
     char amz_date[AMZ_DATE_LENGTH + 1];
     char payload_hash[HEX_LENGTH + 1]; /* or UNSIGNED-PAYLOAD */
     int normalize, content_sha256_header, omit_session_token;
@@ -198,7 +200,7 @@ static void read_credentials(lua_State *L, struct request *r) {
 /* Reads every option, leaving the strings it points to on the stack. */
 static void read_options(lua_State *L, struct sigv4_hasher *hasher, struct request *r) {
     r->method = string_field(L, 1, "method", "method", &r->method_length, 1);
-    if (!sigv4_is_token(r->method, r->method_length))
+    if (!ascii_is_token(r->method, r->method_length))
         bad_field(L, "method", "an HTTP method");
     r->url = string_field(L, 1, "url", "url", &r->url_length, 1);
     r->service = string_field(L, 1, "service", "service", &r->service_length, 1);
@@ -394,7 +396,7 @@ static int sign_request(lua_State *L, int presign) {
     memset(&r, 0, sizeof r);
     r.presign = presign;
     read_options(L, hasher, &r);
-    const char *problem = sigv4_parse_url(r.url, r.url_length, &r.parts);
+    const char *problem = url_parse(r.url, r.url_length, &r.parts);
     if (problem) {
         luaL_pushfail(L);
         lua_pushfstring(L, "field 'url': %s", problem);

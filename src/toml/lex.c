@@ -1,13 +1,15 @@
 /* TOML lexing: the up-front text check, whitespace and comments, keys and the four string
- * forms. See toml_lex.h for the conventions every scanner follows. */
+ * forms. See lex.h for the conventions every scanner follows. */
 #include "toml/lex.h"
-#include "common/utf8.h"
 
 #include <lauxlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/ascii.h"
+#include "common/utf8.h"
 
 /* Columns count characters (UTF-8 code points, a tab is one), as editors show them. */
 _Noreturn void toml_fail(struct toml_parser *P, const char *at, const char *fmt, ...) {
@@ -118,16 +120,6 @@ void toml_push_key(struct toml_parser *P) {
     lua_pushlstring(P->L, start, (size_t)(P->p - start));
 }
 
-static int hex_digit_value(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void add_utf8(luaL_Buffer *b, unsigned long code) {
     char bytes[4];
     luaL_addlstring(b, bytes, utf8_encode(code, bytes));
@@ -138,7 +130,7 @@ static void add_unicode_escape(struct toml_parser *P, luaL_Buffer *b, const char
                                int digits) {
     unsigned long code = 0;
     for (int i = 0; i < digits; i++) {
-        int value = hex_digit_value(*P->p);
+        int value = ascii_hex_value(*P->p);
         if (value < 0)
             toml_fail(P, escape, "\\%c needs %d hexadecimal digits", escape[1], digits);
         code = code << 4 | (unsigned long)value;

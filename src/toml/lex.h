@@ -1,5 +1,5 @@
 /* Internal interface of the TOML decoder: the document parser (toml.c) drives the scanners for
- * whitespace, keys and strings (toml_lex.c) and for numbers and date-times (toml_scalar.c).
+ * whitespace, keys and strings (lex.c) and for numbers and date-times (scalar.c).
  *
  * Every scanner reads at P->p, advances it past what it consumed and pushes at most one value.
  * Malformed input raises a Lua error through toml_fail, so a parse runs under lua_pcall and

@@ -6,7 +6,7 @@
  *   toml.array_mt, toml.datetime_mt: the metatables those values carry
  *
  * This file holds the document structure and the rules about defining tables and keys; the
- * scanners for keys, strings, numbers and date-times are in toml_lex.c and toml_scalar.c. The
+ * scanners for keys, strings, numbers and date-times are in lex.c and scalar.c. The
  * decoder builds the Lua tables in a single pass as it reads. */
 #include <lauxlib.h>
 #include <string.h>

@@ -307,7 +307,7 @@ class FailureTest(WatchTestCase):
             self.assertNotEqual(after["instance"], first["instance"], "not a new instance")
 
     # A background process that inherited the function's stdout and stderr keeps the pipes
-    # open after the function died: the exit must be reported anyway (src/event_process.c).
+    # open after the function died: the exit must be reported anyway (src/event/process.c).
     def test_crash_answers_at_once_even_when_a_grandchild_holds_the_output(self):
         argv = ["sh", "-c", 'sleep 60 & exec "$@"', "sh"] + probe_argv()
         with self.emulator(*argv, flags=["--timeout", "8"]) as emu:

@@ -1,4 +1,4 @@
-/* Unit tests of the incremental HTTP/1.x response parser (http_response_parse.h): framing by
+/* Unit tests of the incremental HTTP/1.x response parser (http/response_parse.h): framing by
  * Content-Length, chunked and the close; HEAD, 204, 304 and interim 1xx answers; folded and
  * repeated header lines; the errors and their texts; bytes after the end. Every response is
  * fed whole, cut into two and into three pieces at every offset, and in fixed-size pieces

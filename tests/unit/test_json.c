@@ -1,6 +1,6 @@
 /* Unit tests of json_pretty() (layout, verbatim tokens, every error and its offset) and of the
- * lambda.json Lua binding: pretty and valid, and decode and encode (json_decode.c,
- * json_encode.c) with exact numbers, arrays, key order, escapes, errors, and a round trip of
+ * lambda.json Lua binding: pretty and valid, and decode and encode (json/decode.c,
+ * json/encode.c) with exact numbers, arrays, key order, escapes, errors, and a round trip of
  * the event fixtures. */
 #include <dirent.h>
 #include <lauxlib.h>

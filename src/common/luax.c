@@ -1,0 +1,74 @@
+#include "common/luax.h"
+
+#include <lauxlib.h>
+#include <unistd.h>
+
+#include "common/ascii.h"
+
+#define FD_GUARD_TYPE "lambda.fd_guard"
+#define DIR_GUARD_TYPE "lambda.dir_guard"
+
+int luax_traceback(lua_State *L) {
+    const char *message = lua_tostring(L, 1);
+    if (!message)
+        message = luaL_tolstring(L, 1, NULL);
+    luaL_traceback(L, L, message, 1);
+    return 1;
+}
+
+void luax_push_lower(lua_State *L, const char *text, size_t length) {
+    luaL_Buffer buffer;
+    char *out = luaL_buffinitsize(L, &buffer, length);
+    for (size_t i = 0; i < length; i++)
+        out[i] = (char)ascii_to_lower((unsigned char)text[i]);
+    luaL_pushresultsize(&buffer, length);
+}
+
+int luax_close_fd(int *slot) {
+    int result = 0;
+    if (*slot >= 0)
+        result = close(*slot);
+    *slot = -1;
+    return result;
+}
+
+static int fd_guard_close(lua_State *L) {
+    luax_close_fd(luaL_checkudata(L, 1, FD_GUARD_TYPE));
+    return 0;
+}
+
+/* Gives the userdata on top of the stack the guard metatable `type` closing with `close`. */
+static void set_guard_metatable(lua_State *L, const char *type, lua_CFunction close) {
+    if (luaL_newmetatable(L, type)) {
+        lua_pushcfunction(L, close);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, close);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_setmetatable(L, -2);
+}
+
+int *luax_push_fd_guard(lua_State *L) {
+    int *slot = lua_newuserdatauv(L, sizeof *slot, 0);
+    *slot = -1;
+    set_guard_metatable(L, FD_GUARD_TYPE, fd_guard_close);
+    return slot;
+}
+
+void luax_close_dir(DIR **slot) {
+    if (*slot)
+        closedir(*slot);
+    *slot = NULL;
+}
+
+static int dir_guard_close(lua_State *L) {
+    luax_close_dir(luaL_checkudata(L, 1, DIR_GUARD_TYPE));
+    return 0;
+}
+
+DIR **luax_push_dir_guard(lua_State *L) {
+    DIR **slot = lua_newuserdatauv(L, sizeof *slot, 0);
+    *slot = NULL;
+    set_guard_metatable(L, DIR_GUARD_TYPE, dir_guard_close);
+    return slot;
+}

@@ -1,0 +1,27 @@
+/* Small Lua helpers the C modules share. */
+#ifndef CLC_COMMON_LUAX_H
+#define CLC_COMMON_LUAX_H
+
+#include <dirent.h>
+#include <lua.h>
+#include <stddef.h>
+
+/* A message handler for lua_pcall: the error (converted to a string) with a traceback. */
+int luax_traceback(lua_State *L);
+
+/* Pushes text[0, length) with A-Z lower-cased (header and key names). */
+void luax_push_lower(lua_State *L, const char *text, size_t length);
+
+/* Pushes a guard for a file descriptor and returns its slot, set to -1: store the descriptor
+ * there right after opening it. The guard closes it when collected, when closed as a
+ * to-be-closed variable or by luax_close_fd, so that a Lua error (out of memory while
+ * reading, say) cannot leak it. */
+int *luax_push_fd_guard(lua_State *L);
+/* Closes the guarded descriptor now (once); returns close's result, 0 when already closed. */
+int luax_close_fd(int *slot);
+
+/* The same for a directory stream: store the opendir result in the returned slot. */
+DIR **luax_push_dir_guard(lua_State *L);
+void luax_close_dir(DIR **slot);
+
+#endif
