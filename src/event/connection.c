@@ -1,7 +1,12 @@
-/* lambda.event HTTP server connections (see server.c): accepting, reading request heads and
- * bodies, keep-alive and pipelining, lingering after a closing answer, and the draining of a
- * closed server's last answers. The request object and the answers are in request.c and
- * response.c. */
+/* lambda.event HTTP server connections (see server.c): accepting, their timeouts, lingering
+ * after a closing answer, and the draining of a closed server's last answers. Reading requests
+ * is in request_reader.c, the request object and the answers in request.c and response.c.
+ *
+ * A connection waiting for a request is under a deadline, as production servers have one: one
+ * that stays idle (nothing sent since its last answer, or since it was accepted) for the
+ * server's idle_timeout is closed, and one whose request head is not complete head_timeout
+ * after its first byte is answered 408 and closed. A connection whose request is being read
+ * or waits for its answer (a Runtime API /next, say) has none: that wait is the handler's. */
 #define _GNU_SOURCE
 
 #include <errno.h>
@@ -29,19 +34,20 @@
 
 static void conn_destroy(struct http_conn *conn) {
     event_del(&conn->resume);
+    event_del(&conn->timeout);
     bufferevent_free(conn->bev);
     evbuffer_free(conn->body);
     free(conn);
 }
 
-static void conn_release(struct http_conn *conn) {
+void http_conn_release(struct http_conn *conn) {
     if (--conn->busy == 0 && conn->dead)
         conn_destroy(conn);
 }
 
 /* Closes the connection at once; buffered output is dropped. The memory goes when no callback
  * of this connection is running any more. */
-static void conn_kill(lua_State *L, struct http_conn *conn) {
+void http_conn_kill(lua_State *L, struct http_conn *conn) {
     if (conn->dead)
         return;
     conn->dead = 1;
@@ -53,6 +59,8 @@ static void conn_kill(lua_State *L, struct http_conn *conn) {
     }
     if (conn->request)
         http_request_detach(L, conn->request);
+    event_del(&conn->timeout);
+    conn->timeout_kind = NO_TIMEOUT;
     bufferevent_setcb(conn->bev, NULL, NULL, NULL, NULL);
     bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
     if (conn->busy == 0)
@@ -61,20 +69,20 @@ static void conn_kill(lua_State *L, struct http_conn *conn) {
 
 /* The client went away, or the connection failed: a request the handler has seen but not
  * answered gets its on_close callback. */
-static void conn_lost(lua_State *L, struct http_conn *conn) {
+void http_conn_lost(lua_State *L, struct http_conn *conn) {
     struct http_request *request = conn->request;
     conn->busy++;
     if (request && request->dispatched && request->response != RESPONSE_DONE && !request->closed) {
         request->closed = 1;
         event_loop_pcall(conn->loop, L, http_request_on_close, request);
     }
-    conn_kill(L, conn);
-    conn_release(conn);
+    http_conn_kill(L, conn);
+    http_conn_release(conn);
 }
 
 static void start_lingering(lua_State *L, struct http_conn *conn) {
     if (conn->tls) {
-        conn_kill(L, conn);
+        http_conn_kill(L, conn);
         return;
     }
     conn->closing = LINGERING;
@@ -87,7 +95,7 @@ static void start_lingering(lua_State *L, struct http_conn *conn) {
     bufferevent_enable(conn->bev, EV_READ);
 }
 
-static void close_after_write(lua_State *L, struct http_conn *conn) {
+void http_conn_close_after_write(lua_State *L, struct http_conn *conn) {
     if (conn->closing != OPEN || conn->dead)
         return;
     conn->closing = CLOSE_AFTER_WRITE;
@@ -106,249 +114,82 @@ void http_conn_write_error(struct http_conn *conn, int status) {
 }
 
 /* Answers a request that cannot be handled (malformed, too large) and closes. */
-static void reject(lua_State *L, struct http_conn *conn, int status) {
+void http_conn_reject(lua_State *L, struct http_conn *conn, int status) {
     http_conn_write_error(conn, status);
-    close_after_write(L, conn);
-}
-
-static void finish_request(lua_State *L, struct http_conn *conn) {
-    if (conn->request)
-        http_request_detach(L, conn->request);
-    conn->state = READ_HEAD;
-    conn->head_scanned = 0;
-    if (!conn->keep_alive)
-        close_after_write(L, conn);
+    http_conn_close_after_write(L, conn);
 }
 
 /* Reads what is buffered from the loop (a pipelined request), not from inside the caller. */
-static void resume_later(struct http_conn *conn) {
+void http_conn_resume_later(struct http_conn *conn) {
     if (conn->closing == OPEN && evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0)
         event_active(&conn->resume, EV_TIMEOUT, 0);
 }
 
-void http_conn_response_done(lua_State *L, struct http_conn *conn) {
-    /* While a callback of this connection runs, its processing loop goes on from here; while
-     * a streamed body is still arriving, reading it to the end finishes the request. */
-    if (conn->busy || conn->state != READ_DONE)
+static enum conn_timeout timeout_due(const struct http_conn *conn) {
+    if (conn->dead || conn->closing != OPEN || !conn->server || conn->state != READ_HEAD ||
+        conn->request)
+        return NO_TIMEOUT;
+    if (evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0)
+        return HEAD_TIMEOUT;
+    if (evbuffer_get_length(bufferevent_get_output(conn->bev)) > 0)
+        return NO_TIMEOUT; /* still sending its last answer */
+    return IDLE_TIMEOUT;
+}
+
+static struct timeval seconds_to_timeval(double seconds) {
+    struct timeval delay;
+    delay.tv_sec = (time_t)seconds;
+    delay.tv_usec = (suseconds_t)((seconds - (double)delay.tv_sec) * 1e6);
+    return delay;
+}
+
+void http_conn_update_timeout(struct http_conn *conn) {
+    enum conn_timeout due = timeout_due(conn);
+    /* A head's deadline runs from its first byte: more bytes do not extend it. */
+    if (due == conn->timeout_kind)
         return;
-    finish_request(L, conn);
-    resume_later(conn);
+    event_del(&conn->timeout);
+    conn->timeout_kind = due;
+    double seconds = due == IDLE_TIMEOUT   ? conn->server->idle_timeout
+                     : due == HEAD_TIMEOUT ? conn->server->head_timeout
+                                           : 0;
+    if (seconds <= 0) {
+        conn->timeout_kind = NO_TIMEOUT;
+        return;
+    }
+    if (due == IDLE_TIMEOUT)
+        conn->idle_since = event_monotonic_now();
+    struct timeval delay = seconds_to_timeval(seconds);
+    event_add(&conn->timeout, &delay);
 }
 
-/* The body cannot be read to its end (malformed, too large): the request ends here. */
-static void fail_body(lua_State *L, struct http_conn *conn, int status) {
-    struct http_request *request = conn->request;
-    conn->busy++;
-    if (request->dispatched && request->response != RESPONSE_DONE && !request->closed) {
-        request->closed = 1;
-        event_loop_pcall(conn->loop, L, http_request_on_close, request);
-    }
-    if (!conn->dead) {
-        enum response_state response = request->response;
-        http_request_detach(L, request);
-        if (response == RESPONSE_STREAMING)
-            conn_kill(L, conn);
-        else if (response == RESPONSE_DONE)
-            close_after_write(L, conn);
-        else
-            reject(L, conn, status);
-    }
-    conn_release(conn);
-}
-
-static void dispatch(lua_State *L, struct http_conn *conn) {
-    struct http_request *request = conn->request;
-    int ok = event_loop_pcall(conn->loop, L, http_request_dispatch, conn);
-    if (!ok && !conn->dead && conn->request == request && request->response == RESPONSE_NONE &&
-        !request->closed)
-        http_request_fail(L, request, 500);
-}
-
-static void body_complete(lua_State *L, struct http_conn *conn) {
-    conn->state = READ_DONE;
-    if (!conn->request->streamed)
-        dispatch(L, conn);
-    else
-        event_loop_pcall(conn->loop, L, http_request_on_end, conn);
-}
-
-/* Adds a piece of the body; returns 0 when the connection can read no further. */
-static int add_body(lua_State *L, struct http_conn *conn, const char *data, size_t length) {
-    conn->body_size += length;
-    if (conn->body_size > conn->server->max_body) {
-        fail_body(L, conn, 413);
-        return 0;
-    }
-    if (!conn->request->streamed) {
-        evbuffer_add(conn->body, data, length);
-        return 1;
-    }
-    struct http_piece_context context = {conn, data, length, NULL, 0};
-    event_loop_pcall(conn->loop, L, http_request_on_chunk, &context);
-    return !conn->dead;
-}
-
-static int read_sized_body(lua_State *L, struct http_conn *conn, struct evbuffer *input) {
-    size_t length = evbuffer_get_length(input);
-    size_t n = length < conn->body_left ? length : (size_t)conn->body_left;
-    if (n == 0)
-        return 0;
-    if (conn->request->streamed) {
-        if (!add_body(L, conn, (const char *)evbuffer_pullup(input, (ev_ssize_t)n), n))
-            return 0;
-        evbuffer_drain(input, n);
-    } else {
-        /* Moves the buffer chains, mostly without copying. */
-        evbuffer_remove_buffer(input, conn->body, n);
-        conn->body_size += n;
-    }
-    conn->body_left -= n;
-    if (conn->body_left > 0)
-        return 0;
-    body_complete(L, conn);
-    return 1;
-}
-
-static int read_chunked_body(lua_State *L, struct http_conn *conn, struct evbuffer *input) {
-    size_t length = evbuffer_get_length(input);
-    if (length == 0)
-        return 0;
-    const char *data = (const char *)evbuffer_pullup(input, -1);
-    size_t offset = 0;
-    for (;;) {
-        size_t used;
-        struct http_span piece, value;
-        enum http_chunk_event event = http_chunked_next(&conn->chunked, data + offset,
-                                                        length - offset, &used, &piece, &value);
-        const char *at = data + offset;
-        offset += used;
-        if (event == HTTP_CHUNK_DATA) {
-            if (!add_body(L, conn, at + piece.offset, piece.length))
-                return 0;
-        } else if (event == HTTP_CHUNK_TRAILER) {
-            struct http_piece_context context = {conn, at + piece.offset, piece.length,
-                                                 at + value.offset, value.length};
-            event_loop_pcall(conn->loop, L, http_request_add_trailer, &context);
-            if (conn->dead)
-                return 0;
-        } else if (event == HTTP_CHUNK_END) {
-            evbuffer_drain(input, offset);
-            body_complete(L, conn);
-            return 1;
-        } else if (event == HTTP_CHUNK_ERROR) {
-            fail_body(L, conn, 400);
-            return 0;
-        } else {
-            evbuffer_drain(input, offset);
-            return 0;
-        }
-    }
-}
-
-static int begin_body(lua_State *L, struct http_conn *conn) {
-    struct http_request *request = conn->request;
-    const struct http_head *head = &conn->head;
-    int has_body = head->chunked || head->content_length > 0;
-    if (head->content_length > 0 && (uint64_t)head->content_length > conn->server->max_body) {
-        http_request_detach(L, request);
-        reject(L, conn, 413);
-        return 0;
-    }
-    evbuffer_drain(conn->body, evbuffer_get_length(conn->body));
-    conn->body_size = 0;
-    conn->body_left = head->content_length > 0 ? (uint64_t)head->content_length : 0;
-    memset(&conn->chunked, 0, sizeof conn->chunked);
-    conn->chunked.max_trailer = conn->server->max_headers;
-    if (has_body && head->expect_continue)
-        evbuffer_add_printf(bufferevent_get_output(conn->bev), "HTTP/1.1 100 Continue\r\n\r\n");
-    conn->state = READ_BODY;
-    if (request->streamed) {
-        dispatch(L, conn);
-        if (conn->dead)
-            return 0;
-    }
-    if (!has_body)
-        body_complete(L, conn);
-    return 1;
-}
-
-static int read_head(lua_State *L, struct http_conn *conn, struct evbuffer *input) {
-    size_t max_headers = conn->server->max_headers;
-    size_t length = evbuffer_get_length(input);
-    /* Empty lines before a request line are ignored (RFC 9112 2.2). */
-    while (length > 0 && conn->head_scanned == 0) {
-        char first;
-        evbuffer_copyout(input, &first, 1);
-        if (first != '\r' && first != '\n')
-            break;
-        evbuffer_drain(input, 1);
-        length--;
-    }
-    if (length == 0)
-        return 0;
-    size_t limit = length < max_headers ? length : max_headers;
-    size_t contiguous = evbuffer_get_contiguous_space(input);
-    if (contiguous > limit)
-        contiguous = limit;
-    /* Usually the head is in the first buffer chain, and looking at it copies nothing. */
-    const char *data = (const char *)evbuffer_pullup(input, (ev_ssize_t)contiguous);
-    size_t end = http_head_end(data, contiguous, &conn->head_scanned);
-    if (end == 0 && contiguous < limit) {
-        data = (const char *)evbuffer_pullup(input, (ev_ssize_t)limit);
-        end = http_head_end(data, limit, &conn->head_scanned);
-    }
-    if (end == 0) {
-        if (limit == max_headers)
-            reject(L, conn, 431);
-        return 0;
-    }
-    int status = http_parse_head(data, end, &conn->head);
-    if (status != 0) {
-        reject(L, conn, status);
-        return 0;
-    }
-    conn->head_scanned = 0;
-    conn->keep_alive = conn->head.keep_alive;
-    struct http_build_context context = {conn, data};
-    int built = event_loop_pcall(conn->loop, L, http_request_build, &context);
-    if (conn->dead)
-        return 0;
-    evbuffer_drain(input, end);
-    if (!built || !conn->request) {
-        if (conn->request)
-            http_request_detach(L, conn->request);
-        reject(L, conn, 500);
-        return 0;
-    }
-    return begin_body(L, conn);
-}
-
-static void conn_process(struct http_conn *conn) {
+static void on_timeout(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct http_conn *conn = arg;
     lua_State *L = conn->loop->L;
-    struct event_base *base = conn->loop->base;
-    struct evbuffer *input = bufferevent_get_input(conn->bev);
-    int progress = 1;
-    conn->busy++;
-    while (progress && !conn->dead && conn->closing == OPEN && !event_base_got_break(base)) {
-        switch (conn->state) {
-        case READ_HEAD:
-            progress = read_head(L, conn, input);
-            break;
-        case READ_BODY:
-            progress = conn->head.chunked ? read_chunked_body(L, conn, input)
-                                          : read_sized_body(L, conn, input);
-            break;
-        case READ_DONE:
-            progress = !conn->request || conn->request->response == RESPONSE_DONE;
-            if (progress)
-                finish_request(L, conn);
-            break;
+    enum conn_timeout kind = conn->timeout_kind;
+    conn->timeout_kind = NO_TIMEOUT;
+    if (kind == HEAD_TIMEOUT)
+        http_conn_reject(L, conn, 408);
+    else if (kind == IDLE_TIMEOUT)
+        http_conn_kill_now(L, conn);
+}
+
+int http_conn_close_idle(lua_State *L, struct http_server *server, int count, double min_idle) {
+    int closed = 0;
+    double now = event_monotonic_now();
+    struct http_conn *conn = server->conns;
+    while (conn && closed < count) {
+        struct http_conn *next = conn->next;
+        if (conn->timeout_kind == IDLE_TIMEOUT && conn->busy == 0 &&
+            now - conn->idle_since >= min_idle) {
+            http_conn_kill_now(L, conn);
+            closed++;
         }
+        conn = next;
     }
-    /* Stopped by event.stop(): what is buffered is read when the loop runs again. */
-    if (progress && !conn->dead && event_base_got_break(base))
-        resume_later(conn);
-    conn_release(conn);
+    return closed;
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg) {
@@ -356,7 +197,7 @@ static void on_resume(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     struct http_conn *conn = arg;
     if (conn->closing == OPEN)
-        conn_process(conn);
+        http_conn_process(conn);
 }
 
 static void on_read(struct bufferevent *bev, void *arg) {
@@ -366,20 +207,22 @@ static void on_read(struct bufferevent *bev, void *arg) {
         conn->discarded += evbuffer_get_length(input);
         evbuffer_drain(input, evbuffer_get_length(input));
         if (conn->discarded > LINGER_MAX_BYTES)
-            conn_kill(conn->loop->L, conn);
+            http_conn_kill(conn->loop->L, conn);
     } else if (conn->closing == OPEN) {
-        conn_process(conn);
+        http_conn_process(conn);
     }
 }
 
 static void on_write(struct bufferevent *bev, void *arg) {
     struct http_conn *conn = arg;
+    if (conn->closing == OPEN)
+        http_conn_update_timeout(conn);
     if (conn->closing != CLOSE_AFTER_WRITE || evbuffer_get_length(bufferevent_get_output(bev)) > 0)
         return;
     if (conn->server)
         start_lingering(conn->loop->L, conn);
     else
-        conn_kill(conn->loop->L, conn); /* its server is closed: no reading any more */
+        http_conn_kill(conn->loop->L, conn); /* its server is closed: no reading any more */
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg) {
@@ -388,9 +231,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
     if (what & BEV_EVENT_CONNECTED)
         return; /* TLS handshake done */
     if (conn->closing == OPEN)
-        conn_lost(conn->loop->L, conn);
+        http_conn_lost(conn->loop->L, conn);
     else
-        conn_kill(conn->loop->L, conn);
+        http_conn_kill(conn->loop->L, conn);
 }
 
 static void format_peer(char *out, size_t size, const struct sockaddr *address) {
@@ -438,6 +281,7 @@ void http_conn_accept(struct http_server *server, evutil_socket_t fd,
     conn->loop = server->loop;
     conn->bev = bev;
     event_assign(&conn->resume, base, -1, 0, on_resume, conn);
+    evtimer_assign(&conn->timeout, base, on_timeout, conn);
     conn->body = body;
     conn->tls = server->tls != NULL;
     format_peer(conn->peer, sizeof conn->peer, address);
@@ -449,6 +293,7 @@ void http_conn_accept(struct http_server *server, evutil_socket_t fd,
     bufferevent_setcb(bev, on_read, on_write, on_event, conn);
     bufferevent_setwatermark(bev, EV_READ, 0, server->max_headers + READ_SLACK);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
+    http_conn_update_timeout(conn);
 }
 
 /* Moves a connection of a closing server whose last answer is still being written to the
@@ -463,6 +308,8 @@ static void drain(lua_State *L, struct http_conn *conn) {
         conn->next->link = &conn->next;
     conn->link = &list->draining;
     list->draining = conn;
+    event_del(&conn->timeout);
+    conn->timeout_kind = NO_TIMEOUT;
     conn->server = NULL;
     conn->keep_alive = 0;
     if (conn->request)
@@ -475,8 +322,8 @@ static void drain(lua_State *L, struct http_conn *conn) {
 
 void http_conn_kill_now(lua_State *L, struct http_conn *conn) {
     conn->busy++;
-    conn_kill(L, conn);
-    conn_release(conn);
+    http_conn_kill(L, conn);
+    http_conn_release(conn);
 }
 
 void http_conn_server_closing(lua_State *L, struct http_conn *conn, int notify) {
@@ -484,7 +331,7 @@ void http_conn_server_closing(lua_State *L, struct http_conn *conn, int notify) 
     int unanswered = request && request->response != RESPONSE_DONE;
     int writing = evbuffer_get_length(bufferevent_get_output(conn->bev)) > 0;
     if (notify && unanswered)
-        conn_lost(L, conn);
+        http_conn_lost(L, conn);
     else if (notify && writing && !conn->dead)
         drain(L, conn);
     else

@@ -1,16 +1,25 @@
-/* lambda.event HTTP/1.1 server: listening sockets, connections, and reading requests.
+/* lambda.event HTTP/1.1 server: listening sockets and the server object.
  *
  *   event.http_server{address = "127.0.0.1" (IPv4 or IPv6 literal; "::" takes IPv4 too),
  *     port = 0 (any), handler = fn(request), stream_body = fn(request) -> bool | bool,
  *     max_body = 8 MiB (larger bodies get 413), max_headers = 64 KiB (431),
+ *     idle_timeout = 60 (seconds a connection may wait, idle, for its next request),
+ *     head_timeout = 30 (seconds a request head may take to arrive, then 408),
  *     tls = {cert = path, key = path}}
  *     -> server (:port(), :address(), :close()) | nil, "cannot listen on [::]:9000: ..."
  *
- * Connections are in connection.c, TLS in server_tls.c, the request object and the answers
- * in request.c and response.c. Keep-alive and pipelining
- * are supported; requests on one connection are answered in order: the next is read once the
- * current one has been read completely and answered. A client that half-closes its side is
- * taken as gone.
+ * Connections are in connection.c, reading requests in request_reader.c, TLS in
+ * server_tls.c, the request object and the answers in request.c and response.c. Keep-alive
+ * and pipelining are supported; requests on one connection are answered in order: the next
+ * is read once the current one has been read completely and answered. A client that
+ * half-closes its side is taken as gone.
+ *
+ * Out of file descriptors (EMFILE, ENFILE), a server does not spin on its listening socket:
+ * it closes a few connections that have been idle for at least ACCEPT_RETRY_SECONDS to make
+ * room (a connection just accepted gets that long to send its request), and when there are
+ * none it stops accepting for ACCEPT_RETRY_SECONDS and tries again; new clients wait in the
+ * kernel's backlog meanwhile. One line on stderr says so, once per episode (shortages less
+ * than SHORTAGE_EPISODE_SECONDS apart).
  *
  * The server is written on libevent bufferevents rather than on evhttp: evhttp 2.1 decides
  * how to read a request body before any user code sees the request (no per-request hook
@@ -36,9 +45,17 @@
 #define SERVER_TYPE "lambda.event.http_server"
 #define DEFAULT_MAX_BODY (8u << 20)
 #define DEFAULT_MAX_HEADERS (64u << 10)
+#define DEFAULT_IDLE_TIMEOUT 60
+#define DEFAULT_HEAD_TIMEOUT 30
+#define ACCEPT_RETRY_SECONDS 0.1
+/* A shortage of descriptors within this long of the last is the same episode: not said again. */
+#define SHORTAGE_EPISODE_SECONDS 10
+/* Idle connections closed at a time when descriptors run out. */
+#define IDLE_CLOSED_PER_SHORTAGE 16
 
 static const char *const server_options[] = {
-    "address", "port", "handler", "stream_body", "max_body", "max_headers", "tls", NULL,
+    "address",     "port",         "handler",      "stream_body", "max_body",
+    "max_headers", "idle_timeout", "head_timeout", "tls",         NULL,
 };
 
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *address,
@@ -46,6 +63,40 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     (void)listener;
     (void)length;
     http_conn_accept(arg, fd, address);
+}
+
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct http_server *server = arg;
+    if (server->accept_paused && server->listener) {
+        server->accept_paused = 0;
+        evconnlistener_enable(server->listener);
+    }
+}
+
+static void on_accept_error(struct evconnlistener *listener, void *arg) {
+    struct http_server *server = arg;
+    int error = EVUTIL_SOCKET_ERROR();
+    if (error != EMFILE && error != ENFILE && error != ENOBUFS && error != ENOMEM)
+        return; /* a connection that failed before it was accepted: nothing to do */
+    double now = event_monotonic_now();
+    if (server->shortage_said_at == 0 ||
+        now - server->shortage_said_at > SHORTAGE_EPISODE_SECONDS) {
+        fprintf(stderr,
+                "lambda.event: cannot accept connections on port %d: %s; closing idle "
+                "connections and retrying\n",
+                server->port, strerror(error));
+        fflush(stderr);
+    }
+    server->shortage_said_at = now;
+    if (http_conn_close_idle(server->loop->L, server, IDLE_CLOSED_PER_SHORTAGE,
+                             ACCEPT_RETRY_SECONDS) > 0)
+        return; /* accepting again frees nothing; the next accept finds room */
+    evconnlistener_disable(listener);
+    server->accept_paused = 1;
+    struct timeval delay = {0, (suseconds_t)(ACCEPT_RETRY_SECONDS * 1e6)};
+    event_add(&server->accept_retry, &delay);
 }
 
 /* Pushes "cannot listen on ADDRESS:PORT: reason". */
@@ -115,6 +166,8 @@ static int listen_on(lua_State *L, struct http_server *server, const char *text,
         push_listen_error(L, server->address, family, port, "cannot watch the socket");
         return -1;
     }
+    evconnlistener_set_error_cb(server->listener, on_accept_error);
+    evtimer_assign(&server->accept_retry, server->loop->base, on_accept_retry, server);
     return 0;
 }
 
@@ -125,6 +178,8 @@ static void close_server(lua_State *L, struct http_server *server, int notify) {
         return;
     evconnlistener_free(server->listener);
     server->listener = NULL;
+    event_del(&server->accept_retry);
+    server->accept_paused = 0;
     if (server->link) {
         *server->link = server->next;
         if (server->next)
@@ -152,6 +207,20 @@ static lua_Integer integer_option(lua_State *L, const char *name, lua_Integer fa
     return value;
 }
 
+/* Seconds, 0 meaning none. */
+static double seconds_option(lua_State *L, const char *name, double fallback) {
+    int type = lua_getfield(L, 1, name);
+    double value = fallback;
+    if (type != LUA_TNIL) {
+        int is_number;
+        value = lua_tonumberx(L, -1, &is_number);
+        if (!is_number || !(value >= 0 && value <= 1e9))
+            luaL_error(L, "http_server: '%s' must be a number of seconds (0: none)", name);
+    }
+    lua_pop(L, 1);
+    return value;
+}
+
 static const char *string_option(lua_State *L, int table, const char *name, const char *fallback) {
     int type = lua_getfield(L, table, name);
     if (type == LUA_TNIL && fallback) {
@@ -165,8 +234,8 @@ static const char *string_option(lua_State *L, int table, const char *name, cons
     return value;
 }
 
-/* http_server{address, port, handler, stream_body, max_body, max_headers, tls}
- *   -> server | nil, message */
+/* http_server{address, port, handler, stream_body, max_body, max_headers, idle_timeout,
+ *   head_timeout, tls} -> server | nil, message */
 static int event_http_server(lua_State *L) {
     struct http_server_list *list = lua_touserdata(L, lua_upvalueindex(1));
     struct event_loop *loop = list->loop;
@@ -178,6 +247,8 @@ static int event_http_server(lua_State *L) {
     lua_Integer max_body = integer_option(L, "max_body", DEFAULT_MAX_BODY, 0, INT64_MAX / 2);
     lua_Integer max_headers =
         integer_option(L, "max_headers", DEFAULT_MAX_HEADERS, 256, UINT32_MAX / 2);
+    double idle_timeout = seconds_option(L, "idle_timeout", DEFAULT_IDLE_TIMEOUT);
+    double head_timeout = seconds_option(L, "head_timeout", DEFAULT_HEAD_TIMEOUT);
     if (lua_getfield(L, 1, "handler") != LUA_TFUNCTION) /* 2 */
         return luaL_error(L, "http_server: 'handler' must be a function");
     int stream_type = lua_getfield(L, 1, "stream_body"); /* 3 */
@@ -198,6 +269,8 @@ static int event_http_server(lua_State *L) {
     server->ref = LUA_NOREF;
     server->max_body = (size_t)max_body;
     server->max_headers = (size_t)max_headers;
+    server->idle_timeout = idle_timeout;
+    server->head_timeout = head_timeout;
     luaL_setmetatable(L, SERVER_TYPE);
     lua_pushvalue(L, 2);
     lua_setiuservalue(L, -2, SERVER_HANDLER);

@@ -1,6 +1,6 @@
 /* lambda.event HTTP server internals shared by its files: server.c (listening, the server
- * object), server_tls.c (TLS set-up), connection.c (connections, reading requests), request.c
- * (the Lua request object) and response.c (the answers). */
+ * object), server_tls.c (TLS set-up), connection.c (connections and their timeouts), request.c
+ * (the Lua request object), request_reader.c (reading requests) and response.c (the answers). */
 #ifndef CLC_EVENT_SERVER_H
 #define CLC_EVENT_SERVER_H
 
@@ -48,18 +48,27 @@ struct http_server {
     struct http_server *next, **link; /* list->servers, while listening */
     int ref;                          /* registry reference while listening */
     size_t max_body, max_headers;
+    double idle_timeout, head_timeout; /* seconds; see server.c */
+    struct event accept_retry;         /* re-enables accepting after running out of descriptors */
+    unsigned accept_paused : 1;
+    double shortage_said_at; /* when running out of descriptors was last said on stderr */
     int port;
     char address[INET6_ADDRSTRLEN];
 };
 
 enum read_state { READ_HEAD, READ_BODY, READ_DONE };
 enum close_state { OPEN, CLOSE_AFTER_WRITE, LINGERING };
+/* The deadline a connection is under while it waits for a request head. */
+enum conn_timeout { NO_TIMEOUT, IDLE_TIMEOUT, HEAD_TIMEOUT };
 
 struct http_conn {
     struct http_server *server;
     struct event_loop *loop;
     struct bufferevent *bev;
-    struct event resume;            /* processes buffered input from the loop */
+    struct event resume;  /* processes buffered input from the loop */
+    struct event timeout; /* idle keep-alive, or a request head taking too long */
+    enum conn_timeout timeout_kind;
+    double idle_since; /* event_monotonic_now() when it last became idle */
     struct http_conn *next, **link; /* server->conns */
     struct http_request *request;   /* the request being read or answered */
     struct evbuffer *body;          /* the body of a request that is not streamed */
@@ -96,6 +105,28 @@ struct http_request {
 /* connection.c: a connection for a socket the server accepted (closed on failure). */
 void http_conn_accept(struct http_server *server, evutil_socket_t fd,
                       const struct sockaddr *address);
+/* Closes up to `count` connections of the server that have waited for a request with nothing
+ * buffered (idle keep-alive) for at least min_idle seconds, to free descriptors; returns how
+ * many it closed. */
+int http_conn_close_idle(lua_State *L, struct http_server *server, int count, double min_idle);
+/* The connection's life: kill closes at once (buffered output dropped; the memory goes when
+ * no callback of it runs any more, see busy); lost also gives an unanswered request its
+ * on_close; close_after_write sends what is queued, then lingers and closes; reject answers
+ * a request that cannot be handled with a short error and closes. */
+void http_conn_kill(lua_State *L, struct http_conn *conn);
+void http_conn_lost(lua_State *L, struct http_conn *conn);
+void http_conn_release(struct http_conn *conn); /* busy-- and destroys a killed connection */
+void http_conn_close_after_write(lua_State *L, struct http_conn *conn);
+void http_conn_reject(lua_State *L, struct http_conn *conn, int status);
+/* Reads what is buffered from the loop (a pipelined request), not from inside the caller. */
+void http_conn_resume_later(struct http_conn *conn);
+/* Arms or clears the connection's idle or head timeout after its state changed. */
+void http_conn_update_timeout(struct http_conn *conn);
+
+/* request_reader.c: reads and hands over what the connection has buffered; ends a request
+ * whose answer is complete (the next one is read, or the connection closes). */
+void http_conn_process(struct http_conn *conn);
+void http_conn_finish_request(lua_State *L, struct http_conn *conn);
 /* The connection's server is closing: with notify a request waiting for its answer gets
  * on_close and an answer being written is still delivered (the connection moves to the
  * list's draining connections); without, the connection goes at once. */
@@ -133,7 +164,7 @@ void http_request_fail(lua_State *L, struct http_request *request, int status);
 void http_conn_write_error(struct http_conn *conn, int status);
 const char *http_reason(int status);
 
-/* connection.c: called by response.c when the last byte of a response has been queued. */
+/* request_reader.c: called by response.c when the last byte of a response has been queued. */
 void http_conn_response_done(lua_State *L, struct http_conn *conn);
 /* Releases the request from its connection (registry reference included). */
 void http_request_detach(lua_State *L, struct http_request *request);

@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fd_limit.h"
+
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
 extern char **environ;
@@ -53,6 +55,7 @@ static void run_child(const struct child_setup *plan) {
     if (getppid() != plan->parent) /* the parent died before prctl */
         _exit(127);
     setpgid(0, 0);
+    fd_limit_restore_in_child();
     move_fd(plan->null_fd, STDIN_FILENO);
     if (plan->out_fd[0] >= 0)
         move_fd(plan->out_fd[0], STDOUT_FILENO);

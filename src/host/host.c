@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fd_limit.h"
 #include "common/luax.h"
 #include "host/embedded.h"
 #include "host/modules.h"
@@ -117,6 +118,7 @@ static int run_main(lua_State *L) {
 }
 
 int host_main(int argc, char **argv) {
+    fd_limit_raise();
     lua_State *L = host_new_state();
     if (!L) {
         fputs("cargo-lambda: out of memory\n", stderr);

@@ -4,6 +4,7 @@ bytes and their timing), http.client and ssl."""
 
 import json
 import os
+import resource
 import socket
 import ssl
 import subprocess
@@ -34,12 +35,16 @@ def has_ipv6():
 class Server:
     """lua/event_server.lua running with the given server configurations."""
 
-    def __init__(self, *configs, context=None):
+    def __init__(self, *configs, context=None, open_files=None):
         self.context = context  # to reach a TLS server for /stop
         if not BIN:
             raise unittest.SkipTest("CARGO_LAMBDA_BIN is not set (run through ctest)")
+        limit = None
+        if open_files:  # soft and hard limit, so that the server cannot raise it
+            def limit():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
         self.process = subprocess.Popen(
-            [BIN, "run", SCRIPT, json.dumps(list(configs))], cwd=HERE,
+            [BIN, "run", SCRIPT, json.dumps(list(configs))], cwd=HERE, preexec_fn=limit,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.ports, self.addresses, self.failure = {}, {}, None
         for _ in configs:
@@ -197,8 +202,9 @@ class Response:
 class ServerTestCase(unittest.TestCase):
     expected_errors = 0
 
-    def start(self, *configs, context=None):
-        server = Server(*(configs or ({"name": "main", "address": "127.0.0.1"},)), context=context)
+    def start(self, *configs, context=None, open_files=None):
+        server = Server(*(configs or ({"name": "main", "address": "127.0.0.1"},)), context=context,
+                        open_files=open_files)
         self.addCleanup(self.finish, server)
         if server.failure:
             self.fail("server did not start: %s" % server.failure)
@@ -665,6 +671,91 @@ class TlsTests(ServerTestCase):
         self.assertEqual(server.failure, "FAILED main cannot load TLS key '%s': key values "
                          "mismatch" % self.certs["client_key"])
         server.stop()
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time the process has used."""
+    with open("/proc/%d/stat" % pid) as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class TimeoutTests(ServerTestCase):
+    def test_an_idle_connection_is_closed_after_idle_timeout(self):
+        server = self.start({"name": "main", "address": "127.0.0.1", "idle_timeout": 0.3})
+        fresh = Conn(server.port)
+        started = time.monotonic()
+        self.assertTrue(fresh.closed_by_server(timeout=5))
+        self.assertGreater(time.monotonic() - started, 0.25)
+        self.assertEqual(fresh.buffer, b"")  # closed without a word: no request was pending
+        used = Conn(server.port)
+        self.assertEqual(used.request("GET", "/echo").status, 200)
+        self.assertTrue(used.closed_by_server(timeout=5))  # idle again after its answer
+
+    def test_a_request_waiting_for_its_answer_is_not_idle(self):
+        server = self.start({"name": "main", "address": "127.0.0.1", "idle_timeout": 0.2})
+        held = Conn(server.port)
+        held.send(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.assertFalse(held.closed_by_server(timeout=1))  # five idle timeouts later
+        held.close()
+        self.poll_log(server, "closed /hold")
+
+    def test_a_head_that_does_not_finish_gets_408(self):
+        server = self.start({"name": "main", "address": "127.0.0.1", "head_timeout": 0.3,
+                             "idle_timeout": 30})
+        slow = Conn(server.port)
+        slow.send(b"GET /echo HTTP/1.1\r\nHost: t")
+        started = time.monotonic()
+        self.assertEqual(slow.response().status, 408)
+        self.assertGreater(time.monotonic() - started, 0.25)
+        self.assertTrue(slow.closed_by_server(timeout=5))
+        # Bytes arriving do not extend the deadline (a trickling client gets no more time).
+        trickle = Conn(server.port)
+        trickle.send(b"G")
+        started = time.monotonic()
+        for piece in (b"E", b"T", b" ", b"/"):
+            time.sleep(0.1)
+            trickle.send(piece)
+        self.assertEqual(trickle.response().status, 408)
+        self.assertLess(time.monotonic() - started, 1.5)
+
+    def test_timeout_options_are_checked(self):
+        server = self.start({"name": "main", "address": "127.0.0.1", "idle_timeout": 0})
+        idle = Conn(server.port)
+        self.assertFalse(idle.closed_by_server(timeout=0.5))  # 0: no idle timeout
+        bad = Server({"name": "bad", "address": "127.0.0.1", "head_timeout": -1})
+        self.assertNotEqual(bad.stop(), 0)  # misuse raises
+        self.assertIn(b"'head_timeout' must be a number of seconds (0: none)", bad.stderr)
+
+
+class DescriptorTests(ServerTestCase):
+    def test_out_of_descriptors_the_server_neither_spins_nor_stops_answering(self):
+        # 64 descriptors in all; 150 clients that connect and say nothing: the server runs
+        # out. It must not busy-loop on accept, must say so once, and must still answer a
+        # client with a real request, by closing idle connections to make room.
+        server = self.start({"name": "main", "address": "127.0.0.1", "idle_timeout": 60},
+                            open_files=64)
+        idle = []
+        for _ in range(150):
+            idle.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+        time.sleep(0.2)  # let the server reach its limit
+        before = cpu_seconds(server.process.pid)
+        time.sleep(1.0)
+        used = cpu_seconds(server.process.pid) - before
+        self.assertLess(used, 0.3, "the server used %.2f s of CPU in 1 s while out of "
+                        "descriptors" % used)
+        started = time.monotonic()
+        conn = Conn(server.port, timeout=10)
+        self.assertEqual(conn.request("GET", "/echo").status, 200)
+        self.assertLess(time.monotonic() - started, 3.0)
+        conn.close()
+        for sock in idle:
+            sock.close()
+        status = server.stop()
+        self.assertEqual(status, 0)
+        stderr = server.stderr.decode(errors="replace")
+        self.assertEqual(stderr.count("cannot accept connections"), 1, stderr[:2000])
+        self.assertIn("Too many open files", stderr)
 
 
 class SpeedTests(ServerTestCase):
