@@ -108,6 +108,28 @@ class DataExample(ScratchTestCase):
             self.assertOneLineError(result, "--data-example")
         self.assertEqual(self.examples.requests, [])
 
+    def test_example_over_the_payload_limit_is_not_sent(self):
+        self.examples.respond(200, body=b"x" * (1024 * 1024 + 1))
+        result = self.run_example("-E", "big", "--invocation-type", "Event")
+        self.assertExit(result, 2)
+        self.assertOneLineError(result, "--data-example: example-big.json (1048577 bytes) is "
+                                "over the 1 MB limit (1048576 bytes) for Event invocations")
+        self.assertEqual(self.emulator.requests, [])
+
+    def test_local_example_over_the_limit_is_not_read(self):
+        folder = os.path.join(self.scratch, "events")
+        os.makedirs(folder)
+        with open(os.path.join(folder, "example-huge.json"), "wb") as f:
+            f.truncate(100 * 1024 * 1024)
+        env = self.env(CARGO_LAMBDA_EXAMPLES_URL="file://" + folder,
+                       XDG_CACHE_HOME=self.cache_home)
+        result = self.cli("invoke", "--invoke-address", "127.0.0.1", "-P",
+                          str(self.emulator.port), "-E", "huge", env=env)
+        self.assertExit(result, 2)
+        self.assertOneLineError(result, "--data-example: example-huge.json is over the 6 MB "
+                                "limit (6291456 bytes)")
+        self.assertEqual(self.emulator.requests, [])
+
     def test_home_cache_when_xdg_unset(self):
         self.examples.respond(200, body=EXAMPLE)
         env = self.env(CARGO_LAMBDA_EXAMPLES_URL=self.examples.url("/"))
