@@ -51,7 +51,8 @@ end
 -- answered with an error), "too_large" (a file:// example over max_bytes) or "transport"
 -- (the site could not be reached). The name is checked before anything else happens.
 -- options: {skip_cache = bool, timeout = seconds, max_bytes = n (file:// reads stop there),
---   on_warning = function(message)}
+--   on_warning = function(message): a cache entry ignored, a cache folder fixed (without it
+--   lambda.cache writes its own warnings on stderr)}
 function M.fetch(name, options)
   options = options or {}
   local problem = M.name_problem(name)
@@ -62,15 +63,20 @@ function M.fetch(name, options)
   local file = M.normalize(name)
   local store = nil
   if not options.skip_cache then
-    -- No cache directory (no HOME) just means no caching, as in the original.
-    store = cache.open(M.CACHE_NAMESPACE)
+    -- No cache directory (no HOME) just means no caching, as in the original. Warnings of
+    -- the cache itself (a folder made private) go to on_warning too.
+    store = cache.open(M.CACHE_NAMESPACE, options.on_warning)
   end
   if store then
     local cached, read_error = store:get(file)
     if cached then
       return cached
-    elseif read_error and options.on_warning then
-      options.on_warning("ignoring the cached example: " .. read_error)
+    elseif read_error then
+      -- An entry that cannot be read (a link, another user's file) is left as it is.
+      store = nil
+      if options.on_warning then
+        options.on_warning("ignoring the cached example: " .. read_error)
+      end
     end
   end
   local url = M.base_url() .. "/" .. file

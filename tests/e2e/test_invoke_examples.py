@@ -64,6 +64,38 @@ class DataExample(ScratchTestCase):
         self.assertExit(self.run_example("-E", "new-event", "--skip-cache"), 0)
         self.assertFalse(os.path.exists(self.cache_file("example-new-event.json")))
 
+    def test_symlinked_cache_file_is_a_miss_never_read(self):
+        os.makedirs(os.path.dirname(self.cache_file("x")))
+        secret = os.path.join(self.scratch, "secret.json")
+        with open(secret, "wb") as f:
+            f.write(b'{"private": "not an example"}')
+        os.symlink(secret, self.cache_file("example-linked.json"))
+        self.examples.respond(200, body=EXAMPLE)
+        result = self.run_example("-E", "linked")
+        self.assertExit(result, 0)
+        self.assertEqual(self.emulator.requests[0].body, EXAMPLE)
+        self.assertOneLineError(result, "warning: ignoring the cached example: cannot read %s: "
+                                "it is a symbolic link (not followed)"
+                                % self.cache_file("example-linked.json"))
+        self.assertTrue(os.path.islink(self.cache_file("example-linked.json")))
+        with open(secret, "rb") as f:
+            self.assertEqual(f.read(), b'{"private": "not an example"}')
+
+    def test_cache_folder_open_to_others_is_made_private_once(self):
+        folder = os.path.dirname(self.cache_file("x"))
+        os.makedirs(folder)
+        os.chmod(folder, 0o777)
+        self.examples.respond(200, body=EXAMPLE)
+        result = self.run_example("-E", "apigw-request")
+        self.assertExit(result, 0)
+        self.assertOneLineError(result, "warning: cache folder %s was writable by group or "
+                                "others (mode 0777); changed it to 0700" % folder)
+        self.assertEqual(os.stat(folder).st_mode & 0o777, 0o700)
+        result = self.run_example("-E", "apigw-request")
+        self.assertExit(result, 0)
+        self.assertEqual(result.stderr, b"")
+        self.assertEqual(len(self.examples.requests), 1)
+
     def test_failed_download_names_url_and_status_and_leaves_no_file(self):
         self.examples.respond(404, body=b"not found")
         result = self.run_example("-E", "no-such-event")
