@@ -231,7 +231,9 @@ class PayloadLimits(InvokeTestCase):
         process = subprocess.Popen(
             [BIN, "invoke", "--invoke-address", "127.0.0.1", "-P", str(self.server.port),
              "-F", path] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=self.env(), cwd=self.scratch)
+            env=self.env(), cwd=self.scratch,
+            # SIGINT as at a terminal, even when the tests run with it ignored (in background).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.addCleanup(lambda: process.poll() is None and process.kill())
         fd_dir = "/proc/%d/fd" % process.pid
         deadline = time.monotonic() + 10

@@ -62,9 +62,10 @@ local function timed(fn, ...)
   return time.monotonic() - started, table.unpack(results, 1, results.n)
 end
 
--- Runs a shell command in the background (a writer for a FIFO).
+-- Runs a shell command in the background (a writer for a FIFO), for 30 s at most: a writer
+-- left waiting for a reader by a failed check must not outlive the test for long.
 local function background(command)
-  run("(" .. command .. ") >/dev/null 2>&1 &")
+  run("timeout 30 sh -c " .. shell_quote(command) .. " >/dev/null 2>&1 &")
 end
 
 local pipe = assert(io.popen("mktemp -d"))
