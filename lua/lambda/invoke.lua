@@ -12,9 +12,8 @@ M.DEFAULT_FUNCTION = "_"
 
 local EXPECTED_STATUS = { RequestResponse = 200, Event = 202, DryRun = 204 }
 
--- Lambda's payload quotas, enforced before sending, locally as on AWS (the emulator answers
--- 413 above them too): 6 MB for synchronous invocations (RequestResponse, DryRun), 1 MB for
--- Event.
+-- Lambda's payload quotas, enforced before sending, locally as on AWS: 6 MB for synchronous
+-- invocations (RequestResponse, DryRun), 1 MB for Event.
 M.MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 M.MAX_EVENT_PAYLOAD = 1024 * 1024
 
