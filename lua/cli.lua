@@ -13,6 +13,8 @@
 --              multiple = true (repeatable: the values come as a list)}, ... }
 --   run = function(options, positionals, rest) -> exit status
 -- Flags without `value` are booleans (or counters with type = "count").
+local text = require("lambda.text")
+
 local M = {}
 
 M.PROGRAM = "cargo-lambda"
@@ -45,35 +47,36 @@ local function flag_label(flag)
   return "--" .. flag.long
 end
 
-local function convert(command, flag, text)
+local function convert(command, flag, value)
   local kind = flag.type or "string"
   if flag.choices then
     -- Case-insensitive, as the original's --output-format; the canonical spelling comes back.
-    local lowered = text:lower()
+    local lowered = value:lower()
     for _, choice in ipairs(flag.choices) do
       if choice:lower() == lowered then
         return choice
       end
     end
-    M.usage_error(command, string.format("invalid value '%s' for %s: expected one of %s", text,
-      flag_label(flag), table.concat(flag.choices, ", ")))
+    M.usage_error(command, string.format("invalid value %s for %s: expected one of %s",
+      text.quote(value), flag_label(flag), table.concat(flag.choices, ", ")))
   end
   if kind == "port" or kind == "uint" then
-    local n = text:match("^%d+$") and math.tointeger(tonumber(text))
+    local n = value:match("^%d+$") and math.tointeger(tonumber(value))
     if not n or (kind == "port" and (n < 1 or n > 65535)) then
-      M.usage_error(command, string.format("invalid value '%s' for %s: expected %s", text,
-        flag_label(flag), kind == "port" and "a port number from 1 to 65535" or "a whole number"))
+      M.usage_error(command, string.format("invalid value %s for %s: expected %s",
+        text.quote(value), flag_label(flag),
+        kind == "port" and "a port number from 1 to 65535" or "a whole number"))
     end
     return n
   elseif kind == "seconds" then
-    local n = text:match("^%d+%.?%d*$") and tonumber(text)
+    local n = value:match("^%d+%.?%d*$") and tonumber(value)
     if not n or n <= 0 or n ~= n or n == math.huge then
-      M.usage_error(command, string.format("invalid value '%s' for %s: expected a positive " ..
-        "number of seconds", text, flag_label(flag)))
+      M.usage_error(command, string.format("invalid value %s for %s: expected a positive " ..
+        "number of seconds", text.quote(value), flag_label(flag)))
     end
     return n
   end
-  return text
+  return value
 end
 
 -- A value that looks like another flag means the user forgot the value. "-" (standard input)
@@ -153,7 +156,7 @@ function M.parse(spec, args, first)
       if #positionals < #(spec.positionals or {}) then
         positionals[#positionals + 1] = arg
       else
-        M.usage_error(command, string.format("unexpected argument '%s'", arg))
+        M.usage_error(command, string.format("unexpected argument %s", text.quote(arg)))
       end
     elseif arg == "--" then
       if spec.rest and spec.rest.after_double_dash then
@@ -166,7 +169,7 @@ function M.parse(spec, args, first)
       name = name or arg:sub(3)
       local flag = by_long[name]
       if not flag then
-        M.usage_error(command, string.format("unknown flag '--%s'", name))
+        M.usage_error(command, string.format("unknown flag %s", text.quote("--" .. name)))
       end
       if flag.value then
         set(flag, take_value(flag, inline))
@@ -182,7 +185,7 @@ function M.parse(spec, args, first)
         local letter = arg:sub(j, j)
         local flag = by_short[letter]
         if not flag then
-          M.usage_error(command, string.format("unknown flag '-%s'", letter))
+          M.usage_error(command, string.format("unknown flag %s", text.quote("-" .. letter)))
         end
         if flag.value then
           local inline = arg:sub(j + 1)
@@ -305,9 +308,10 @@ local function top_help()
   return table.concat(lines, "\n") .. "\n"
 end
 
+-- One line, whatever the message echoes of the command line.
 local function report_usage(e)
   local where = e.command and (M.PROGRAM .. " " .. e.command) or M.PROGRAM
-  io.stderr:write(string.format("error: %s (see '%s --help')\n", e.message, where))
+  io.stderr:write(string.format("error: %s (see '%s --help')\n", text.escape(e.message), where))
   return M.EXIT_USAGE
 end
 
@@ -336,14 +340,14 @@ local function dispatch(argv)
     end
     local command = load_command(args[2])
     if not command then
-      M.usage_error(nil, string.format("unknown command '%s'", args[2]))
+      M.usage_error(nil, string.format("unknown command %s", text.quote(args[2])))
     end
     io.stdout:write(M.help(command))
     return M.EXIT_OK
   end
   local command = load_command(first)
   if not command then
-    M.usage_error(nil, string.format("unknown command '%s'", first))
+    M.usage_error(nil, string.format("unknown command %s", text.quote(first)))
   end
   local options, positionals, rest = M.parse(command, args, 2)
   if options.help then

@@ -1,5 +1,6 @@
 -- `cargo-lambda invoke`: send a payload to a function and print its answer.
 local cli = require("cli")
+local text = require("lambda.text")
 
 local M = {
   name = "invoke",
@@ -16,12 +17,15 @@ local M = {
   flags = {
     { long = "data-ascii", short = "A", value = "DATA", help = "Payload given inline" },
     { long = "data-file", short = "F", value = "PATH",
-      help = "Payload read from a file ('-' reads standard input)" },
+      help = "Payload read from a file, FIFO or device ('-' reads standard input); more than "
+        .. "6 MB (1 MB with --invocation-type Event) is refused while reading" },
     { long = "data-example", short = "E", value = "NAME",
-      help = "Name of an example event (e.g. apigw-request), downloaded once and cached" },
+      help = "Name of an example event (e.g. apigw-request: letters, digits, '-', '_', '.'), "
+        .. "downloaded once and cached" },
     { long = "skip-cache", help = "Download --data-example again; neither read nor write the cache" },
     { long = "invoke-address", value = "ADDRESS", default = "localhost",
-      help = "Address of the emulator; localhost tries ::1 and 127.0.0.1" },
+      help = "Address of the emulator (a host name or an IP address, without port: see -P); "
+        .. "localhost tries ::1 and 127.0.0.1" },
     { long = "invoke-port", short = "P", value = "PORT", type = "port", default = 9000,
       help = "Port of the emulator" },
     { long = "manifest-path", value = "PATH",
@@ -45,11 +49,14 @@ local M = {
     { long = "retry-attempts", value = "N", type = "uint", default = 1,
       help = "Attempts for --remote when Lambda throttles (429) or fails (5xx); 1 = no retry" },
     { long = "invocation-type", value = "TYPE", choices = { "RequestResponse", "Event", "DryRun" },
-      help = "Event runs asynchronously (202), DryRun only checks access (204); nothing is printed" },
+      help = "Event runs asynchronously (202, payload limit 1 MB instead of 6 MB), DryRun only "
+        .. "checks access (204); nothing is printed" },
     { long = "log-type", value = "TYPE", choices = { "None", "Tail" },
       help = "Tail prints the end of the function's log (X-Amz-Log-Result) on stderr" },
     { long = "timeout", value = "SECONDS", type = "seconds",
-      help = "Give up when the answer takes longer (default: wait for it)" },
+      help = "Give up when the answer takes longer (default: wait for it); also bounds the wait "
+        .. "for --data-file from a FIFO or standard input, and for a credential_process with "
+        .. "--remote (default 60 s there)" },
     { long = "tls-cert", value = "PATH", help = "Client certificate (PEM) for https" },
     { long = "tls-key", value = "PATH", help = "Key of the client certificate (PEM)" },
     { long = "tls-ca", value = "PATH", help = "CA certificates (PEM) that vouch for the emulator" },
@@ -58,31 +65,42 @@ local M = {
   },
 }
 
+-- Every error is one line: whatever of the user's input a message echoes (a file name, say)
+-- has its control bytes escaped.
 local function fail(status, message)
-  io.stderr:write("error: ", message, "\n")
+  io.stderr:write("error: ", text.escape(message), "\n")
   return status
 end
 
-local function read_file(flag, path)
-  local handle, message
+-- Client contexts travel in a header; the emulator takes 64 KiB of headers, AWS 3,583 bytes
+-- of base64 (checked by lambda.remote).
+local MAX_CLIENT_CONTEXT_FILE = 64 * 1024
+
+-- Reads a file given to flag ('-': standard input) without reading more than max_bytes + 1
+-- bytes, and within timeout (nil: no bound) when it comes from a FIFO, pipe or terminal.
+-- Returns the data or nil, message, kind ("too_large", "timeout" or an errno).
+local function read_file(flag, path, max_bytes, timeout)
+  local fs = require("lambda.fs")
+  local limits = { max_bytes = max_bytes, timeout = timeout, special = true }
+  local data, message, kind
   if path == "-" then
-    handle = io.stdin
+    data, message, kind = fs.read_stdin(limits)
   else
-    handle, message = io.open(path, "rb")
-    if not handle then
-      return nil, string.format("%s: cannot read %s", flag, message)
-    end
+    data, message, kind = fs.read(path, limits)
   end
-  local data, read_error = handle:read("a")
-  if handle ~= io.stdin then
-    handle:close()
+  if data then
+    return data
   end
-  if not data then
-    return nil, string.format("%s: cannot read %s: %s", flag, path, tostring(read_error))
+  if kind == "timeout" then
+    return nil, string.format("%s: %s (--timeout)", flag, message), kind
+  elseif kind ~= "too_large" then
+    return nil, string.format("%s: cannot read %s", flag, message), kind
   end
-  return data
+  return nil, message, kind
 end
 
+-- The payload and the flag it came from, or nil, message, exit status. Payloads over the
+-- invocation type's limit are refused before anything is sent; files are not read past it.
 local function read_payload(options)
   local given = {}
   for _, flag in ipairs({ "data_ascii", "data_file", "data_example" }) do
@@ -94,11 +112,23 @@ local function read_payload(options)
     cli.usage_error(M.name, (#given == 0 and "no payload given" or "more than one payload given")
       .. ": use exactly one of --data-ascii, --data-file or --data-example")
   end
+  local invoke = require("lambda.invoke")
+  local limit = invoke.payload_limit(options.invocation_type)
+  local function too_large(subject)
+    return nil, invoke.payload_limit_message(subject, options.invocation_type), cli.EXIT_USAGE
+  end
   if options.data_ascii then
+    if #options.data_ascii > limit then
+      return too_large(string.format("--data-ascii: the payload (%d bytes)",
+        #options.data_ascii))
+    end
     return options.data_ascii
   elseif options.data_file then
-    local data, message = read_file("--data-file", options.data_file)
-    if not data then
+    local path = options.data_file
+    local data, message, kind = read_file("--data-file", path, limit, options.timeout)
+    if kind == "too_large" then
+      return too_large("--data-file: " .. (path == "-" and "standard input" or path))
+    elseif not data then
       return nil, message, cli.EXIT_USAGE
     end
     return data
@@ -107,11 +137,16 @@ local function read_payload(options)
   local data, message, kind = examples.fetch(options.data_example, {
     skip_cache = options.skip_cache,
     timeout = options.timeout,
+    max_bytes = limit,
     on_warning = function(warning)
-      io.stderr:write("warning: ", warning, "\n")
+      io.stderr:write("warning: ", text.escape(warning), "\n")
     end,
   })
-  if not data then
+  if kind == "too_large" or (data and #data > limit) then
+    local file = examples.normalize(options.data_example)
+    return too_large(data and string.format("--data-example: %s (%d bytes)", file, #data)
+      or ("--data-example: " .. file))
+  elseif not data then
     return nil, message, kind == "transport" and cli.EXIT_TRANSPORT or cli.EXIT_USAGE
   end
   return data
@@ -120,25 +155,29 @@ end
 -- The client context travels in a header: it must be JSON, and on one line. JSON allows raw
 -- line breaks only between tokens, so removing them cannot change the value.
 local function read_client_context(options)
-  local text, flag
+  local context, flag
   if options.client_context_file then
     flag = "--client-context-file"
-    local message
-    text, message = read_file(flag, options.client_context_file)
-    if not text then
+    local message, kind
+    context, message, kind = read_file(flag, options.client_context_file,
+      MAX_CLIENT_CONTEXT_FILE, options.timeout)
+    if kind == "too_large" then
+      return nil, string.format("%s: %s is larger than %d bytes", flag,
+        options.client_context_file, MAX_CLIENT_CONTEXT_FILE)
+    elseif not context then
       return nil, message
     end
   elseif options.client_context_ascii then
-    flag, text = "--client-context-ascii", options.client_context_ascii
+    flag, context = "--client-context-ascii", options.client_context_ascii
   else
     return false
   end
-  local ok, message = require("lambda.json").valid(text)
+  local ok, message = require("lambda.json").valid(context)
   if not ok then
     return nil, string.format("%s: %s", flag, message)
   end
-  text = text:gsub("^%s+", ""):gsub("%s+$", ""):gsub("%s*[\r\n]%s*", "")
-  return text
+  context = context:gsub("^%s+", ""):gsub("%s+$", ""):gsub("%s*[\r\n]%s*", "")
+  return context
 end
 
 local function resolve_function_name(options, positionals)
@@ -233,12 +272,7 @@ local function invoke_locally(options, request)
   if not tls then
     return fail(cli.EXIT_USAGE, tls_error)
   end
-  local address, address_error = require("lambda.url").check_host(options.invoke_address)
-  if not address then
-    return fail(cli.EXIT_USAGE, string.format("--invoke-address: invalid value '%s': %s",
-      options.invoke_address, address_error))
-  end
-  request.address = address
+  request.address = options.invoke_address
   request.port = options.invoke_port
   request.https = tls.https
   request.tls = tls.https and { cert = tls.cert, key = tls.key, ca = tls.ca } or nil
@@ -246,7 +280,9 @@ local function invoke_locally(options, request)
     pool_id = options.identity_pool_id } or nil
 
   local result, message, kind = invoke.invoke_local(request)
-  if not result then
+  if not result and kind == "input" then
+    return fail(cli.EXIT_USAGE, message)
+  elseif not result then
     local target = invoke.local_url(request)
     if request.trace then
       print_verbose_request(target, nil, no_redaction)
@@ -280,6 +316,7 @@ local function invoke_remotely(options, request)
     region = options.region,
     endpoint_url = options.endpoint_url,
     service = "lambda",
+    timeout = options.timeout,
   })
   if not settings then
     return fail(cli.EXIT_USAGE, settings_error)
@@ -345,6 +382,15 @@ function M.run(options, positionals)
           (flag:gsub("_", "-"))))
       end
     end
+  end
+  -- Flag values are checked before the payload is read: reading may wait (a FIFO).
+  if not options.remote then
+    local address, address_error = require("lambda.url").check_host(options.invoke_address)
+    if not address then
+      return fail(cli.EXIT_USAGE, string.format("--invoke-address: invalid value %s: %s",
+        text.quote(options.invoke_address), address_error))
+    end
+    options.invoke_address = address
   end
   local payload, payload_error, payload_status = read_payload(options)
   if not payload then

@@ -2,7 +2,8 @@
 -- the credentials, resolved from flags, the environment and the shared files the way the AWS
 -- CLI does (see lambda/aws/*.lua for each rule).
 --
---   local settings, message = aws.resolve({profile =, region =, endpoint_url =, service =})
+--   local settings, message = aws.resolve({profile =, region =, endpoint_url =, service =,
+--                                          timeout =})
 --   settings = {profile, region, endpoint, credentials = {access_key_id, secret_access_key,
 --               session_token, expiration, source}, origin = {profile, region, endpoint},
 --               warnings = {...}}
@@ -23,7 +24,9 @@ end
 M.DEFAULT_REGION = profile.DEFAULT_REGION
 
 -- options: profile (--profile), region (--region), endpoint_url (--endpoint-url), service
--- (default "lambda"). Returns settings or nil, message (one line, no secrets).
+-- (default "lambda"), timeout (seconds a credential_process may take; default
+-- lambda.aws.process.DEFAULT_TIMEOUT, 60). Returns settings or nil, message (one line, no
+-- secrets).
 function M.resolve(options)
   options = options or {}
   local service = options.service or "lambda"
@@ -44,7 +47,8 @@ function M.resolve(options)
   if not url then
     return nil, url_origin
   end
-  local context = { files = loaded, profile = selected, region = region, secrets = {} }
+  local context = { files = loaded, profile = selected, region = region, secrets = {},
+    timeout = options.timeout }
   local found
   found, problem = credentials.resolve(context)
   if not found then

@@ -2,11 +2,14 @@
 -- <cache dir>/cargo-lambda/invoke-fixtures/<name>.
 local cache = require("lambda.cache")
 local http = require("lambda.http")
+local text = require("lambda.text")
 
 local M = {}
 
 M.DEFAULT_URL = "https://event-examples.cargo-lambda.info"
 M.CACHE_NAMESPACE = "invoke-fixtures"
+-- Longer names could not be cache keys (255 bytes) once normalized.
+M.MAX_NAME = 240
 
 -- The original's normalisation: "apigw-request", "apigw-request.json",
 -- "example-apigw-request" and "example-apigw-request.json" all name
@@ -29,26 +32,51 @@ function M.base_url()
   return (url:gsub("/+$", ""))
 end
 
+-- Why name cannot be an example's name, or nil when it can: the published names are made of
+-- letters, digits, '-', '_' and '.', and a name becomes a URL path segment and a file name.
+function M.name_problem(name)
+  if name == "" then
+    return "it is empty"
+  elseif #name > M.MAX_NAME then
+    return string.format("it is longer than %d bytes", M.MAX_NAME)
+  elseif not name:match("^[%w%._%-]+$") then
+    return "use only letters, digits, '-', '_' and '.'"
+  elseif name:find("..", 1, true) then
+    return "it must not contain '..'"
+  end
+  return nil
+end
+
 -- Returns the payload, or nil, message, kind where kind is "input" (bad name, the site
--- answered with an error) or "transport" (the site could not be reached).
--- options: {skip_cache = bool, timeout = seconds, on_warning = function(message)}
+-- answered with an error), "too_large" (a file:// example over max_bytes) or "transport"
+-- (the site could not be reached). The name is checked before anything else happens.
+-- options: {skip_cache = bool, timeout = seconds, max_bytes = n (file:// reads stop there),
+--   on_warning = function(message): a cache entry ignored, a cache folder fixed (without it
+--   lambda.cache writes its own warnings on stderr)}
 function M.fetch(name, options)
   options = options or {}
-  if name == "" or name:find("[/\\%z]") or name:find("..", 1, true) then
-    return nil, string.format("--data-example: invalid example name '%s'", name), "input"
+  local problem = M.name_problem(name)
+  if problem then
+    return nil, string.format("--data-example: invalid example name %s: %s", text.quote(name),
+      problem), "input"
   end
   local file = M.normalize(name)
   local store = nil
   if not options.skip_cache then
-    -- No cache directory (no HOME) just means no caching, as in the original.
-    store = cache.open(M.CACHE_NAMESPACE)
+    -- No cache directory (no HOME) just means no caching, as in the original. Warnings of
+    -- the cache itself (a folder made private) go to on_warning too.
+    store = cache.open(M.CACHE_NAMESPACE, options.on_warning)
   end
   if store then
     local cached, read_error = store:get(file)
     if cached then
       return cached
-    elseif read_error and options.on_warning then
-      options.on_warning("ignoring the cached example: " .. read_error)
+    elseif read_error then
+      -- An entry that cannot be read (a link, another user's file) is left as it is.
+      store = nil
+      if options.on_warning then
+        options.on_warning("ignoring the cached example: " .. read_error)
+      end
     end
   end
   local url = M.base_url() .. "/" .. file
@@ -56,9 +84,11 @@ function M.fetch(name, options)
   -- are read as they are, without going through the cache.
   local folder = url:match("^file://(/.*)$")
   if folder then
-    local data, read_error = require("lambda.fs").read(folder)
+    local data, read_error, kind = require("lambda.fs").read(folder,
+      { max_bytes = options.max_bytes })
     if not data then
-      return nil, string.format("--data-example: %s", read_error), "input"
+      return nil, string.format("--data-example: %s", read_error),
+        kind == "too_large" and "too_large" or "input"
     end
     return data
   end

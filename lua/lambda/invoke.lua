@@ -12,6 +12,32 @@ M.DEFAULT_FUNCTION = "_"
 
 local EXPECTED_STATUS = { RequestResponse = 200, Event = 202, DryRun = 204 }
 
+-- Lambda's payload quotas, enforced before sending, locally as on AWS: 6 MB for synchronous
+-- invocations (RequestResponse, DryRun), 1 MB for Event.
+M.MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
+M.MAX_EVENT_PAYLOAD = 1024 * 1024
+
+-- The payload limit in bytes for an invocation type (nil: RequestResponse).
+function M.payload_limit(invocation_type)
+  return invocation_type == "Event" and M.MAX_EVENT_PAYLOAD or M.MAX_SYNC_PAYLOAD
+end
+
+-- "<subject> is over the 6 MB limit (6291456 bytes) for RequestResponse invocations"
+function M.payload_limit_message(subject, invocation_type)
+  local limit = M.payload_limit(invocation_type)
+  return string.format("%s is over the %d MB limit (%d bytes) for %s invocations", subject,
+    limit // (1024 * 1024), limit, invocation_type or "RequestResponse")
+end
+
+-- true, or nil and a message when payload (a string) is over its invocation type's limit.
+function M.check_payload(payload, invocation_type)
+  if #payload > M.payload_limit(invocation_type) then
+    return nil, M.payload_limit_message(string.format("the payload (%d bytes)", #payload),
+      invocation_type)
+  end
+  return true
+end
+
 -- A JSON string literal with only the escapes JSON requires (cjson would also escape '/').
 local function json_string(text)
   return '"' .. text:gsub('[%c"\\]', function(c)
@@ -49,8 +75,13 @@ end
 --   client_context (JSON text, one line), identity = {id =, pool_id =}, invocation_type,
 --   log_type, timeout (s), trace.
 -- Returns a result {url, status, body, headers, response, log_result, error = nil |
--- {type, message, ...}, error_line} or nil, message, kind (the HTTP client's failure kinds).
+-- {type, message, ...}, error_line} or nil, message, kind: "input" before sending (a payload
+-- over the limit), else the HTTP client's failure kinds.
 function M.invoke_local(options)
+  local fits, too_large = M.check_payload(options.payload or "", options.invocation_type)
+  if not fits then
+    return nil, too_large, "input"
+  end
   local target = M.local_url(options)
   -- The built-in emulator understands the Invoke API's own headers as AWS does.
   local headers = M.type_headers(options)

@@ -15,9 +15,9 @@ local M = {}
 M.INVOCATION_TYPES = { "RequestResponse", "Event", "DryRun" }
 M.LOG_TYPES = { "None", "Tail" }
 -- Lambda's quotas: the request limits are checked before sending so that a user learns the
--- limit instead of a 413.
-M.MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
-M.MAX_EVENT_PAYLOAD = 1024 * 1024
+-- limit instead of a 413. The payload limits are lambda.invoke's.
+M.MAX_SYNC_PAYLOAD = invoke.MAX_SYNC_PAYLOAD
+M.MAX_EVENT_PAYLOAD = invoke.MAX_EVENT_PAYLOAD
 M.MAX_CLIENT_CONTEXT = 3583
 -- Exponential back-off for retried attempts: full jitter below min(cap, base * 2^n).
 M.BACKOFF_BASE = 0.5
@@ -33,19 +33,11 @@ function M.invoke_url(endpoint, name, qualifier)
   return target
 end
 
-local function format_size(bytes)
-  return string.format("%d bytes (%.0f MB)", bytes, bytes / (1024 * 1024))
-end
-
 -- Checks what can be checked before anything is sent. Returns the headers or nil, message.
 local function build_headers(options)
-  local invocation_type = options.invocation_type or "RequestResponse"
-  local limit = invocation_type == "Event" and M.MAX_EVENT_PAYLOAD or M.MAX_SYNC_PAYLOAD
-  local payload = options.payload or ""
-  if #payload > limit then
-    return nil, string.format("the payload is %d bytes, over the %s limit of %s for %s "
-      .. "invocations", #payload, invocation_type == "Event" and "1 MB" or "6 MB",
-      format_size(limit), invocation_type)
+  local fits, too_large = invoke.check_payload(options.payload or "", options.invocation_type)
+  if not fits then
+    return nil, too_large
   end
   local headers = invoke.type_headers(options)
   if options.client_context then

@@ -1,11 +1,25 @@
 /* lambda.cache: files under the user cache directory (<cache>/cargo-lambda/<namespace>/<key>),
- * written atomically so a crash or a full disk never leaves a truncated entry behind. */
+ * written atomically so a crash or a full disk never leaves a truncated entry behind.
+ *
+ *   cache.root() -> <cache>/cargo-lambda | nil, message
+ *   cache.open(namespace [, on_warning]) -> cache | nil, message
+ *   c:get(key) -> contents | nil (absent) | nil, message;  c:put(key, data) -> true | nil, message
+ *   c:path(key), c:remove(key)
+ *
+ * What others could have planted is never trusted. An entry that is a symbolic link is neither
+ * read (O_NOFOLLOW) nor replaced, nor is an entry that is not a regular file or belongs to
+ * another user: get and put answer nil, message (a cache miss to the caller). The two folders
+ * the cache is made of, cargo-lambda and the namespace, must be directories owned by this
+ * user; one that group or others may write to is changed to mode 0700, with a warning (on
+ * `on_warning(message)`, else on stderr), before it is used; one owned by another user is not
+ * used. Folders the cache creates get mode 0700. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +29,8 @@
 #include "host/modules.h"
 
 #define CACHE_TYPE "lambda.cache"
+#define CACHE_DIRECTORY 1  /* user value: <root>/<namespace> */
+#define CACHE_ON_WARNING 2 /* user value: on_warning function or nil */
 #define MAX_KEY_LENGTH 255
 #define TEMP_SUFFIX "/.tmp-XXXXXX"
 
@@ -123,17 +139,22 @@ static int cache_root(lua_State *L) {
     return 1;
 }
 
-/* cache.open(namespace) -> cache | nil, message */
+/* cache.open(namespace [, on_warning]) -> cache | nil, message */
 static int cache_open(lua_State *L) {
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_settop(L, 2);
     const char *namespace = check_key(L, 1, "namespace");
     if (!namespace)
         return 2;
     if (cache_root(L) == 2)
         return 2;
     lua_pushfstring(L, "%s/%s", lua_tostring(L, -1), namespace);
-    lua_newuserdatauv(L, 0, 1);
+    lua_newuserdatauv(L, 0, 2);
     lua_insert(L, -2);
-    lua_setiuservalue(L, -2, 1);
+    lua_setiuservalue(L, -2, CACHE_DIRECTORY);
+    lua_pushvalue(L, 2);
+    lua_setiuservalue(L, -2, CACHE_ON_WARNING);
     luaL_setmetatable(L, CACHE_TYPE);
     return 1;
 }
@@ -141,8 +162,88 @@ static int cache_open(lua_State *L) {
 /* Pushes the cache's directory and returns it. */
 static const char *push_directory(lua_State *L) {
     luaL_checkudata(L, 1, CACHE_TYPE);
-    lua_getiuservalue(L, 1, 1);
+    lua_getiuservalue(L, 1, CACHE_DIRECTORY);
     return lua_tostring(L, -1);
+}
+
+/* Reports a warning about the cache at index 1: its on_warning function, else stderr. */
+static void warn(lua_State *L, const char *message) {
+    if (lua_getiuservalue(L, 1, CACHE_ON_WARNING) == LUA_TFUNCTION) {
+        lua_pushstring(L, message);
+        lua_call(L, 1, 0);
+        return;
+    }
+    lua_pop(L, 1);
+    fprintf(stderr, "warning: %s\n", message);
+    fflush(stderr);
+}
+
+enum folder_state { FOLDER_USABLE, FOLDER_ABSENT, FOLDER_REFUSED };
+
+/* Checks one folder of the cache before it is used (see the header comment); fixes its mode
+ * when group or others may write to it. FOLDER_REFUSED pushes nil, message. */
+static enum folder_state check_folder(lua_State *L, const char *path) {
+    struct stat info;
+    if (stat(path, &info) != 0) {
+        if (errno == ENOENT)
+            return FOLDER_ABSENT;
+        struct io_failure failure;
+        set_failure(&failure, "open", path);
+        push_failure(L, &failure);
+        return FOLDER_REFUSED;
+    }
+    if (!S_ISDIR(info.st_mode)) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "cache folder %s is not a directory", path);
+        return FOLDER_REFUSED;
+    }
+    if (info.st_uid != geteuid()) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "cache folder %s belongs to another user (uid %d); not using it", path,
+                        (int)info.st_uid);
+        return FOLDER_REFUSED;
+    }
+    if ((info.st_mode & (S_IWGRP | S_IWOTH)) == 0)
+        return FOLDER_USABLE;
+    if (chmod(path, 0700) != 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L,
+                        "cache folder %s is writable by group or others and cannot be made "
+                        "private: %s",
+                        path, strerror(errno));
+        return FOLDER_REFUSED;
+    }
+    char mode[8];
+    snprintf(mode, sizeof mode, "%04o", (unsigned)(info.st_mode & 07777));
+    lua_pushfstring(L,
+                    "cache folder %s was writable by group or others (mode %s); changed it "
+                    "to 0700",
+                    path, mode);
+    warn(L, lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return FOLDER_USABLE;
+}
+
+/* Checks both folders of the cache at index 1: <root> and <root>/<namespace>. */
+static enum folder_state check_folders(lua_State *L) {
+    const char *directory = push_directory(L);
+    const char *slash = strrchr(directory, '/');
+    lua_pushlstring(L, directory, (size_t)(slash - directory));
+    int top = lua_gettop(L);
+    enum folder_state state = check_folder(L, lua_tostring(L, top));
+    if (state == FOLDER_USABLE)
+        state = check_folder(L, directory);
+    if (state == FOLDER_REFUSED) /* nil, message go below the two paths, which go */
+        lua_rotate(L, top - 1, 2);
+    lua_pop(L, 2);
+    return state;
+}
+
+/* Pushes nil, "<action> <path>: it is <what>" for an entry that is refused. */
+static int push_refused(lua_State *L, const char *action, const char *path, const char *what) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "cannot %s %s: it is %s", action, path, what);
+    return 2;
 }
 
 /* Pushes <directory>/<key> and returns it, or pushes nil, message and returns NULL. */
@@ -164,22 +265,43 @@ static int cache_get(lua_State *L) {
     const char *path = push_entry_path(L);
     if (!path)
         return 2;
+    enum folder_state folders = check_folders(L);
+    if (folders == FOLDER_REFUSED)
+        return 2;
+    if (folders == FOLDER_ABSENT) {
+        lua_pushnil(L);
+        return 1;
+    }
     /* Closed by the guard if a Lua error (out of memory while reading) comes first. */
     int *fd = luax_push_fd_guard(L);
     struct io_failure failure;
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NOFOLLOW: a link planted in place of an entry is not read. O_NONBLOCK: nor does a
+     * FIFO make open wait. */
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (*fd < 0) {
         if (errno == ENOENT) {
             lua_pushnil(L);
             return 1;
         }
+        if (errno == ELOOP)
+            return push_refused(L, "read", path, "a symbolic link (not followed)");
         set_failure(&failure, "open", path);
         return push_failure(L, &failure);
     }
     struct stat info;
+    int stat_error = fstat(*fd, &info) != 0 ? errno : S_ISDIR(info.st_mode) ? EISDIR : 0;
+    if (stat_error != 0) {
+        errno = stat_error;
+        set_failure(&failure, "read", path);
+        return push_failure(L, &failure);
+    }
+    if (!S_ISREG(info.st_mode))
+        return push_refused(L, "read", path, "not a regular file");
+    if (info.st_uid != geteuid())
+        return push_refused(L, "read", path, "owned by another user");
     size_t chunk = LUAL_BUFFERSIZE;
     /* One read for the usual case; +1 so that read sees end of file at once. */
-    if (fstat(*fd, &info) == 0 && info.st_size > 0)
+    if (info.st_size > 0)
         chunk = (size_t)info.st_size + 1;
     luaL_Buffer contents;
     luaL_buffinit(L, &contents);
@@ -259,11 +381,10 @@ static bool sync_directory(const char *directory, struct io_failure *failure) {
 
 /* Writes data to target through a temporary file in the same directory and a rename, removing
  * the temporary file on any failure. No Lua calls in here: nothing can unwind past the
- * cleanup. temp holds "<directory>/.tmp-XXXXXX" and is filled in by mkstemp. */
-static bool write_atomically(char *directory, char *temp, const char *target, const char *data,
-                             size_t size, struct io_failure *failure) {
-    if (!make_directories(directory, failure))
-        return false;
+ * cleanup. temp holds "<directory>/.tmp-XXXXXX" and is filled in by mkstemp (O_EXCL: it never
+ * follows a link). */
+static bool write_atomically(const char *directory, char *temp, const char *target,
+                             const char *data, size_t size, struct io_failure *failure) {
     int fd = mkstemp(temp);
     if (fd < 0)
         return set_failure(failure, "create a temporary file in", directory);
@@ -300,6 +421,15 @@ static int cache_put(lua_State *L) {
     char *temp = push_scratch(L, directory_path, sizeof TEMP_SUFFIX);
     strcat(temp, TEMP_SUFFIX);
     struct io_failure failure;
+    if (!make_directories(directory, &failure))
+        return push_failure(L, &failure);
+    if (check_folders(L) == FOLDER_REFUSED)
+        return 2;
+    /* rename would replace a link rather than write through it; still, a link there was not
+     * made by us and is left alone. */
+    struct stat info;
+    if (lstat(target, &info) == 0 && S_ISLNK(info.st_mode))
+        return push_refused(L, "replace", target, "a symbolic link (not followed)");
     if (!write_atomically(directory, temp, target, data, size, &failure))
         return push_failure(L, &failure);
     lua_pushboolean(L, 1);

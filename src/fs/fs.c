@@ -1,6 +1,21 @@
 /* lambda.fs: the few POSIX file-system queries the Lua side needs (stat, directory listings,
  * the working directory, canonical paths, whole-file reads). Failures of the file system are
- * answered like io.open: nil, "<path>: <strerror>", errno. */
+ * answered like io.open: nil, "<path>: <strerror>", errno.
+ *
+ *   read(path [, options]) -> contents | nil, message, kind
+ *   read_stdin([options])  -> the same, from standard input ("standard input" in messages)
+ *     options.max_bytes  contents longer than this are refused without reading past
+ *                        max_bytes + 1 bytes: nil, "<path>: larger than N bytes", "too_large"
+ *     options.timeout    seconds to wait, in all, for a FIFO's writer and for data from a
+ *                        pipe, FIFO or terminal: nil, "<path>: timed out after S s waiting
+ *                        for data", "timeout". Without it such a wait has no bound (like cat;
+ *                        SIGINT still ends the process when it has its default action).
+ *     options.special    also read FIFOs and character devices; without it they are refused
+ *                        at once: nil, "<path>: not a regular file", EINVAL
+ *   kind is an errno number for a failure of the system, else "too_large" or "timeout".
+ *
+ * A FIFO is opened non-blocking, so that opening it cannot wait for a writer without a bound;
+ * the wait happens in poll(), which honours the timeout. */
 #define _XOPEN_SOURCE 700 /* realpath */
 
 #include <dirent.h>
@@ -8,9 +23,13 @@
 #include <fcntl.h>
 #include <lauxlib.h>
 #include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/luax.h"
@@ -158,11 +177,122 @@ static int fs_realpath(lua_State *L) {
     return 1;
 }
 
-/* read(path) -> whole contents of a regular file | nil, message, errno */
+/* What read and read_stdin were asked for. */
+struct read_limits {
+    lua_Integer max_bytes; /* -1: no limit */
+    double timeout;        /* seconds, < 0: no limit */
+    int special;           /* FIFOs and character devices are accepted */
+};
+
+static void check_limits(lua_State *L, int arg, struct read_limits *limits) {
+    limits->max_bytes = -1;
+    limits->timeout = -1;
+    limits->special = 0;
+    if (lua_isnoneornil(L, arg))
+        return;
+    luaL_checktype(L, arg, LUA_TTABLE);
+    if (lua_getfield(L, arg, "max_bytes") != LUA_TNIL) {
+        int is_integer;
+        limits->max_bytes = lua_tointegerx(L, -1, &is_integer);
+        luaL_argcheck(L, is_integer && limits->max_bytes >= 0, arg,
+                      "max_bytes must be a non-negative integer");
+    }
+    if (lua_getfield(L, arg, "timeout") != LUA_TNIL) {
+        int is_number;
+        limits->timeout = lua_tonumberx(L, -1, &is_number);
+        luaL_argcheck(L, is_number && limits->timeout >= 0 && !isinf(limits->timeout), arg,
+                      "timeout must be a non-negative number of seconds");
+    }
+    lua_getfield(L, arg, "special");
+    limits->special = lua_toboolean(L, -1);
+    lua_pop(L, 3);
+}
+
+static double monotonic_seconds(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+static int push_kind_failure(lua_State *L, const char *name, const char *problem,
+                             const char *kind) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", name, problem);
+    lua_pushstring(L, kind);
+    return 3;
+}
+
+/* Waits until fd has something to read (or its end) before deadline (< 0: none). Returns 1
+ * when readable, 0 on timeout, -1 with errno on failure. */
+static int wait_readable(int fd, double deadline) {
+    for (;;) {
+        int wait_ms = -1;
+        if (deadline >= 0) {
+            double left = deadline - monotonic_seconds();
+            if (left <= 0)
+                return 0;
+            wait_ms = left > 1e6 ? 1000000000 : (int)ceil(left * 1000);
+        }
+        struct pollfd entry = {fd, POLLIN, 0};
+        int ready = poll(&entry, 1, wait_ms);
+        if (ready > 0)
+            return 1;
+        if (ready < 0 && errno != EINTR)
+            return -1;
+        /* EINTR (SIGCHLD, say): wait again for what is left of the time. */
+    }
+}
+
+/* Reads fd to its end into a string on the stack, within limits. name is for messages;
+ * regular files never wait. Returns the number of results pushed. */
+static int read_all(lua_State *L, int fd, const char *name, int regular,
+                    const struct read_limits *limits) {
+    double deadline = limits->timeout >= 0 ? monotonic_seconds() + limits->timeout : -1;
+    size_t have = 0;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (;;) {
+        size_t want = READ_CHUNK;
+        if (limits->max_bytes >= 0 && (lua_Integer)(have + want) > limits->max_bytes + 1)
+            want = (size_t)(limits->max_bytes + 1) - have;
+        if (!regular) {
+            int ready = wait_readable(fd, deadline);
+            if (ready < 0)
+                return luaL_fileresult(L, 0, name);
+            if (ready == 0) {
+                char problem[80];
+                snprintf(problem, sizeof problem, "timed out after %g s waiting for data",
+                         limits->timeout);
+                return push_kind_failure(L, name, problem, "timeout");
+            }
+        }
+        char *space = luaL_prepbuffsize(&b, want);
+        ssize_t got = read(fd, space, want);
+        if (got == 0)
+            break;
+        if (got < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                continue;
+            return luaL_fileresult(L, 0, name);
+        }
+        luaL_addsize(&b, (size_t)got);
+        have += (size_t)got;
+        if (limits->max_bytes >= 0 && (lua_Integer)have > limits->max_bytes) {
+            lua_pushfstring(L, "larger than %I bytes", limits->max_bytes);
+            return push_kind_failure(L, name, lua_tostring(L, -1), "too_large");
+        }
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* read(path [, {max_bytes, timeout, special}]) -> contents | nil, message, kind */
 static int fs_read(lua_State *L) {
     const char *path = check_path(L, 1);
+    struct read_limits limits;
+    check_limits(L, 2, &limits);
     int *fd = luax_push_fd_guard(L);
-    /* O_NONBLOCK so that naming a FIFO fails below instead of waiting for a writer. */
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (see the header comment). */
     *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (*fd < 0)
         return luaL_fileresult(L, 0, path);
@@ -173,37 +303,44 @@ static int fs_read(lua_State *L) {
         errno = EISDIR;
         return luaL_fileresult(L, 0, path);
     }
-    if (!S_ISREG(st.st_mode)) {
+    int regular = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
+    if (!regular && !limits.special) {
         luaL_pushfail(L);
         lua_pushfstring(L, "%s: not a regular file", path);
         lua_pushinteger(L, EINVAL);
         return 3;
     }
-    int flags = fcntl(*fd, F_GETFL);
-    if (flags < 0 || fcntl(*fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
-        return luaL_fileresult(L, 0, path);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (;;) {
-        char *space = luaL_prepbuffsize(&b, READ_CHUNK);
-        ssize_t got = read(*fd, space, READ_CHUNK);
-        if (got == 0)
-            break;
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            return luaL_fileresult(L, 0, path);
-        }
-        luaL_addsize(&b, (size_t)got);
+    /* A regular file says its size: too large is known without reading it. */
+    if (S_ISREG(st.st_mode) && limits.max_bytes >= 0 && st.st_size > limits.max_bytes) {
+        lua_pushfstring(L, "larger than %I bytes", limits.max_bytes);
+        return push_kind_failure(L, path, lua_tostring(L, -1), "too_large");
     }
+    int results = read_all(L, *fd, path, regular, &limits);
     luax_close_fd(fd);
-    luaL_pushresult(&b);
-    return 1;
+    return results;
+}
+
+/* read_stdin([{max_bytes, timeout}]) -> contents | nil, message, kind. Standard input stays
+ * blocking (its file description is shared with the parent): poll says when a read cannot
+ * wait. */
+static int fs_read_stdin(lua_State *L) {
+    struct read_limits limits;
+    check_limits(L, 1, &limits);
+    struct stat st;
+    if (fstat(STDIN_FILENO, &st) != 0)
+        return luaL_fileresult(L, 0, "standard input");
+    return read_all(L, STDIN_FILENO, "standard input", S_ISREG(st.st_mode), &limits);
 }
 
 static const luaL_Reg fs_functions[] = {
-    {"stat", fs_stat},         {"lstat", fs_lstat}, {"list", fs_list}, {"cwd", fs_cwd},
-    {"realpath", fs_realpath}, {"read", fs_read},   {NULL, NULL},
+    {"stat", fs_stat},
+    {"lstat", fs_lstat},
+    {"list", fs_list},
+    {"cwd", fs_cwd},
+    {"realpath", fs_realpath},
+    {"read", fs_read},
+    {"read_stdin", fs_read_stdin},
+    {NULL, NULL},
 };
 
 int luaopen_lambda_fs(lua_State *L) {

@@ -483,6 +483,90 @@ class CredentialProcess(ChainCase):
         self.profile("'%s'" % self.printing(document))
         self.assertIn("SecretAccessKey", self.resolve_error(profile="proc"))
 
+    def pid_files(self):
+        return [os.path.join(self.scratch, name) for name in ("main.pid", "child.pid")]
+
+    def hanging(self):
+        """A process that never answers and leaves a background child in its group."""
+        main, child = self.pid_files()
+        return self.script("echo $$ > '%s'\nsleep 300 &\necho $! > '%s'\nwait\n" % (main, child))
+
+    def assertGone(self, pid_file):
+        """The process whose id pid_file holds has ended (a zombie counts as ended)."""
+        with open(pid_file) as f:
+            pid = int(f.read())
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except FileNotFoundError:
+                return
+            if state in ("Z", "X"):
+                return
+            time.sleep(0.05)
+        self.fail("process %d (%s) still runs" % (pid, os.path.basename(pid_file)))
+
+    def test_timeout_kills_the_process_group_and_names_the_profile(self):
+        self.profile("'%s'" % self.hanging())
+        started = time.monotonic()
+        message = self.resolve_error(profile="proc", timeout=1)
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertIn("credential_process of profile 'proc' timed out after 1 s", message)
+        self.assertIn("default 60 s", message)
+        for pid_file in self.pid_files():
+            self.assertGone(pid_file)
+
+    def test_without_timeout_a_slow_process_still_answers(self):
+        document = self.document()
+        self.profile("'%s'" % self.script("sleep 1.5\ncat <<'EOF'\n%s\nEOF\n"
+                                          % json.dumps(document)))
+        credentials = self.resolve(profile="proc")["credentials"]
+        self.assertKeys(credentials, "AKIDPROC", document["SecretAccessKey"], "proc-token",
+                        "process")
+
+    def test_endless_output_is_cut_off(self):
+        self.profile("'%s'" % self.script("yes '%s'\n" % self.secret("spam")))
+        started = time.monotonic()
+        message = self.resolve_error(profile="proc")
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertIn("'proc' printed more than 65536 bytes", message)
+
+    def test_long_output_on_one_line_is_cut_off(self):
+        self.profile("'%s'" % self.script("head -c 1000000 /dev/zero | tr '\\0' x\n"))
+        message = self.resolve_error(profile="proc")
+        self.assertIn("printed more than 65536 bytes", message)
+
+    def test_endless_stderr_is_cut_to_an_excerpt(self):
+        self.profile("'%s'" % self.script(
+            "head -c 5000000 /dev/zero | tr '\\0' e >&2\nexit 7\n"))
+        message = self.resolve_error(profile="proc")
+        self.assertIn("exited with status 7: eeee", message)
+        self.assertLess(len(message), 600)
+
+    def test_inside_a_running_event_loop_fails_without_starting_it(self):
+        marker = os.path.join(self.scratch, "started")
+        self.profile("'%s'" % self.script("touch '%s'\ncat <<'EOF'\n%s\nEOF\n"
+                                          % (marker, json.dumps(self.document()))))
+        out, _ = self.probe({"call": "resolve", "options": {"profile": "proc"},
+                             "in_callback": True}, None)
+        self.assertFalse(out["ok"])
+        self.assertIn("credential_process of profile 'proc'", out["message"])
+        self.assertIn("resolve credentials before event.run()", out["message"])
+        self.assertFalse(os.path.exists(marker))
+
+    def test_plain_script_with_pending_handles_gets_its_answer(self):
+        document = self.document()
+        self.profile("'%s'" % self.printing(document))
+        started = time.monotonic()
+        out, _ = self.probe({"call": "resolve", "options": {"profile": "proc"},
+                             "pending_timer": 30}, None)
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertTrue(out["ok"], out.get("message"))
+        self.assertFalse(out["timer_fired"])
+        self.assertKeys(out["settings"]["credentials"], "AKIDPROC",
+                        document["SecretAccessKey"], "proc-token", "process")
+
     def test_static_keys_come_before_the_process(self):
         secret = self.secret("static")
         marker = os.path.join(self.scratch, "ran")

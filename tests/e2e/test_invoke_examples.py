@@ -64,6 +64,38 @@ class DataExample(ScratchTestCase):
         self.assertExit(self.run_example("-E", "new-event", "--skip-cache"), 0)
         self.assertFalse(os.path.exists(self.cache_file("example-new-event.json")))
 
+    def test_symlinked_cache_file_is_a_miss_never_read(self):
+        os.makedirs(os.path.dirname(self.cache_file("x")))
+        secret = os.path.join(self.scratch, "secret.json")
+        with open(secret, "wb") as f:
+            f.write(b'{"private": "not an example"}')
+        os.symlink(secret, self.cache_file("example-linked.json"))
+        self.examples.respond(200, body=EXAMPLE)
+        result = self.run_example("-E", "linked")
+        self.assertExit(result, 0)
+        self.assertEqual(self.emulator.requests[0].body, EXAMPLE)
+        self.assertOneLineError(result, "warning: ignoring the cached example: cannot read %s: "
+                                "it is a symbolic link (not followed)"
+                                % self.cache_file("example-linked.json"))
+        self.assertTrue(os.path.islink(self.cache_file("example-linked.json")))
+        with open(secret, "rb") as f:
+            self.assertEqual(f.read(), b'{"private": "not an example"}')
+
+    def test_cache_folder_open_to_others_is_made_private_once(self):
+        folder = os.path.dirname(self.cache_file("x"))
+        os.makedirs(folder)
+        os.chmod(folder, 0o777)
+        self.examples.respond(200, body=EXAMPLE)
+        result = self.run_example("-E", "apigw-request")
+        self.assertExit(result, 0)
+        self.assertOneLineError(result, "warning: cache folder %s was writable by group or "
+                                "others (mode 0777); changed it to 0700" % folder)
+        self.assertEqual(os.stat(folder).st_mode & 0o777, 0o700)
+        result = self.run_example("-E", "apigw-request")
+        self.assertExit(result, 0)
+        self.assertEqual(result.stderr, b"")
+        self.assertEqual(len(self.examples.requests), 1)
+
     def test_failed_download_names_url_and_status_and_leaves_no_file(self):
         self.examples.respond(404, body=b"not found")
         result = self.run_example("-E", "no-such-event")
@@ -107,6 +139,28 @@ class DataExample(ScratchTestCase):
             self.assertExit(result, 2)
             self.assertOneLineError(result, "--data-example")
         self.assertEqual(self.examples.requests, [])
+
+    def test_example_over_the_payload_limit_is_not_sent(self):
+        self.examples.respond(200, body=b"x" * (1024 * 1024 + 1))
+        result = self.run_example("-E", "big", "--invocation-type", "Event")
+        self.assertExit(result, 2)
+        self.assertOneLineError(result, "--data-example: example-big.json (1048577 bytes) is "
+                                "over the 1 MB limit (1048576 bytes) for Event invocations")
+        self.assertEqual(self.emulator.requests, [])
+
+    def test_local_example_over_the_limit_is_not_read(self):
+        folder = os.path.join(self.scratch, "events")
+        os.makedirs(folder)
+        with open(os.path.join(folder, "example-huge.json"), "wb") as f:
+            f.truncate(100 * 1024 * 1024)
+        env = self.env(CARGO_LAMBDA_EXAMPLES_URL="file://" + folder,
+                       XDG_CACHE_HOME=self.cache_home)
+        result = self.cli("invoke", "--invoke-address", "127.0.0.1", "-P",
+                          str(self.emulator.port), "-E", "huge", env=env)
+        self.assertExit(result, 2)
+        self.assertOneLineError(result, "--data-example: example-huge.json is over the 6 MB "
+                                "limit (6291456 bytes)")
+        self.assertEqual(self.emulator.requests, [])
 
     def test_home_cache_when_xdg_unset(self):
         self.examples.respond(200, body=EXAMPLE)

@@ -3,14 +3,18 @@
 import base64
 import json
 import os
+import signal
 import socket
+import subprocess
 import time
 import unittest
 
-from harness import ScratchTestCase, SOURCE_DIR
+from harness import BIN, ScratchTestCase, SOURCE_DIR
 from testserver import TestServer
 
 INVOKE_PATH = "/2015-03-31/functions/%s/invocations"
+SYNC_LIMIT = 6 * 1024 * 1024
+EVENT_LIMIT = 1024 * 1024
 
 
 def closed_port():
@@ -78,7 +82,8 @@ class RequestShape(InvokeTestCase):
         self.assertEqual(self.only_request().body, b'{"from":"stdin"}\n')
 
     def test_six_megabyte_payload(self):
-        payload = b'{"blob":"' + b"x" * (6 * 1024 * 1024) + b'"}'
+        payload = b'{"blob":"' + b"x" * (6 * 1024 * 1024 - 11) + b'"}'
+        self.assertEqual(len(payload), SYNC_LIMIT)
         path = os.path.join(self.scratch, "big.json")
         with open(path, "wb") as f:
             f.write(payload)
@@ -128,6 +133,142 @@ class RequestShape(InvokeTestCase):
             result = self.invoke("-A", "{}", flag, "x")
             self.assertExit(result, 2)
             self.assertOneLineError(result, "--identity-id", "--identity-pool-id")
+        self.assertEqual(self.server.requests, [])
+
+
+class PayloadLimits(InvokeTestCase):
+    """AWS's payload limits, refused before sending and while reading (never past limit + 1
+    bytes); FIFOs and standard input within --timeout."""
+
+    def write_file(self, name, size):
+        path = os.path.join(self.scratch, name)
+        with open(path, "wb") as f:
+            f.write(b"x" * size)
+        return path
+
+    def test_over_six_megabytes_is_refused_before_sending(self):
+        path = self.write_file("big.json", SYNC_LIMIT + 1)
+        for args in ([], ["--invocation-type", "DryRun"]):
+            result = self.invoke("-F", path, *args)
+            self.assertExit(result, 2)
+            self.assertOneLineError(result, "--data-file: %s is over the 6 MB limit (6291456 "
+                                    "bytes)" % path)
+        self.assertEqual(self.server.requests, [])
+
+    def test_event_limit_is_one_megabyte(self):
+        self.server.respond(202, body=b"")
+        result = self.invoke("-F", self.write_file("one.json", EVENT_LIMIT),
+                             "--invocation-type", "Event")
+        self.assertExit(result, 0)
+        self.assertEqual(len(self.only_request().body), EVENT_LIMIT)
+        result = self.invoke("-F", self.write_file("over.json", EVENT_LIMIT + 1),
+                             "--invocation-type", "Event")
+        self.assertExit(result, 2)
+        self.assertOneLineError(result, "over.json is over the 1 MB limit (1048576 bytes) for "
+                                "Event invocations")
+        self.assertEqual(len(self.server.requests), 1)
+
+    def test_huge_files_are_refused_at_once(self):
+        # 100 MB made a broken pipe (exit 3) and 50 MB a 413 (exit 1); both are too large.
+        for size in (50 * 1024 * 1024, 100 * 1024 * 1024):
+            path = os.path.join(self.scratch, "sparse-%d" % size)
+            with open(path, "wb") as f:
+                f.truncate(size)
+            started = time.monotonic()
+            result = self.invoke("-F", path)
+            self.assertLess(time.monotonic() - started, 10)
+            self.assertExit(result, 2)
+            self.assertOneLineError(result, path, "6 MB")
+        self.assertEqual(self.server.requests, [])
+
+    def test_endless_device_is_refused_while_reading(self):
+        started = time.monotonic()
+        result = self.invoke("-F", "/dev/zero", timeout=30)
+        self.assertLess(time.monotonic() - started, 20)
+        self.assertExit(result, 2)
+        self.assertOneLineError(result, "--data-file: /dev/zero is over the 6 MB limit")
+        self.assertEqual(self.server.requests, [])
+
+    def test_standard_input_over_the_limit(self):
+        result = self.invoke("-F", "-", "--invocation-type", "Event",
+                             input=b"x" * (EVENT_LIMIT + 1))
+        self.assertExit(result, 2)
+        self.assertOneLineError(result, "--data-file: standard input is over the 1 MB limit")
+        self.assertEqual(self.server.requests, [])
+
+    def test_standard_input_that_never_ends_honours_timeout(self):
+        process = subprocess.Popen(
+            [BIN, "invoke", "--invoke-address", "127.0.0.1", "-P", str(self.server.port),
+             "-F", "-", "--timeout", "0.5"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=self.env(), cwd=self.scratch)
+        self.addCleanup(lambda: process.poll() is None and process.kill())
+        self.addCleanup(process.stdin.close)
+        # Standard input stays open and empty: communicate() would close it.
+        process.wait(timeout=20)
+        stderr = process.stderr.read()
+        process.stdout.close()
+        process.stderr.close()
+        self.assertEqual(process.returncode, 2, stderr)
+        self.assertIn(b"--data-file: standard input: timed out after 0.5 s", stderr)
+        self.assertEqual(self.server.requests, [])
+
+    def fifo(self):
+        path = os.path.join(self.scratch, "payload.fifo")
+        os.mkfifo(path)
+        return path
+
+    def test_fifo_without_writer_honours_timeout(self):
+        path = self.fifo()
+        started = time.monotonic()
+        result = self.invoke("-F", path, "--timeout", "0.5", timeout=20)
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertExit(result, 2)
+        self.assertOneLineError(result, "--data-file: %s: timed out after 0.5 s" % path)
+        self.assertEqual(self.server.requests, [])
+
+    def start_reading(self, path, *args):
+        """Starts invoke -F path and returns it once it has the FIFO open."""
+        process = subprocess.Popen(
+            [BIN, "invoke", "--invoke-address", "127.0.0.1", "-P", str(self.server.port),
+             "-F", path] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=self.env(), cwd=self.scratch,
+            # SIGINT as at a terminal, even when the tests run with it ignored (in background).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        self.addCleanup(lambda: process.poll() is None and process.kill())
+        fd_dir = "/proc/%d/fd" % process.pid
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if any(os.readlink(os.path.join(fd_dir, fd)) == path
+                       for fd in os.listdir(fd_dir)):
+                    return process
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.fail("invoke did not open %s" % path)
+
+    def test_fifo_without_timeout_waits_for_its_writer(self):
+        path = self.fifo()
+        process = self.start_reading(path)
+        with open(path, "wb") as writer:
+            writer.write(b'{"late": true}')
+        stdout, stderr = process.communicate(timeout=20)
+        self.assertEqual(process.returncode, 0, stderr)
+        self.assertEqual(self.only_request().body, b'{"late": true}')
+
+    def test_ctrl_c_ends_the_wait_for_a_fifo(self):
+        process = self.start_reading(self.fifo())
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
+        self.assertEqual(process.returncode, -signal.SIGINT)
+        self.assertEqual(self.server.requests, [])
+
+    def test_client_context_file_is_bounded(self):
+        path = self.write_file("context.json", 64 * 1024 + 1)
+        result = self.invoke("-A", "{}", "--client-context-file", path)
+        self.assertExit(result, 2)
+        self.assertOneLineError(result, "--client-context-file: %s is larger than 65536 bytes"
+                                % path)
         self.assertEqual(self.server.requests, [])
 
 
@@ -261,6 +402,69 @@ class Transport(InvokeTestCase):
         result = self.cli("invoke", "--invoke-address", "http://x/", "-A", "{}")
         self.assertExit(result, 2)
         self.assertOneLineError(result, "--invoke-address")
+
+
+class BadValues(InvokeTestCase):
+    """Bad flag values are usage errors (exit 2) found before anything is sent, and every
+    message that echoes a value stays on one line."""
+
+    def test_invalid_addresses(self):
+        cases = [
+            ("::::", "not a valid IPv6 address"),
+            ("1:2:3:4:5:6:7:8:9", "not a valid IPv6 address"),
+            ("999.1.1.1", "not a valid IPv4 address"),
+            ("127.0.0.1:%d" % self.server.port, "use -P for the port"),
+            ("[::1]:9000", "use -P for the port"),
+            ("localhost:9000", "use -P for the port"),
+        ]
+        for address, reason in cases:
+            result = self.cli("invoke", "--invoke-address", address, "-A", "{}", timeout=20)
+            self.assertExit(result, 2)
+            self.assertOneLineError(result, "--invoke-address: invalid value '%s'" % address,
+                                    reason)
+        self.assertEqual(self.server.requests, [])
+
+    def test_valid_address_forms(self):
+        for address in ("127.0.0.1", "localhost"):
+            self.assertExit(self.cli("invoke", "--invoke-address", address, "-P",
+                                     str(self.server.port), "-A", "{}"), 0)
+        self.assertEqual(len(self.server.requests), 2)
+
+    def test_invalid_example_names_are_refused_before_any_url(self):
+        env = self.env(CARGO_LAMBDA_EXAMPLES_URL=self.server.url("/"))
+        for name in ("a b", "a?b", "a#b", "%2e%2e", "x" * 241):
+            result = self.invoke("-E", name, "--skip-cache", env=env)
+            self.assertExit(result, 2)
+            self.assertOneLineError(result, "--data-example: invalid example name")
+        self.assertEqual(self.server.requests, [])
+
+    def test_control_characters_are_escaped_in_every_message(self):
+        env = self.env(AWS_CONFIG_FILE=os.path.join(self.scratch, "none"),
+                       AWS_SHARED_CREDENTIALS_FILE=os.path.join(self.scratch, "none"),
+                       AWS_EC2_METADATA_DISABLED="true")
+        cases = [
+            (["-E", "a\r\nb"], "'a\\r\\nb'"),
+            (["-A", "{}", "--invoke-address", "a\nb"], "'a\\nb'"),
+            (["-A", "{}", "-o", "x\ny"], "'x\\ny'"),
+            (["-A", "{}", "-P", "1\n2"], "'1\\n2'"),
+            (["-A", "{}", "--timeout", "1\n"], "'1\\n'"),
+            (["-A", "{}", "--invocation-type", "E\x1b[2Jvent"], "'E\\x1b[2Jvent'"),
+            (["-A", "{}", "fn", "extra\nargument"], "'extra\\nargument'"),
+            (["-A", "{}", "--bogus\nflag"], "'--bogus\\nflag'"),
+            (["-F", "/no/such\nfile"], "/no/such\\nfile"),
+            (["-A", "{}", "--client-context-file", "/no\nfile"], "/no\\nfile"),
+            (["-A", "{}", "--manifest-path", "/no\nCargo.toml"], "/no\\nCargo.toml"),
+            (["-A", "{}", "--tls-cert", "a\nb", "--tls-key", "k"], "a\\nb"),
+            (["-A", "{}", "f", "--remote", "-p", "p\nq"], "'p\\nq'"),
+            (["-A", "{}", "f", "--remote", "-r", "us\neast"], "us\\neast"),
+        ]
+        for args, shown in cases:
+            if "--invoke-address" not in args:
+                args = ["--invoke-address", "127.0.0.1", "-P", str(self.server.port)] + args
+            result = self.cli("invoke", *args, env=env)
+            self.assertExit(result, 2)
+            self.assertOneLineError(result, shown)
+        self.assertEqual(self.server.requests, [])
 
 
 class Usage(ScratchTestCase):

@@ -288,6 +288,18 @@ class Configuration(RemoteTestCase):
         self.assertOneLineError(result, "credentials")
         self.assertEqual(self.lambda_.requests, [])
 
+    def test_hanging_credential_process_honours_timeout(self):
+        script = self.write("hang.sh", "#!/bin/sh\nsleep 300\n")
+        os.chmod(script, 0o755)
+        config = self.write("config", "[profile stuck]\ncredential_process = '%s'\n" % script)
+        env = self.env(AWS_CONFIG_FILE=config)
+        started = time.monotonic()
+        result = self.remote("-A", "{}", "f", "--profile", "stuck", "--timeout", "1", env=env)
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertExit(result, 2)
+        self.assertOneLineError(result, "credential_process of profile 'stuck' timed out after 1 s")
+        self.assertEqual(self.lambda_.requests, [])
+
     def test_verbose_redacts_secrets(self):
         env = self.env(AWS_SESSION_TOKEN=SESSION_TOKEN)
         self.lambda_.respond(200, headers=[("X-Echo", SESSION_TOKEN)], body=b"{}")

@@ -1,6 +1,8 @@
--- lambda.fs: stat/lstat, sorted listings, cwd, realpath and binary-safe whole-file reads,
--- checked against files this test creates in a fresh temporary directory.
+-- lambda.fs: stat/lstat, sorted listings, cwd, realpath and binary-safe whole-file reads (with
+-- their limits: max_bytes, timeout, special files), checked against files this test creates
+-- in a fresh temporary directory.
 local fs = require("lambda.fs")
+local time = require("lambda.time")
 
 local function shell_quote(text)
   return "'" .. text:gsub("'", "'\\''") .. "'"
@@ -44,6 +46,28 @@ local function check_failure(what, expected_message, value, message, errno)
   assert(math.type(errno) == "integer", what .. ": expected an errno, got " .. tostring(errno))
 end
 
+-- A failure whose kind is a string ("too_large", "timeout") rather than an errno.
+local function check_kind(what, expected_message, expected_kind, value, message, kind)
+  assert(value == nil, what .. ": expected nil, got " .. show(value))
+  assert(message == expected_message,
+    string.format("%s: expected message %q, got %q", what, expected_message, tostring(message)))
+  assert(kind == expected_kind,
+    string.format("%s: expected kind %q, got %s", what, expected_kind, show(kind)))
+end
+
+-- Runs fn and returns its results and how long it took (seconds).
+local function timed(fn, ...)
+  local started = time.monotonic()
+  local results = table.pack(fn(...))
+  return time.monotonic() - started, table.unpack(results, 1, results.n)
+end
+
+-- Runs a shell command in the background (a writer for a FIFO), for 30 s at most: a writer
+-- left waiting for a reader by a failed check must not outlive the test for long.
+local function background(command)
+  run("timeout 30 sh -c " .. shell_quote(command) .. " >/dev/null 2>&1 &")
+end
+
 local pipe = assert(io.popen("mktemp -d"))
 local made = pipe:read("l")
 pipe:close()
@@ -72,6 +96,86 @@ local ok, failure = pcall(function()
   run("mkfifo " .. shell_quote(root .. "/fifo"))
   -- Must answer at once instead of waiting for a writer.
   check_failure("read fifo", root .. "/fifo: not a regular file", fs.read(root .. "/fifo"))
+
+  -- read with max_bytes: exactly the limit is fine, one byte more is refused.
+  write(root .. "/ten", "0123456789")
+  assert(fs.read(root .. "/ten", { max_bytes = 10 }) == "0123456789", "read at the limit")
+  check_kind("read over the limit", root .. "/ten: larger than 9 bytes", "too_large",
+    fs.read(root .. "/ten", { max_bytes = 9 }))
+  check_kind("read with max_bytes 0", root .. "/ten: larger than 0 bytes", "too_large",
+    fs.read(root .. "/ten", { max_bytes = 0 }))
+  assert(fs.read(root .. "/empty", { max_bytes = 0 }) == "", "empty file at max_bytes 0")
+  assert(fs.read(root .. "/large", { max_bytes = #large }) == large, "large file at the limit")
+  -- A sparse 100 MB file: refused by its size, at once, without reading it.
+  local sparse = assert(io.open(root .. "/sparse", "wb"))
+  sparse:seek("set", 100 * 1024 * 1024 - 1)
+  sparse:write("x")
+  sparse:close()
+  local elapsed, value, message, kind = timed(fs.read, root .. "/sparse", { max_bytes = 6291456 })
+  check_kind("read sparse", root .. "/sparse: larger than 6291456 bytes", "too_large", value,
+    message, kind)
+  assert(elapsed < 1, "read sparse took " .. elapsed .. " s")
+
+  -- Special files: refused by default, read with special = true, within max_bytes.
+  check_failure("read /dev/zero", "/dev/zero: not a regular file", fs.read("/dev/zero"))
+  assert(fs.read("/dev/null", { special = true }) == "", "read /dev/null")
+  elapsed, value, message, kind = timed(fs.read, "/dev/zero", { special = true,
+    max_bytes = 6291456 })
+  check_kind("read /dev/zero", "/dev/zero: larger than 6291456 bytes", "too_large", value,
+    message, kind)
+  assert(elapsed < 5, "read /dev/zero took " .. elapsed .. " s")
+
+  -- FIFOs, each case its own, with writers that end by themselves: no writer within the
+  -- timeout, a writer that comes late, one that writes in pieces, one that writes slowly for
+  -- longer than the timeout (which bounds the whole read), one that writes too much, and a
+  -- late writer without a timeout (the read waits, like cat).
+  local fifos = 0
+  local function new_fifo()
+    fifos = fifos + 1
+    local path = root .. "/fifo" .. fifos
+    run("mkfifo " .. shell_quote(path))
+    return path
+  end
+  local fifo = new_fifo()
+  elapsed, value, message, kind = timed(fs.read, fifo, { special = true, timeout = 0.3 })
+  check_kind("read fifo without writer", fifo .. ": timed out after 0.3 s waiting for data",
+    "timeout", value, message, kind)
+  assert(elapsed >= 0.29 and elapsed < 3, "fifo timeout took " .. elapsed .. " s")
+  fifo = new_fifo()
+  background("sleep 0.2; printf late > " .. shell_quote(fifo))
+  value, message = fs.read(fifo, { special = true, timeout = 20 })
+  assert(value == "late", "read fifo with a late writer: " .. show(value) .. " " .. show(message))
+  fifo = new_fifo()
+  background("{ printf one; sleep 0.3; printf two; } > " .. shell_quote(fifo))
+  value, message = fs.read(fifo, { special = true, timeout = 20 })
+  assert(value == "onetwo", "read fifo in pieces: " .. show(value) .. " " .. show(message))
+  fifo = new_fifo()
+  background("for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do printf x; "
+    .. "sleep 0.1; done > " .. shell_quote(fifo))
+  elapsed, value, message, kind = timed(fs.read, fifo, { special = true, timeout = 0.5 })
+  check_kind("read a slow fifo", fifo .. ": timed out after 0.5 s waiting for data",
+    "timeout", value, message, kind)
+  assert(elapsed < 1.5, "slow fifo took " .. elapsed .. " s")
+  fifo = new_fifo()
+  background("head -c 100000 /dev/zero > " .. shell_quote(fifo))
+  check_kind("read a fifo over the limit", fifo .. ": larger than 1000 bytes", "too_large",
+    fs.read(fifo, { special = true, max_bytes = 1000, timeout = 20 }))
+  fifo = new_fifo()
+  background("sleep 0.3; printf patient > " .. shell_quote(fifo))
+  assert(fs.read(fifo, { special = true, max_bytes = 100 }) == "patient",
+    "read fifo without a timeout")
+
+  -- Options are checked: misuse raises.
+  for _, options in ipairs({ { max_bytes = -1 }, { max_bytes = 1.5 }, { max_bytes = "x" },
+    { timeout = -1 }, { timeout = "soon" }, { timeout = math.huge }, { timeout = 0 / 0 } }) do
+    local raised, problem = pcall(fs.read, root .. "/ten", options)
+    assert(not raised and problem:find("bad argument #2", 1, true),
+      "read options " .. show(next(options)) .. ": " .. tostring(problem))
+    raised, problem = pcall(fs.read_stdin, options)
+    assert(not raised and problem:find("bad argument #1", 1, true),
+      "read_stdin options " .. show(next(options)) .. ": " .. tostring(problem))
+  end
+  assert(not pcall(fs.read, root .. "/ten", "max"), "read with options that are not a table")
 
   -- stat and lstat.
   write(root .. "/file", "12345")

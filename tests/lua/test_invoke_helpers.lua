@@ -1,4 +1,5 @@
--- Pure helpers behind invoke: URL building, error bodies, example names.
+-- Helpers behind invoke: URL building and address checks, error bodies, example names, payload
+-- limits, quoting of user input in messages.
 local t = require("testing")
 local url = require("lambda.url")
 local function_error = require("lambda.function_error")
@@ -20,6 +21,80 @@ t.case("hosts", function()
   t.eq(select(2, url.check_host("a/b")) ~= nil, true)
   t.eq(select(2, url.check_host("")) ~= nil, true)
   t.eq(select(2, url.check_host("::g")) ~= nil, true)
+end)
+
+t.case("IPv6 and IPv4 literals are checked, ports are refused", function()
+  for _, good in ipairs({ "::", "::1", "1::", "fe80::1", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::",
+    "::2:3:4:5:6:7:8", "::ffff:192.0.2.1", "1:2:3:4:5:6:192.0.2.1", "::1:9000" }) do
+    t.eq(url.check_host(good), good, good)
+    t.eq(url.check_host("[" .. good .. "]"), good, "[" .. good .. "]")
+  end
+  local function reason(address)
+    return select(2, url.check_host(address))
+  end
+  for _, bad in ipairs({ "::::", ":::", "1:::2", "1::2::3", "1:2:3:4:5:6:7:8:9",
+    "1:2:3:4:5:6:7:8::", "12345::1", "::1.2.3", "::256.1.1.1", "[::g]" }) do
+    t.eq(reason(bad), "it is not a valid IPv6 address", bad)
+  end
+  t.eq(reason("fe80::1%eth0"), "IPv6 zone ids (%...) are not supported")
+  for _, bad in ipairs({ "999.1.1.1", "1.2.3", "01.2.3.4", "1.2.3.4.5", "12345" }) do
+    t.eq(reason(bad), "it is not a valid IPv4 address", bad)
+  end
+  for _, with_port in ipairs({ "127.0.0.1:9102", "localhost:9000", "[::1]:9000",
+    "example.com:80" }) do
+    t.eq(reason(with_port), "it has a port: use -P for the port", with_port)
+  end
+  for _, bad in ipairs({ "http://x/", "a b", "-a.com", "a..b", "a_b", "[localhost]",
+    string.rep("a", 64) .. ".com" }) do
+    t.matches(reason(bad), "^", bad)
+    t.eq(url.check_host(bad), nil, bad)
+  end
+  t.eq(url.check_host("a-b.example.com."), "a-b.example.com.")
+  t.eq(url.check_host("192.0.2.1"), "192.0.2.1")
+end)
+
+t.case("user input is escaped in messages", function()
+  local text = require("lambda.text")
+  t.eq(text.quote("a\r\nb"), "'a\\r\\nb'")
+  t.eq(text.quote("tab\there\0\27[2J\127"), "'tab\\there\\x00\\x1b[2J\\x7f'")
+  t.eq(text.escape("plain 'text' \195\169"), "plain 'text' \195\169")
+  t.eq(text.quote(""), "''")
+end)
+
+t.case("payload limits are AWS's, refused before anything is sent", function()
+  t.eq(invoke.MAX_SYNC_PAYLOAD, 6291456)
+  t.eq(invoke.MAX_EVENT_PAYLOAD, 1048576)
+  t.eq(invoke.payload_limit(nil), 6291456)
+  t.eq(invoke.payload_limit("DryRun"), 6291456)
+  t.eq(invoke.payload_limit("Event"), 1048576)
+  t.eq(invoke.check_payload(string.rep("x", 1048576), "Event"), true)
+  local ok, message = invoke.check_payload(string.rep("x", 1048577), "Event")
+  t.eq(ok, nil)
+  t.eq(message, "the payload (1048577 bytes) is over the 1 MB limit (1048576 bytes) for Event "
+    .. "invocations")
+  t.eq(invoke.check_payload(string.rep("x", 6291456)), true)
+  -- Port 1 is closed: had anything been sent, the failure would be "refused".
+  local result, problem, kind = invoke.invoke_local({ address = "127.0.0.1", port = 1,
+    payload = string.rep("x", 6291457) })
+  t.eq(result, nil)
+  t.eq(kind, "input")
+  t.matches(problem, "^the payload %(6291457 bytes%) is over the 6 MB limit")
+  result, problem, kind = require("lambda.remote").invoke({ name = "f",
+    endpoint = "http://127.0.0.1:1", region = "us-east-1", payload = string.rep("x", 1048577),
+    invocation_type = "Event",
+    credentials = { access_key_id = "AKID", secret_access_key = "secret" } })
+  t.eq(result, nil)
+  t.eq(kind, "input")
+  t.matches(problem, "1 MB limit %(1048576 bytes%) for Event")
+end)
+
+t.case("--data-ascii over the limit exits 2 before connecting", function()
+  local command = require("commands.invoke")
+  local options = { data_ascii = string.rep("x", 1048577), invocation_type = "Event",
+    invoke_address = "127.0.0.1", invoke_port = 1, output_format = "text" }
+  t.eq(command.run(options, {}), 2)
+  options.data_ascii = "{}"
+  t.eq(command.run(options, {}), 3, "the same flags with a small payload reach the port")
 end)
 
 t.case("local invoke URL", function()
@@ -53,6 +128,17 @@ t.case("example names", function()
     t.eq(examples.normalize(name), "example-apigw-request.json", name)
   end
   t.eq(examples.normalize("sqs_event"), "example-sqs_event.json")
+  for _, good in ipairs({ "apigw-request", "sqs_event.json", "v2.0", string.rep("n", 240) }) do
+    t.eq(examples.name_problem(good), nil, good)
+  end
+  for _, bad in ipairs({ "", "a b", "a/b", "a\\b", "..", "a..b", "a?b", "%2e", "a\nb",
+    string.rep("n", 241) }) do
+    t.matches(examples.name_problem(bad), ".", bad)
+    local data, message, kind = examples.fetch(bad, { skip_cache = true })
+    t.eq(data, nil, bad)
+    t.eq(kind, "input", bad)
+    t.eq(message:find("[\r\n]"), nil, "one line for " .. bad)
+  end
 end)
 
 return t.run()

@@ -3,6 +3,7 @@
 #define _XOPEN_SOURCE 700
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,11 +62,86 @@ static int helper_limit_file_size(lua_State *L) {
     return 0;
 }
 
+/* chmod(path, mode) */
+static int helper_chmod(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    if (chmod(path, (mode_t)luaL_checkinteger(L, 2)) != 0)
+        return luaL_error(L, "chmod %s failed", path);
+    return 0;
+}
+
+/* chown(path, uid): only root may give a file away. */
+static int helper_chown(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    if (lchown(path, (uid_t)luaL_checkinteger(L, 2), (gid_t)-1) != 0)
+        return luaL_error(L, "chown %s failed", path);
+    return 0;
+}
+
+/* symlink(target, path) */
+static int helper_symlink(lua_State *L) {
+    const char *path = luaL_checkstring(L, 2);
+    if (symlink(luaL_checkstring(L, 1), path) != 0)
+        return luaL_error(L, "symlink %s failed", path);
+    return 0;
+}
+
+/* mkfifo(path) */
+static int helper_mkfifo(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    if (mkfifo(path, 0600) != 0)
+        return luaL_error(L, "mkfifo %s failed", path);
+    return 0;
+}
+
+/* is_link(path) -> whether path is a symbolic link */
+static int helper_is_link(lua_State *L) {
+    struct stat info;
+    lua_pushboolean(L, lstat(luaL_checkstring(L, 1), &info) == 0 && S_ISLNK(info.st_mode));
+    return 1;
+}
+
+/* euid() -> the effective user id */
+static int helper_euid(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)geteuid());
+    return 1;
+}
+
+/* stderr_to(path | nil): standard error into path (nil: back to where it was). */
+static int helper_stderr_to(lua_State *L) {
+    static int saved = -1;
+    fflush(stderr);
+    if (lua_isnoneornil(L, 1)) {
+        if (saved >= 0) {
+            dup2(saved, STDERR_FILENO);
+            close(saved);
+            saved = -1;
+        }
+        return 0;
+    }
+    const char *path = luaL_checkstring(L, 1);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return luaL_error(L, "open %s failed", path);
+    if (saved < 0)
+        saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    return 0;
+}
+
 static const luaL_Reg helpers[] = {
     {"mode", helper_mode},
     {"mkdir", helper_mkdir},
     {"hidden", helper_hidden},
     {"limit_file_size", helper_limit_file_size},
+    {"chmod", helper_chmod},
+    {"chown", helper_chown},
+    {"symlink", helper_symlink},
+    {"mkfifo", helper_mkfifo},
+    {"is_link", helper_is_link},
+    {"euid", helper_euid},
+    {"stderr_to", helper_stderr_to},
     {NULL, NULL},
 };
 
@@ -184,6 +260,105 @@ static void test_failures_leave_nothing(lua_State *L) {
            "       '/xdg/cargo-lambda/blocked: Not a directory', message)\n");
 }
 
+static void test_links_and_special_entries_are_not_followed(lua_State *L) {
+    use_xdg("links");
+    LUA(L, "local dir = scratch .. '/links/cargo-lambda/ns'\n"
+           "local c = assert(cache.open('ns'))\n"
+           "assert(c:put('real', 'cached'))\n"
+           "local outside = scratch .. '/outside'\n"
+           "assert(io.open(outside, 'w')):write('planted'):close()\n"
+           "fs.symlink(outside, dir .. '/link')\n"
+           "fs.symlink(scratch .. '/nowhere', dir .. '/dangling')\n"
+           /* A link is never read (a miss with a message), never written through nor
+            * replaced. */
+           "for _, key in ipairs({'link', 'dangling'}) do\n"
+           "  local data, message = c:get(key)\n"
+           "  assert(data == nil and message == 'cannot read ' .. dir .. '/' .. key ..\n"
+           "         ': it is a symbolic link (not followed)', message)\n"
+           "  data, message = c:put(key, 'new')\n"
+           "  assert(data == nil and message == 'cannot replace ' .. dir .. '/' .. key ..\n"
+           "         ': it is a symbolic link (not followed)', message)\n"
+           "  assert(fs.is_link(dir .. '/' .. key), key .. ' is still a link')\n"
+           "end\n"
+           "assert(assert(io.open(outside)):read('a') == 'planted')\n"
+           "assert(not io.open(scratch .. '/nowhere'))\n"
+           "assert(fs.hidden(dir) == 0)\n"
+           /* A FIFO would make open wait for a writer: refused at once. */
+           "fs.mkfifo(dir .. '/fifo')\n"
+           "local data, message = c:get('fifo')\n"
+           "assert(data == nil and message == 'cannot read ' .. dir ..\n"
+           "       '/fifo: it is not a regular file', message)\n"
+           "assert(c:get('real') == 'cached')\n");
+}
+
+static void test_open_folders_are_made_private(lua_State *L) {
+    use_xdg("open");
+    LUA(L, "local root = scratch .. '/open/cargo-lambda'\n"
+           "local warnings = {}\n"
+           "local c = assert(cache.open('ns', function(m) warnings[#warnings + 1] = m end))\n"
+           "assert(c:put('k', 'v'))\n"
+           "assert(#warnings == 0, warnings[1])\n"
+           "fs.chmod(root, tonumber('777', 8))\n"
+           "fs.chmod(root .. '/ns', tonumber('2775', 8))\n"
+           "assert(c:get('k') == 'v')\n"
+           "assert(#warnings == 2, #warnings)\n"
+           "assert(warnings[1] == 'cache folder ' .. root .. ' was writable by group or '\n"
+           "       .. 'others (mode 0777); changed it to 0700', warnings[1])\n"
+           "assert(warnings[2] == 'cache folder ' .. root .. '/ns was writable by group or '\n"
+           "       .. 'others (mode 2775); changed it to 0700', warnings[2])\n"
+           "assert(fs.mode(root) == tonumber('700', 8))\n"
+           "assert(fs.mode(root .. '/ns') == tonumber('700', 8))\n"
+           /* Once: fixed folders give no further warning. */
+           "assert(c:get('k') == 'v' and c:put('k', 'w') and #warnings == 2)\n"
+           /* put checks too; without on_warning the warning goes to stderr. */
+           "fs.chmod(root .. '/ns', tonumber('757', 8))\n"
+           "local plain = assert(cache.open('ns'))\n"
+           "fs.stderr_to(scratch .. '/stderr')\n"
+           "local ok, message = plain:put('k', 'x')\n"
+           "fs.stderr_to(nil)\n"
+           "assert(ok, message)\n"
+           "local said = assert(io.open(scratch .. '/stderr')):read('a')\n"
+           "assert(said == 'warning: cache folder ' .. root .. '/ns was writable by group or '\n"
+           "       .. 'others (mode 0757); changed it to 0700\\n', said)\n"
+           "assert(fs.mode(root .. '/ns') == tonumber('700', 8) and plain:get('k') == 'x')\n"
+           /* Not a directory at all. */
+           "assert(io.open(root .. '/file-ns', 'w')):close()\n"
+           "ok, message = assert(cache.open('file-ns')):get('k')\n"
+           "assert(ok == nil and message == 'cache folder ' .. root ..\n"
+           "       '/file-ns is not a directory', message)\n"
+           /* A warning function that raises is the caller's error, not a leak or a crash. */
+           "fs.chmod(root, tonumber('777', 8))\n"
+           "local raising = assert(cache.open('ns', function() error('stop here') end))\n"
+           "assert(not pcall(raising.get, raising, 'k'))\n"
+           "assert(fs.mode(root) == tonumber('700', 8))\n"
+           "assert(not pcall(cache.open, 'ns', 'not a function'))\n");
+}
+
+/* Only root can make files that belong to someone else. */
+static void test_other_users_are_not_trusted(lua_State *L) {
+    if (geteuid() != 0) {
+        printf("test_cache: not root, the tests of other users' files are skipped\n");
+        return;
+    }
+    use_xdg("others");
+    LUA(L, "local root = scratch .. '/others/cargo-lambda'\n"
+           "local c = assert(cache.open('ns'))\n"
+           "assert(c:put('mine', 'v') and c:put('theirs', 'planted'))\n"
+           "fs.chown(root .. '/ns/theirs', 65534)\n"
+           "local data, message = c:get('theirs')\n"
+           "assert(data == nil and message == 'cannot read ' .. root ..\n"
+           "       '/ns/theirs: it is owned by another user', message)\n"
+           "fs.chown(root .. '/ns', 65534)\n"
+           "local expected = 'cache folder ' .. root .. '/ns belongs to another user (uid '\n"
+           "  .. '65534); not using it'\n"
+           "data, message = c:get('mine')\n"
+           "assert(data == nil and message == expected, message)\n"
+           "data, message = c:put('new', 'v')\n"
+           "assert(data == nil and message == expected, message)\n"
+           "assert(not io.open(root .. '/ns/new'))\n"
+           "assert(fs.hidden(root .. '/ns') == 0)\n");
+}
+
 static void test_home_fallback(lua_State *L) {
     char home[256];
     snprintf(home, sizeof home, "%s/home", scratch);
@@ -226,6 +401,9 @@ int main(void) {
     test_round_trip(L);
     test_rejected_keys(L);
     test_failures_leave_nothing(L);
+    test_links_and_special_entries_are_not_followed(L);
+    test_open_folders_are_made_private(L);
+    test_other_users_are_not_trusted(L);
     test_home_fallback(L);
     lua_close(L);
     check_remove_tree(scratch);

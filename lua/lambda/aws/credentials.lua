@@ -39,9 +39,9 @@ local function skipped_by_profile_flag(what)
   return false, what .. " (skipped: --profile given)"
 end
 
--- context: {files, profile = {name, explicit, keys}, region, secrets = {}}. Each step returns
--- credentials, or false and a note for the message listing where the chain looked, or
--- nil, message. Returns credentials or nil, message.
+-- context: {files, profile = {name, explicit, keys}, region, secrets = {}, timeout (for a
+-- credential_process)}. Each step returns credentials, or false and a note for the message
+-- listing where the chain looked, or nil, message. Returns credentials or nil, message.
 function M.resolve(context)
   local steps = {
     function()

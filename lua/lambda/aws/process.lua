@@ -1,27 +1,29 @@
 -- credential_process: a command that prints credentials as JSON (Version 1). It runs through
--- the shell, as the AWS CLI runs it on POSIX; its standard error goes to a temporary file so
--- that a failure can be explained with it.
+-- `/bin/sh -c`, as the AWS CLI runs it on POSIX, as a child of lambda.event (event.spawn) in a
+-- process group of its own, with standard input from /dev/null and both outputs captured.
+--
+-- Every run has a time limit: the caller's timeout (--timeout), else DEFAULT_TIMEOUT. When it
+-- expires, or when the command prints more than MAX_STDOUT bytes, its whole process group is
+-- killed (SIGKILL) and the look-up fails naming the profile. Standard error is kept up to
+-- MAX_STDERR_KEPT bytes (the rest is read and dropped) to explain a failure.
+--
+-- The wait drives lambda.event's loop until the command has ended, so it works from a plain
+-- script (no loop running); other handles the script made meanwhile (timers, servers) may run
+-- during that wait. Inside a callback of a running loop it cannot wait (event.run() does not
+-- nest) and fails saying so: resolve credentials before event.run().
 local json = require("lambda.json")
 local keys = require("lambda.aws.keys")
 
 local M = {}
 
+M.DEFAULT_TIMEOUT = 60
+-- The AWS SDK for Go reads at most 64 KiB of a credential process's output; so do we.
+M.MAX_STDOUT = 64 * 1024
+M.MAX_STDERR_KEPT = 4096
 -- Enough of the command's standard error to explain a failure, on one line.
 M.MAX_STDERR = 400
-
-local function shell_quote(text)
-  return "'" .. text:gsub("'", "'\\''") .. "'"
-end
-
-local function read_and_remove(path)
-  local file = io.open(path, "rb")
-  local content = file and file:read("a") or ""
-  if file then
-    file:close()
-  end
-  os.remove(path)
-  return content
-end
+-- How long to wait for the exit of a killed process group before giving up on it.
+local KILL_GRACE = 2
 
 local function one_line(text)
   text = text:gsub("%s+", " "):match("^%s*(.-)%s*$")
@@ -31,36 +33,129 @@ local function one_line(text)
   return text
 end
 
--- Runs `command`; returns stdout, or nil, message.
-local function run(command, describe)
-  local stderr_path = os.tmpname()
-  -- The command is a group of its own, closed on a new line, so that a trailing comment or
-  -- "&" in it cannot swallow the redirection.
-  local pipe, message = io.popen("{ " .. command .. "\n} 2>" .. shell_quote(stderr_path), "r")
-  if not pipe then
-    os.remove(stderr_path)
-    return nil, string.format("%s: cannot run it: %s", describe, message)
+-- Runs command with a time limit; returns {stdout, stderr, code, signal, timed_out,
+-- overflowed} once it has ended, or nil, message.
+local function run_bounded(command, timeout)
+  local event = require("lambda.event")
+  local stdout, stdout_size = {}, 0
+  local stderr, stderr_size = {}, 0
+  local outcome = {}
+  local finished = false
+  local child, timer, spawn_error
+
+  -- Once finished, late callbacks (an exit after the kill grace) must not touch the loop: it
+  -- may be the script's own by then.
+  local function finish()
+    if finished then
+      return
+    end
+    finished = true
+    if timer then
+      timer:cancel()
+    end
+    event.stop()
   end
-  local output = pipe:read("a")
-  local ok, how, code = pipe:close()
-  local stderr = one_line(read_and_remove(stderr_path))
-  if not ok then
-    local status = how == "signal" and ("was killed by signal " .. tostring(code))
-      or ("exited with status " .. tostring(code))
+
+  local function kill_group()
+    child:kill("KILL") -- kill_group: the signal goes to the whole process group
+    timer:cancel()
+    timer = event.timer(KILL_GRACE, finish)
+  end
+
+  -- Started from a callback of the loop run below, so that nothing starts when the loop is
+  -- already running elsewhere (event.run() then fails at once and the starter is cancelled).
+  local starter = event.timer(0, function()
+    child, spawn_error = event.spawn({
+      argv = { "/bin/sh", "-c", command },
+      kill_group = true,
+      on_stdout = function(line)
+        if outcome.overflowed or finished then
+          return
+        end
+        stdout_size = stdout_size + #line + 1
+        if stdout_size > M.MAX_STDOUT then
+          outcome.overflowed = true
+          kill_group()
+          return
+        end
+        stdout[#stdout + 1] = line
+      end,
+      on_stderr = function(line)
+        if stderr_size < M.MAX_STDERR_KEPT then
+          stderr[#stderr + 1] = line:sub(1, M.MAX_STDERR_KEPT - stderr_size)
+          stderr_size = stderr_size + #line + 1
+        end
+      end,
+      on_exit = function(code, signal)
+        outcome.code, outcome.signal = code, signal
+        finish()
+      end,
+    })
+    if not child then
+      finish()
+      return
+    end
+    timer = event.timer(timeout, function()
+      outcome.timed_out = true
+      kill_group()
+    end)
+  end)
+
+  while not finished do
+    local ran, problem = pcall(event.run)
+    if not ran then
+      starter:cancel()
+      if child and not finished then
+        child:kill("KILL")
+      end
+      if tostring(problem):find("already running", 1, true) then
+        return nil, "cannot run inside a callback of a running event loop (lambda.event); "
+          .. "resolve credentials before event.run()"
+      end
+      error(problem, 0)
+    end
+  end
+  if not child then
+    return nil, string.format("cannot run it: %s", tostring(spawn_error))
+  end
+  outcome.stdout = table.concat(stdout, "\n")
+  outcome.stderr = table.concat(stderr, "\n")
+  return outcome
+end
+
+-- Runs `command`; returns stdout, or nil, message.
+local function run(command, describe, timeout)
+  local outcome, problem = run_bounded(command, timeout)
+  if not outcome then
+    return nil, string.format("%s: %s", describe, problem)
+  end
+  if outcome.timed_out then
+    return nil, string.format("%s timed out after %g s (--timeout, default %d s); its process "
+      .. "group was killed", describe, timeout, M.DEFAULT_TIMEOUT)
+  end
+  if outcome.overflowed then
+    return nil, string.format("%s printed more than %d bytes; its process group was killed",
+      describe, M.MAX_STDOUT)
+  end
+  if outcome.code ~= 0 then
+    local stderr = one_line(outcome.stderr)
+    local status = outcome.code and ("exited with status " .. tostring(outcome.code))
+      or ("was killed by signal " .. tostring(outcome.signal))
     return nil, string.format("%s %s%s", describe, status,
       stderr ~= "" and (": " .. stderr) or " (nothing on standard error)")
   end
-  return output
+  return outcome.stdout
 end
 
--- Returns credentials (source "process") or nil, message.
-function M.load(name, profile)
+-- Returns credentials (source "process") or nil, message. timeout: seconds (nil:
+-- DEFAULT_TIMEOUT).
+function M.load(name, profile, timeout)
   local command = profile.credential_process
   local describe = string.format("credential_process of profile '%s'", name)
   if type(command) ~= "string" or command:match("^%s*$") then
     return nil, describe .. " is empty"
   end
-  local output, problem = run(command, describe)
+  local output, problem = run(command, describe, timeout or M.DEFAULT_TIMEOUT)
   if not output then
     return nil, problem
   end

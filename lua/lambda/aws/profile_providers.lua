@@ -21,7 +21,7 @@ function M.load(context, name, profile)
     return static, problem
   end
   if profile.credential_process ~= nil then
-    return process.load(name, profile)
+    return process.load(name, profile, context.timeout)
   end
   return false
 end

@@ -1,6 +1,9 @@
 -- Test driver for lambda.aws: `cargo-lambda run aws_probe.lua SPEC`, SPEC being JSON:
---   {"call": "resolve", "options": {profile, region, endpoint_url, service}}
+--   {"call": "resolve", "options": {profile, region, endpoint_url, service, timeout}}
 --       -> {"ok": true, "settings": {...}} or {"ok": false, "message": ...}
+--     with "in_callback": true, resolve runs inside a callback of a running lambda.event loop;
+--     with "pending_timer": s, a timer of the script's own is pending (s seconds away) while
+--     resolve runs outside the loop, and "timer_fired" says whether it fired meanwhile.
 --   {"call": "endpoint", "service": s, "region": r, "flag": f}
 --       -> {"ok": true, "url": ...} or {"ok": false, "message": ...}
 --   {"call": "redact", "text": t, "secrets": credentials table and/or array of strings}
@@ -17,9 +20,27 @@ end
 local aws = require("lambda.aws")
 local spec = json.decode((assert(arg[1], "usage: aws_probe.lua SPEC")))
 local out
-if spec.call == "resolve" then
+local function resolve()
   local settings, message = aws.resolve(spec.options or {})
-  out = settings and { ok = true, settings = settings } or { ok = false, message = message }
+  return settings and { ok = true, settings = settings } or { ok = false, message = message }
+end
+if spec.call == "resolve" and spec.in_callback then
+  local event = require("lambda.event")
+  event.timer(0, function()
+    out = resolve()
+  end)
+  event.run()
+elseif spec.call == "resolve" and spec.pending_timer then
+  local event = require("lambda.event")
+  local fired = false
+  local timer = event.timer(spec.pending_timer, function()
+    fired = true
+  end)
+  out = resolve()
+  timer:cancel()
+  out.timer_fired = fired
+elseif spec.call == "resolve" then
+  out = resolve()
 elseif spec.call == "endpoint" then
   local flag = spec.flag ~= json.null and spec.flag or nil
   local url, message = aws.endpoint(spec.service, spec.region, flag)
