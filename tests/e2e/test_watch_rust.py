@@ -43,7 +43,7 @@ BOXED_ERROR_TYPE = (r"alloc::boxed::Box<dyn (?:core|std)::error::Error ?\+ ?core
                     r" ?\+ ?core::marker::Sync>")
 PANIC_TYPE = r"alloc::boxed::Box<dyn core::any::Any ?\+ ?core::marker::Send>"
 
-_module = {"temporary": None, "target": None, "deps": None}
+_module = {"temporary": None, "target": None, "deps": None, "runtime_path": None}
 
 
 def build_environment():
@@ -154,8 +154,8 @@ MOBILE_CLIENT_CONTEXT = {
     "custom": {"tenant": "blue", "note": "caf\u00e9 \"quoted\""},
     "env": {"platform": "Android", "locale": "en_GB"},
 }
-# ...and as the runtime's typed struct serializes it: camelCase fields; its environment map is
-# called `environment` in 0.8.0 (later releases read AWS's `env`), so `env` is not read into it.
+# ...and as the runtime's typed struct serializes it: camelCase fields. 0.8.0 calls its
+# environment map `environment` and reads no `env` key, so AWS's `env` does not reach it.
 TYPED_CLIENT_CONTEXT = {
     "client": {"installationId": "install-42", "appTitle": "Probe App",
                "appVersionName": "1.2.3", "appVersionCode": "123",
