@@ -44,3 +44,9 @@ foreach(script IN LISTS E2E_TESTS)
   set_tests_properties(e2e.${name} PROPERTIES ENVIRONMENT "${TEST_ENV}"
                        WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/e2e TIMEOUT 300)
 endforeach()
+# On a cold cargo cache the Rust-runtime tests first compile lambda_runtime and its dependencies
+# (about 75 s on 2 idle cores, several times that beside the other tests); they allow themselves
+# 600 s for that build.
+if(TEST e2e.test_watch_rust)
+  set_tests_properties(e2e.test_watch_rust PROPERTIES TIMEOUT 1200)
+endif()
