@@ -7,7 +7,8 @@ packages are in ../shared/rust-runtime (CARGO_LAMBDA_SHARED_DIR); the whole file
 saying why, where that folder or `cargo` is missing. cargo's target directory is
 $CARGO_LAMBDA_BUILD_DIR/rust-target and the runtime's unpacked sources
 $CARGO_LAMBDA_BUILD_DIR/rust-runtime-deps, kept between runs: the first build compiles the
-runtime and its dependencies (about 75 s on 2 cores), later ones find them built."""
+runtime and its dependencies (about 75 s on 2 cores), later ones find them built.
+CARGO_LAMBDA_RUST_CACHE names another folder for both (CI shares one between its builds)."""
 
 import base64
 import json
@@ -67,7 +68,8 @@ def setUpModule():
                                 % os.path.join(SHARED_DIR, "rust-runtime", "build-function.sh"))
     if not cargo_tests.CARGO:
         clients.skip_saying_why("cargo is not on PATH")
-    build_dir = os.environ.get("CARGO_LAMBDA_BUILD_DIR")
+    build_dir = (os.environ.get("CARGO_LAMBDA_RUST_CACHE")
+                 or os.environ.get("CARGO_LAMBDA_BUILD_DIR"))
     if not build_dir:
         build_dir = _module["temporary"] = tempfile.mkdtemp(prefix="clc-rust-runtime-build-")
     _module["target"] = os.path.join(os.path.abspath(build_dir), "rust-target")
