@@ -1,7 +1,7 @@
 /* lambda.event: one libevent loop per Lua state (loop.c, run.c) driving timers (timer.c), signal
  * handlers (signal.c), an HTTP/1.1 server (server.c and the files it names), child processes
- * (process.c) and file watching (watch.c). This file only merges the parts' functions into
- * the module table; each part documents its own functions.
+ * (process.c, with the subreaper in adopted.c) and file watching (watch.c). This file only merges
+ * the parts' functions into the module table; each part documents its own functions.
  *
  * Active handles keep running when the script drops them; each stops with its cancel or close
  * method. Timers due at the same time run in the order they were created. */
@@ -17,8 +17,8 @@
 /* In the order they are opened; the loop finalizes them in the reverse order, so processes
  * are stopped before the servers and timers they may still be using. */
 static const struct event_part *const parts[] = {
-    &event_loop_part,   &event_timer_part,   &event_signal_part,
-    &event_server_part, &event_process_part, &event_watch_part,
+    &event_loop_part,    &event_timer_part, &event_signal_part,   &event_server_part,
+    &event_process_part, &event_watch_part, &event_adoption_part,
 };
 #define PART_COUNT (sizeof parts / sizeof parts[0])
 

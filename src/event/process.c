@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "event/parts.h"
+#include "event/process.h"
 #include "event/signal.h"
 #include "event/spawn.h"
 
@@ -86,6 +87,13 @@ struct event_child {
 
 /* Children of every loop whose exit has not been reported, for the atexit handler. */
 static struct event_child *live_children;
+
+int event_process_is_spawned(pid_t pid) {
+    for (const struct event_child *child = live_children; child; child = child->next)
+        if (child->pid == pid)
+            return 1;
+    return 0;
+}
 
 static void unlink_child(struct event_child *child) {
     if (!child->link)
