@@ -2,9 +2,19 @@
  *
  *   event.http_server{address = "127.0.0.1" (IPv4 or IPv6 literal; "::" takes IPv4 too),
  *     port = 0 (any), handler = fn(request), stream_body = fn(request) -> bool | bool,
- *     max_body = 8 MiB (larger bodies get 413), max_headers = 64 KiB (431),
- *     tls = {cert = path, key = path}}
+ *     max_body = 8 MiB | fn(request) -> bytes, too_large = fn(request, limit, size),
+ *     max_headers = 64 KiB (431), tls = {cert = path, key = path}}
  *     -> server (:port(), :address(), :close()) | nil, "cannot listen on [::]:9000: ..."
+ *
+ * Body limits: max_body is a byte count for every request, or a function that chooses one per
+ * request from its head (method, path, query, headers; called once, before any of the body is
+ * read, like stream_body). A body over its limit, by its Content-Length or while a chunked
+ * body arrives, ends the request: too_large(request, limit, size) is called to answer it
+ * (size: the Content-Length, or the bytes received when a chunked body passed the limit),
+ * before the handler has seen the request or, for a streamed body, after. It may answer with
+ * request:respond; a request it leaves unanswered (or with no too_large) gets a plain 413.
+ * The connection then closes once the answer is out, and what the client still sends is read
+ * and thrown away, never buffered (see start_lingering).
  *
  * The request object and the answers are in event_http_request.c. Keep-alive and pipelining
  * are supported; requests on one connection are answered in order: the next is read once the
@@ -49,7 +59,8 @@
 #define READ_SLACK 65536
 
 static const char *const server_options[] = {
-    "address", "port", "handler", "stream_body", "max_body", "max_headers", "tls", NULL,
+    "address",   "port",        "handler", "stream_body", "max_body",
+    "too_large", "max_headers", "tls",     NULL,
 };
 
 static void conn_destroy(struct http_conn *conn) {
@@ -181,6 +192,51 @@ static void fail_body(lua_State *L, struct http_conn *conn, int status) {
     conn_release(conn);
 }
 
+struct too_large_context {
+    struct http_conn *conn;
+    uint64_t size;
+};
+
+static int call_too_large(lua_State *L) {
+    const struct too_large_context *context = lua_touserdata(L, 1);
+    struct http_conn *conn = context->conn;
+    event_push_ref(L, conn->server->ref);
+    lua_getiuservalue(L, -1, SERVER_TOO_LARGE);
+    event_push_ref(L, conn->request->ref);
+    lua_pushinteger(L, (lua_Integer)conn->max_body);
+    lua_pushinteger(L, (lua_Integer)context->size);
+    lua_call(L, 3, 0);
+    return 0;
+}
+
+/* The body is over its limit: too_large may answer (the script knows what the request was
+ * for: an Invoke payload and a function's answer fail differently), then the request ends. */
+static void body_too_large(lua_State *L, struct http_conn *conn, uint64_t size) {
+    struct http_request *request = conn->request;
+    if (conn->server->has_too_large && request->response == RESPONSE_NONE && !request->closed) {
+        struct too_large_context context = {conn, size};
+        event_loop_pcall(conn->loop, L, call_too_large, &context);
+        if (conn->dead || !conn->request)
+            return; /* the callback closed the server */
+    }
+    fail_body(L, conn, 413);
+}
+
+/* Sets conn->max_body from the request's head through the server's max_body function. */
+static int choose_max_body(lua_State *L) {
+    struct http_conn *conn = lua_touserdata(L, 1);
+    event_push_ref(L, conn->server->ref);
+    lua_getiuservalue(L, -1, SERVER_MAX_BODY);
+    event_push_ref(L, conn->request->ref);
+    lua_call(L, 1, 1);
+    int exact;
+    lua_Integer limit = lua_tointegerx(L, -1, &exact);
+    if (!exact || limit < 0)
+        return luaL_error(L, "http_server: max_body must return a byte count (an integer >= 0)");
+    conn->max_body = (uint64_t)limit;
+    return 0;
+}
+
 static void dispatch(lua_State *L, struct http_conn *conn) {
     struct http_request *request = conn->request;
     int ok = event_loop_pcall(conn->loop, L, http_request_dispatch, conn);
@@ -200,8 +256,8 @@ static void body_complete(lua_State *L, struct http_conn *conn) {
 /* Adds a piece of the body; returns 0 when the connection can read no further. */
 static int add_body(lua_State *L, struct http_conn *conn, const char *data, size_t length) {
     conn->body_size += length;
-    if (conn->body_size > conn->server->max_body) {
-        fail_body(L, conn, 413);
+    if (conn->body_size > conn->max_body) {
+        body_too_large(L, conn, conn->body_size);
         return 0;
     }
     if (!conn->request->streamed) {
@@ -274,9 +330,8 @@ static int begin_body(lua_State *L, struct http_conn *conn) {
     struct http_request *request = conn->request;
     const struct http_head *head = &conn->head;
     int has_body = head->chunked || head->content_length > 0;
-    if (head->content_length > 0 && (uint64_t)head->content_length > conn->server->max_body) {
-        http_request_detach(L, request);
-        reject(L, conn, 413);
+    if (head->content_length > 0 && (uint64_t)head->content_length > conn->max_body) {
+        body_too_large(L, conn, (uint64_t)head->content_length);
         return 0;
     }
     evbuffer_drain(conn->body, evbuffer_get_length(conn->body));
@@ -339,6 +394,12 @@ static int read_head(lua_State *L, struct http_conn *conn, struct evbuffer *inpu
     if (conn->dead)
         return 0;
     evbuffer_drain(input, end);
+    conn->max_body = conn->server->max_body;
+    if (built && conn->request && conn->server->choose_max_body) {
+        built = event_loop_pcall(conn->loop, L, choose_max_body, conn);
+        if (conn->dead)
+            return 0;
+    }
     if (!built || !conn->request) {
         if (conn->request)
             http_request_detach(L, conn->request);
@@ -678,7 +739,7 @@ static const char *string_option(lua_State *L, int table, const char *name, cons
     return value;
 }
 
-/* http_server{address, port, handler, stream_body, max_body, max_headers, tls}
+/* http_server{address, port, handler, stream_body, max_body, too_large, max_headers, tls}
  *   -> server | nil, message */
 int event_http_server(lua_State *L) {
     struct event_loop *loop = event_loop_upvalue(L);
@@ -687,7 +748,13 @@ int event_http_server(lua_State *L) {
     event_check_options(L, 1, "http_server", server_options);
     const char *address = string_option(L, 1, "address", "127.0.0.1");
     int port = (int)integer_option(L, "port", 0, 0, 65535);
-    lua_Integer max_body = integer_option(L, "max_body", DEFAULT_MAX_BODY, 0, INT64_MAX / 2);
+    int max_body_type = lua_getfield(L, 1, "max_body");
+    lua_pop(L, 1);
+    lua_Integer max_body = DEFAULT_MAX_BODY;
+    if (max_body_type != LUA_TFUNCTION && max_body_type != LUA_TNUMBER && max_body_type != LUA_TNIL)
+        return luaL_error(L, "http_server: 'max_body' must be a byte count or a function");
+    if (max_body_type != LUA_TFUNCTION)
+        max_body = integer_option(L, "max_body", DEFAULT_MAX_BODY, 0, INT64_MAX / 2);
     lua_Integer max_headers =
         integer_option(L, "max_headers", DEFAULT_MAX_HEADERS, 256, UINT32_MAX / 2);
     if (lua_getfield(L, 1, "handler") != LUA_TFUNCTION) /* 2 */
@@ -703,17 +770,29 @@ int event_http_server(lua_State *L) {
     } else if (tls_type != LUA_TNIL) {
         return luaL_error(L, "http_server: 'tls' must be a table {cert = path, key = path}");
     }
-    struct http_server *server = lua_newuserdatauv(L, sizeof *server, 2);
+    int too_large_type = lua_getfield(L, 1, "too_large"); /* 5 */
+    if (too_large_type != LUA_TNIL && too_large_type != LUA_TFUNCTION)
+        return luaL_error(L, "http_server: 'too_large' must be a function");
+    lua_getfield(L, 1, "max_body"); /* 6 */
+    struct http_server *server = lua_newuserdatauv(L, sizeof *server, 4);
     memset(server, 0, sizeof *server);
     server->loop = loop;
     server->ref = LUA_NOREF;
     server->max_body = (size_t)max_body;
     server->max_headers = (size_t)max_headers;
+    server->choose_max_body = max_body_type == LUA_TFUNCTION;
+    server->has_too_large = too_large_type == LUA_TFUNCTION;
     luaL_setmetatable(L, SERVER_TYPE);
     lua_pushvalue(L, 2);
     lua_setiuservalue(L, -2, SERVER_HANDLER);
     lua_pushvalue(L, 3);
     lua_setiuservalue(L, -2, SERVER_STREAM_BODY);
+    if (server->choose_max_body) {
+        lua_pushvalue(L, 6);
+        lua_setiuservalue(L, -2, SERVER_MAX_BODY);
+    }
+    lua_pushvalue(L, 5);
+    lua_setiuservalue(L, -2, SERVER_TOO_LARGE);
     if ((cert && load_tls(L, server, cert, key) != 0) || listen_on(L, server, address, port) != 0) {
         lua_pushnil(L);
         lua_insert(L, -2);
