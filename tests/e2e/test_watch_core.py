@@ -276,8 +276,8 @@ class ProjectFunctionsTest(WatchTestCase):
             self.assertIn("alpha, beta", emu.wait_for_output("functions: "))
             self.assertNotFound(emu.invoke("gamma", {}),
                                 "arn:aws:lambda:us-east-1:012345678912:function:gamma")
-            # Percent-decoded before the lookup.
-            self.assertNotFound(emu.invoke("gam ma", {}), "function:gam ma")
+            # Percent-decoded (%3A) before the lookup, which is by function name.
+            self.assertNotFound(emu.invoke("gamma:live", {}), "function:gamma ")
             document = self.assertNotFound(emu.invoke("_", {}), "alpha", "beta")
             self.assertIn("several functions", document["message"])
             # The same through our own client: a non-zero exit naming the problem.
