@@ -80,6 +80,8 @@ function M.throttle(pool, state)
   state.queue = kept
   if #kept > 0 then
     wait(pool, state)
+  else
+    pool:forget_if_unused(state)
   end
   if throttled > 0 then
     pool.print(state.name, string.format("throttled %d invocation(s): %d instances live "

@@ -180,14 +180,15 @@ function Pool:cancel(invocation)
   if invocation.state ~= "queued" then
     return
   end
-  local queue = self:function_state(invocation.function_name).queue
-  for i, queued in ipairs(queue) do
+  local state = self:function_state(invocation.function_name)
+  for i, queued in ipairs(state.queue) do
     if queued == invocation then
-      table.remove(queue, i)
+      table.remove(state.queue, i)
       break
     end
   end
   invocation.state = "done"
+  self:forget_if_unused(state)
 end
 
 local function alive_instances(state)
@@ -316,6 +317,7 @@ function Pool:next_waiter(state, request, instance)
         break
       end
     end
+    self:forget_if_unused(state)
   end)
   self:dispatch(state)
   -- An instance with nothing to do may be what a function waiting for a slot needs.
@@ -341,6 +343,7 @@ function Pool:start_instance(state)
     self.instances[instance.id] = nil
     self.live = self.live - 1
     self:fail_queue(state, "Runtime.StartError", message)
+    self:forget_if_unused(state)
   end
 end
 
@@ -430,7 +433,7 @@ function Pool:instance_exited(instance, code, signal)
 end
 
 -- A function with no instance, nothing queued and no runtime waiting is forgotten: thousands
--- of names invoked once must not keep a record each.
+-- of names invoked once (or throttled, or that failed to start) must not keep a record each.
 function Pool:forget_if_unused(state)
   if self.functions[state.name] == state and next(state.instances) == nil and #state.queue == 0
     and #state.waiters == 0 then

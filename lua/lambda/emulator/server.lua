@@ -183,7 +183,10 @@ function M.handler(emulator)
       end
       local resolved = emulator.registry.resolve(ref.name) or ref.name
       local state = emulator.pool:function_state(resolved)
-      if runtime_api.route(emulator.pool, request, rest, state, nil) then
+      local routed = runtime_api.route(emulator.pool, request, rest, state, nil)
+      -- A runtime that asked for work is waiting; anything else leaves no record behind.
+      emulator.pool:forget_if_unused(state)
+      if routed then
         return
       end
     end
