@@ -143,8 +143,8 @@ function M.new(options)
       end
     end
     local argv = argv_for(instance.function_name)
-    -- spawn raises on values no process can take (a NUL byte from an --env-file): that must
-    -- fail this start, not leave an instance that never comes.
+    -- spawn raises on values no process can take (a NUL byte in the manifest's env, which
+    -- TOML can spell): that must fail this start, not leave an instance that never comes.
     local ok, process, message = pcall(event.spawn, {
       argv = argv,
       env = environment(instance.function_name, "127.0.0.1:" .. server:port()),

@@ -3,9 +3,9 @@
 -- a `name` for each; every server gets the same handler. With `choose_limits`, max_body is a
 -- function: the request's ?limit=N (100 without; ?limit=bad makes it raise), and too_large
 -- logs "too_large <path> <limit> <size>" and answers 413 with {path, limit, size, handled}
--- (handled: whether the handler had seen the request), unless the query has plain=1. Prints one line per server,
--- `READY <name> <port> <address>`, or `FAILED <name> <message>` (and exits 1), then serves until
--- a request to /stop. The routes:
+-- (handled: whether the handler had seen the request), unless the query has plain=1.
+-- Prints one line per server, `READY <name> <port> <address>`, or `FAILED <name> <message>`
+-- (and exits 1), then serves until a request to /stop. The routes:
 --   /echo...      answers JSON describing the request (fields, headers, body, trailers)
 --   /raw          answers the request body as it came (binary)
 --   /later?ms=N   answers after N ms, from a timer
