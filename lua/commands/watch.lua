@@ -13,14 +13,22 @@ local M = {
   rest = { name = "COMMAND", after_double_dash = true,
     help = "Command to run as the function instead of cargo run" },
   flags = {
-    { long = "invoke-address", value = "ADDRESS", default = "::",
-      help = "Address to listen on; :: is every interface, IPv6 and IPv4" },
+    { long = "invoke-address", value = "ADDRESS", default = "localhost",
+      help = "Address to listen on: localhost is 127.0.0.1 and ::1 (this machine only); "
+        .. ":: or 0.0.0.0 is every interface, which lets anyone who reaches the port run "
+        .. "your functions" },
     { long = "invoke-port", short = "P", value = "PORT", type = "port", default = 9000,
       help = "Port to listen on" },
     { long = "concurrency", value = "N", type = "uint", default = 1,
       help = "Instances per function; invocations beyond wait in order" },
     { long = "timeout", value = "SECONDS", type = "seconds", default = 900,
       help = "Time an invocation may run before it fails with AWS's timeout error" },
+    { long = "init-timeout", value = "SECONDS", type = "seconds", default = 10,
+      help = "Time a started function has to ask for work (AWS's Init phase; a build does "
+        .. "not count) before its invocations fail and it is stopped" },
+    { long = "max-instances", value = "N", type = "uint", default = 64,
+      help = "Function instances alive at once, all functions together; at the cap an idle "
+        .. "one is stopped, and with none idle invocations get TooManyRequestsException" },
     { long = "env-var", value = "KEY=VALUE", multiple = true, aliases = { "env-vars" },
       help = "Environment variable for the function (repeatable; also a comma-separated list)" },
     { long = "env-file", value = "PATH", help = "KEY=VALUE lines for the function's environment" },
@@ -115,7 +123,7 @@ local function manifest_environment(project)
 end
 
 -- Which names may be invoked, and what `_` means.
-local function new_registry(functions, any_name)
+local function new_registry(functions, any_name, region)
   local registry = {}
   local known = {}
   -- The project's functions, again after a change to it (a bin added or removed).
@@ -149,7 +157,7 @@ local function new_registry(functions, any_name)
     if known[name] then
       return name
     end
-    local arn = require("lambda.emulator.ids").function_arn("us-east-1", name)
+    local arn = require("lambda.emulator.ids").function_arn(region, name)
     return nil, 404, "ResourceNotFoundException", string.format("Function not found: %s "
       .. "(functions: %s)", arn, #functions > 0 and table.concat(functions, ", ") or "none")
   end
@@ -248,12 +256,51 @@ local function same_names(a, b)
   return table.concat(a, "\0") == table.concat(b, "\0")
 end
 
+-- Errors that mean "this machine has no IPv6 loopback" rather than a real problem with ::1.
+local function no_ipv6(message)
+  return message:find("Cannot assign requested address", 1, true)
+    or message:find("Address family not supported", 1, true)
+end
+
+-- The main servers: `localhost` is 127.0.0.1 and ::1 on the same port, one handler (so every
+-- client that resolves localhost either way reaches it; ::1 is left out, silently, when the
+-- machine has no IPv6); any other address is one server. Returns a list or nil, message.
+function M.listen(event, config, address, port)
+  local function on(host, chosen_port)
+    local settings = {}
+    for key, value in pairs(config) do
+      settings[key] = value
+    end
+    settings.address, settings.port = host, chosen_port
+    return event.http_server(settings)
+  end
+  if address ~= "localhost" then
+    local server, problem = on(address, port)
+    return server and { server } or nil, problem
+  end
+  local v4, problem = on("127.0.0.1", port)
+  if not v4 then
+    return nil, problem
+  end
+  local v6, v6_problem = on("::1", v4:port())
+  if v6 then
+    return { v4, v6 }
+  elseif no_ipv6(v6_problem) then
+    return { v4 }
+  end
+  v4:close()
+  return nil, v6_problem
+end
+
 function M.run(options, _, rest)
   if (options.tls_cert == nil) ~= (options.tls_key == nil) then
     cli.usage_error(M.name, "--tls-cert and --tls-key must be given together")
   end
   if options.concurrency < 1 then
     cli.usage_error(M.name, "--concurrency must be at least 1")
+  end
+  if options.max_instances < 1 then
+    cli.usage_error(M.name, "--max-instances must be at least 1")
   end
   local env, env_error = user_environment(options)
   if not env then
@@ -262,6 +309,10 @@ function M.run(options, _, rest)
   local event = require("lambda.event")
   local launcher_module = require("lambda.emulator.launcher")
   local pool_module = require("lambda.emulator.pool")
+  -- Descendants that leave their process group (setsid, a double fork) are reparented to
+  -- watch instead of init, so that a restart or Ctrl-C still ends them. Old kernels lack it:
+  -- then they escape, as before.
+  event.subreaper()
 
   local function print_line(name, line)
     io.stdout:write("[", name, "] ", line, "\n")
@@ -301,6 +352,8 @@ function M.run(options, _, rest)
   local pool = pool_module.new({
     concurrency = options.concurrency,
     timeout = options.timeout,
+    init_timeout = options.init_timeout,
+    max_instances = options.max_instances,
     region = options.region,
     print = print_line,
     launcher = launcher_options and launcher_module.new(launcher_options) or nil,
@@ -309,26 +362,32 @@ function M.run(options, _, rest)
   local emulator = {
     pool = pool,
     print = print_line,
+    region = options.region,
     -- Any name is a function unless a Cargo project lists them (project is false, not nil,
     -- when there is neither a project nor a command: functions are then started by hand).
-    registry = new_registry(functions, not project),
+    registry = new_registry(functions, not project, options.region),
   }
-  local server, listen_error = event.http_server({
-    address = options.invoke_address,
-    port = options.invoke_port,
-    handler = require("lambda.emulator.server").handler(emulator),
+  local server_module = require("lambda.emulator.server")
+  local servers, listen_error = M.listen(event, {
+    handler = server_module.handler(emulator),
     -- Only a runtime's /response is read as it arrives; an Invoke request that happens to
     -- carry the streaming header is still a whole payload.
     stream_body = function(request)
       local runtime_path = request.path:find("/2018-06-01/runtime/", 1, true)
       return runtime_path ~= nil and require("lambda.emulator.runtime_api").streams_body(request)
     end,
+    max_body = server_module.max_body(emulator),
+    too_large = server_module.too_large(emulator),
     tls = options.tls_cert and { cert = options.tls_cert, key = options.tls_key } or nil,
-  })
-  if not server then
+  }, options.invoke_address, options.invoke_port)
+  if not servers then
     return fail(listen_error)
   end
+  local server = servers[1]
   local host = require("lambda.url").format_host(server:address())
+  if #servers > 1 then
+    host = "localhost"
+  end
   local scheme = options.tls_cert and "https" or "http"
   if project then
     say(string.format("serving %s on %s://%s:%d (functions: %s)", project.manifest, scheme, host,
@@ -372,12 +431,17 @@ function M.run(options, _, rest)
       watcher:close()
     end
     pool:shutdown("shutdown")
-    server:close()
+    event.kill_adopted("TERM")
+    for _, listening in ipairs(servers) do
+      listening:close()
+    end
     -- Children get a moment to exit on TERM; then whatever is left is killed.
     local deadline = event.now() + 3
     event.every(0.05, function()
-      if not pool:has_instances() or event.now() > deadline then
+      local done = not pool:has_instances() and #event.adopted() == 0
+      if done or event.now() > deadline then
         event.kill_all("KILL")
+        event.kill_adopted("KILL")
         event.stop()
       end
     end)

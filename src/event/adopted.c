@@ -4,9 +4,14 @@
  *       makes this process the child subreaper of its descendants (PR_SET_CHILD_SUBREAPER):
  *       a process whose parent dies (a daemon that double-forks, or leaves with setsid) is
  *       reparented here rather than to init, so that it stays ours to end
- *   event.adopted() -> {pid, ...}       the adopted processes still running
- *   event.kill_adopted(signal = "TERM") -> how many were signalled (each one's process group
- *       when it leads one, so that a daemon's own workers go with it)
+ *   event.adopted([entry]) -> {pid, ...}   the adopted processes still running; with entry
+ *       ("NAME=value"), only those whose environment holds exactly that entry
+ *   event.kill_adopted(signal = "TERM" [, entry]) -> how many were signalled (each one's
+ *       process group when it leads one, so that a daemon's own workers go with it)
+ *
+ * The entry tells whose a process is: a daemon inherits the environment of the function
+ * instance that started it (AWS_LAMBDA_RUNTIME_API names the instance's own Runtime API), so
+ * the emulator ends what an instance left when the instance ends.
  *
  * Adopted processes are the children of this process that it did not start itself: neither a
  * child of event.spawn (process.c) nor one of io.popen or os.execute, which stay in this
@@ -31,6 +36,8 @@
 
 /* At most this many children are looked at in one pass. */
 #define MAX_CHILDREN 4096
+/* An environment larger than this is not searched. */
+#define MAX_ENVIRON (1 << 20)
 
 struct adoption {
     struct event_loop *loop;
@@ -56,6 +63,27 @@ static int read_stat(pid_t pid, char *state, pid_t *group) {
         return -1;
     *group = (pid_t)pgrp;
     return 0;
+}
+
+/* Whether the environment of pid holds entry ("NAME=value") exactly. */
+static int has_environment_entry(pid_t pid, const char *entry, size_t entry_length) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    FILE *file = fopen(path, "re");
+    if (!file)
+        return 0;
+    char *environment = malloc(MAX_ENVIRON + 1);
+    size_t length = environment ? fread(environment, 1, MAX_ENVIRON, file) : 0;
+    fclose(file);
+    int found = 0;
+    for (size_t start = 0; start < length && !found;) {
+        const char *end = memchr(environment + start, '\0', length - start);
+        size_t item = end ? (size_t)(end - (environment + start)) : length - start;
+        found = item == entry_length && memcmp(environment + start, entry, item) == 0;
+        start += item + 1;
+    }
+    free(environment);
+    return found;
 }
 
 /* The adopted children, alive or zombie: fills pids, returns how many (at most max). */
@@ -110,30 +138,39 @@ static int event_subreaper(lua_State *L) {
     return 1;
 }
 
-/* adopted() -> {pid, ...} of the adopted processes still running */
+/* Whether the adopted process i is alive and (with an entry) holds the entry. */
+static int selected(pid_t pid, char state, const char *entry, size_t entry_length) {
+    return state != 'Z' && (!entry || has_environment_entry(pid, entry, entry_length));
+}
+
+/* adopted([entry]) -> {pid, ...} of the adopted processes still running */
 static int event_adopted(lua_State *L) {
+    size_t entry_length = 0;
+    const char *entry = luaL_optlstring(L, 1, NULL, &entry_length);
     static pid_t pids[MAX_CHILDREN], groups[MAX_CHILDREN];
     static char states[MAX_CHILDREN];
     size_t count = list_adopted(pids, states, groups, MAX_CHILDREN);
     lua_createtable(L, (int)count, 0);
     lua_Integer n = 0;
     for (size_t i = 0; i < count; i++)
-        if (states[i] != 'Z') {
+        if (selected(pids[i], states[i], entry, entry_length)) {
             lua_pushinteger(L, pids[i]);
             lua_rawseti(L, -2, ++n);
         }
     return 1;
 }
 
-/* kill_adopted(signal = "TERM") -> how many adopted processes were signalled */
+/* kill_adopted(signal = "TERM" [, entry]) -> how many adopted processes were signalled */
 static int event_kill_adopted(lua_State *L) {
     int number = event_check_signal(L, 1, "TERM");
+    size_t entry_length = 0;
+    const char *entry = luaL_optlstring(L, 2, NULL, &entry_length);
     static pid_t pids[MAX_CHILDREN], groups[MAX_CHILDREN];
     static char states[MAX_CHILDREN];
     size_t count = list_adopted(pids, states, groups, MAX_CHILDREN);
     lua_Integer signalled = 0;
     for (size_t i = 0; i < count; i++) {
-        if (states[i] == 'Z')
+        if (!selected(pids[i], states[i], entry, entry_length))
             continue;
         int sent = groups[i] == pids[i] ? kill(-pids[i], number) : -1;
         if (sent != 0)

@@ -48,6 +48,51 @@ static void fail_body(lua_State *L, struct http_conn *conn, int status) {
     http_conn_release(conn);
 }
 
+struct too_large_context {
+    struct http_conn *conn;
+    uint64_t size;
+};
+
+static int call_too_large(lua_State *L) {
+    const struct too_large_context *context = lua_touserdata(L, 1);
+    struct http_conn *conn = context->conn;
+    event_push_ref(L, conn->server->ref);
+    lua_getiuservalue(L, -1, SERVER_TOO_LARGE);
+    event_push_ref(L, conn->request->ref);
+    lua_pushinteger(L, (lua_Integer)conn->max_body);
+    lua_pushinteger(L, (lua_Integer)context->size);
+    lua_call(L, 3, 0);
+    return 0;
+}
+
+/* The body is over its limit: too_large may answer (the script knows what the request was
+ * for: an Invoke payload and a function's answer fail differently), then the request ends. */
+static void body_too_large(lua_State *L, struct http_conn *conn, uint64_t size) {
+    struct http_request *request = conn->request;
+    if (conn->server->has_too_large && request->response == RESPONSE_NONE && !request->closed) {
+        struct too_large_context context = {conn, size};
+        event_loop_pcall(conn->loop, L, call_too_large, &context);
+        if (conn->dead || !conn->request)
+            return; /* the callback closed the server */
+    }
+    fail_body(L, conn, 413);
+}
+
+/* Sets conn->max_body from the request's head through the server's max_body function. */
+static int choose_max_body(lua_State *L) {
+    struct http_conn *conn = lua_touserdata(L, 1);
+    event_push_ref(L, conn->server->ref);
+    lua_getiuservalue(L, -1, SERVER_MAX_BODY);
+    event_push_ref(L, conn->request->ref);
+    lua_call(L, 1, 1);
+    int exact;
+    lua_Integer limit = lua_tointegerx(L, -1, &exact);
+    if (!exact || limit < 0)
+        return luaL_error(L, "http_server: max_body must return a byte count (an integer >= 0)");
+    conn->max_body = (uint64_t)limit;
+    return 0;
+}
+
 static void dispatch(lua_State *L, struct http_conn *conn) {
     struct http_request *request = conn->request;
     int ok = event_loop_pcall(conn->loop, L, http_request_dispatch, conn);
@@ -67,8 +112,8 @@ static void body_complete(lua_State *L, struct http_conn *conn) {
 /* Adds a piece of the body; returns 0 when the connection can read no further. */
 static int add_body(lua_State *L, struct http_conn *conn, const char *data, size_t length) {
     conn->body_size += length;
-    if (conn->body_size > conn->server->max_body) {
-        fail_body(L, conn, 413);
+    if (conn->body_size > conn->max_body) {
+        body_too_large(L, conn, conn->body_size);
         return 0;
     }
     if (!conn->request->streamed) {
@@ -141,9 +186,8 @@ static int begin_body(lua_State *L, struct http_conn *conn) {
     struct http_request *request = conn->request;
     const struct http_head *head = &conn->head;
     int has_body = head->chunked || head->content_length > 0;
-    if (head->content_length > 0 && (uint64_t)head->content_length > conn->server->max_body) {
-        http_request_detach(L, request);
-        http_conn_reject(L, conn, 413);
+    if (head->content_length > 0 && (uint64_t)head->content_length > conn->max_body) {
+        body_too_large(L, conn, (uint64_t)head->content_length);
         return 0;
     }
     evbuffer_drain(conn->body, evbuffer_get_length(conn->body));
@@ -206,6 +250,12 @@ static int read_head(lua_State *L, struct http_conn *conn, struct evbuffer *inpu
     if (conn->dead)
         return 0;
     evbuffer_drain(input, end);
+    conn->max_body = conn->server->max_body;
+    if (built && conn->request && conn->server->choose_max_body) {
+        built = event_loop_pcall(conn->loop, L, choose_max_body, conn);
+        if (conn->dead)
+            return 0;
+    }
     if (!built || !conn->request) {
         if (conn->request)
             http_request_detach(L, conn->request);

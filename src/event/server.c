@@ -2,11 +2,22 @@
  *
  *   event.http_server{address = "127.0.0.1" (IPv4 or IPv6 literal; "::" takes IPv4 too),
  *     port = 0 (any), handler = fn(request), stream_body = fn(request) -> bool | bool,
- *     max_body = 8 MiB (larger bodies get 413), max_headers = 64 KiB (431),
+ *     max_body = 8 MiB | fn(request) -> bytes, too_large = fn(request, limit, size),
+ *     max_headers = 64 KiB (431),
  *     idle_timeout = 60 (seconds a connection may wait, idle, for its next request),
  *     head_timeout = 30 (seconds a request head may take to arrive, then 408),
  *     tls = {cert = path, key = path}}
  *     -> server (:port(), :address(), :close()) | nil, "cannot listen on [::]:9000: ..."
+ *
+ * Body limits: max_body is a byte count for every request, or a function that chooses one per
+ * request from its head (method, path, query, headers; called once, before any of the body is
+ * read, like stream_body). A body over its limit, by its Content-Length or while a chunked
+ * body arrives, ends the request: too_large(request, limit, size) is called to answer it
+ * (size: the Content-Length, or the bytes received when a chunked body passed the limit),
+ * before the handler has seen the request or, for a streamed body, after. It may answer with
+ * request:respond; a request it leaves unanswered (or with no too_large) gets a plain 413.
+ * The connection then closes once the answer is out, and what the client still sends is read
+ * and thrown away, never buffered (see start_lingering in connection.c).
  *
  * Connections are in connection.c, reading requests in request_reader.c, TLS in
  * server_tls.c, the request object and the answers in request.c and response.c. Keep-alive
@@ -54,7 +65,7 @@
 #define IDLE_CLOSED_PER_SHORTAGE 16
 
 static const char *const server_options[] = {
-    "address",     "port",         "handler",      "stream_body", "max_body",
+    "address",     "port",         "handler",      "stream_body", "max_body", "too_large",
     "max_headers", "idle_timeout", "head_timeout", "tls",         NULL,
 };
 
@@ -234,8 +245,8 @@ static const char *string_option(lua_State *L, int table, const char *name, cons
     return value;
 }
 
-/* http_server{address, port, handler, stream_body, max_body, max_headers, idle_timeout,
- *   head_timeout, tls} -> server | nil, message */
+/* http_server{address, port, handler, stream_body, max_body, too_large, max_headers,
+ *   idle_timeout, head_timeout, tls} -> server | nil, message */
 static int event_http_server(lua_State *L) {
     struct http_server_list *list = lua_touserdata(L, lua_upvalueindex(1));
     struct event_loop *loop = list->loop;
@@ -244,7 +255,13 @@ static int event_http_server(lua_State *L) {
     event_check_options(L, 1, "http_server", server_options);
     const char *address = string_option(L, 1, "address", "127.0.0.1");
     int port = (int)integer_option(L, "port", 0, 0, 65535);
-    lua_Integer max_body = integer_option(L, "max_body", DEFAULT_MAX_BODY, 0, INT64_MAX / 2);
+    int max_body_type = lua_getfield(L, 1, "max_body");
+    lua_pop(L, 1);
+    if (max_body_type != LUA_TFUNCTION && max_body_type != LUA_TNUMBER && max_body_type != LUA_TNIL)
+        return luaL_error(L, "http_server: 'max_body' must be a byte count or a function");
+    lua_Integer max_body = DEFAULT_MAX_BODY;
+    if (max_body_type != LUA_TFUNCTION)
+        max_body = integer_option(L, "max_body", DEFAULT_MAX_BODY, 0, INT64_MAX / 2);
     lua_Integer max_headers =
         integer_option(L, "max_headers", DEFAULT_MAX_HEADERS, 256, UINT32_MAX / 2);
     double idle_timeout = seconds_option(L, "idle_timeout", DEFAULT_IDLE_TIMEOUT);
@@ -262,7 +279,11 @@ static int event_http_server(lua_State *L) {
     } else if (tls_type != LUA_TNIL) {
         return luaL_error(L, "http_server: 'tls' must be a table {cert = path, key = path}");
     }
-    struct http_server *server = lua_newuserdatauv(L, sizeof *server, 2);
+    int too_large_type = lua_getfield(L, 1, "too_large"); /* 5 */
+    if (too_large_type != LUA_TNIL && too_large_type != LUA_TFUNCTION)
+        return luaL_error(L, "http_server: 'too_large' must be a function");
+    lua_getfield(L, 1, "max_body"); /* 6 */
+    struct http_server *server = lua_newuserdatauv(L, sizeof *server, 4);
     memset(server, 0, sizeof *server);
     server->loop = loop;
     server->list = list;
@@ -276,6 +297,14 @@ static int event_http_server(lua_State *L) {
     lua_setiuservalue(L, -2, SERVER_HANDLER);
     lua_pushvalue(L, 3);
     lua_setiuservalue(L, -2, SERVER_STREAM_BODY);
+    server->choose_max_body = max_body_type == LUA_TFUNCTION;
+    server->has_too_large = too_large_type == LUA_TFUNCTION;
+    if (server->choose_max_body) {
+        lua_pushvalue(L, 6);
+        lua_setiuservalue(L, -2, SERVER_MAX_BODY);
+    }
+    lua_pushvalue(L, 5);
+    lua_setiuservalue(L, -2, SERVER_TOO_LARGE);
     if ((cert && http_tls_load(L, &server->tls, cert, key) != 0) ||
         listen_on(L, server, address, port) != 0) {
         lua_pushnil(L);

@@ -21,6 +21,8 @@
 /* Server user values. */
 #define SERVER_HANDLER 1
 #define SERVER_STREAM_BODY 2
+#define SERVER_MAX_BODY 3  /* function(request) -> bytes, or nil: the number in max_body */
+#define SERVER_TOO_LARGE 4 /* function(request, limit, size), or nil: a plain 413 */
 
 /* Request user values. */
 #define REQUEST_FIELDS 1
@@ -45,9 +47,11 @@ struct http_server {
     struct evconnlistener *listener;
     SSL_CTX *tls;
     struct http_conn *conns;
-    struct http_server *next, **link; /* list->servers, while listening */
-    int ref;                          /* registry reference while listening */
-    size_t max_body, max_headers;
+    struct http_server *next, **link;  /* list->servers, while listening */
+    int ref;                           /* registry reference while listening */
+    unsigned choose_max_body : 1;      /* a max_body function decides per request */
+    unsigned has_too_large : 1;        /* a too_large function answers over-limit requests */
+    size_t max_body, max_headers;      /* max_body: when no function chooses per request */
     double idle_timeout, head_timeout; /* seconds; see server.c */
     struct event accept_retry;         /* re-enables accepting after running out of descriptors */
     unsigned accept_paused : 1;
@@ -76,6 +80,7 @@ struct http_conn {
     struct http_chunked chunked;
     uint64_t body_left; /* of a Content-Length body */
     uint64_t body_size; /* received so far */
+    uint64_t max_body;  /* of the request being read */
     size_t head_scanned;
     size_t discarded; /* bytes read while lingering */
     enum read_state state;

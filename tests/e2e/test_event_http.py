@@ -531,6 +531,56 @@ class ErrorTests(ServerTestCase):
         self.assertEqual(conn.response().status, 413)
         self.poll_log(server, "closed /upload")
 
+    def test_body_limit_chosen_per_request_and_answered_by_too_large(self):
+        self.expected_errors = 1  # the failing max_body function at the end
+        server = self.start({"name": "main", "address": "127.0.0.1", "choose_limits": True})
+        conn = Conn(server.port)
+        self.assertEqual(conn.request("POST", "/raw?limit=10", body=b"x" * 10).body, b"x" * 10)
+        self.assertEqual(conn.request("POST", "/raw", body=b"x" * 100).body, b"x" * 100)
+        # Over by its Content-Length: too_large answers before the handler sees the request;
+        # the client can still send its whole body, which is thrown away.
+        conn.send(b"POST /raw?limit=10 HTTP/1.1\r\nHost: t\r\nContent-Length: 300000\r\n\r\n")
+        conn.send(b"y" * 300000)
+        response = conn.response()
+        self.assertEqual(response.status, 413)
+        self.assertEqual(response.json(), {"path": "/raw", "limit": 10, "size": 300000,
+                                           "handled": False})
+        self.assertTrue(conn.closed_by_server())
+        # With Expect: 100-continue the client is told at once and never asked for the body.
+        conn = Conn(server.port)
+        conn.send(b"POST /raw?limit=5 HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        response = conn.response()
+        self.assertEqual((response.status, response.json()["size"]), (413, 6))
+        # A chunked body: too_large gets the bytes received when it passed the limit.
+        conn = Conn(server.port)
+        conn.send(b"POST /raw?limit=1000 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                  b"\r\n" + b"200\r\n" + b"z" * 512 + b"\r\n" + b"200\r\n" + b"z" * 512 + b"\r\n")
+        response = conn.response()
+        self.assertEqual(response.json(), {"path": "/raw", "limit": 1000, "size": 1024,
+                                           "handled": False})
+        # A streamed body: the handler has the request; too_large answers it, so it is not
+        # reported closed, and the handler's pieces stop at the limit.
+        conn = Conn(server.port)
+        conn.send(b"POST /upload?limit=1000 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+                  b"\r\n\r\n" + b"3e8\r\n" + b"z" * 1000 + b"\r\n1\r\nz\r\n")
+        response = conn.response()
+        self.assertEqual(response.json(), {"path": "/upload", "limit": 1000, "size": 1001,
+                                           "handled": True})
+        log = self.poll_log(server, "too_large /upload 1000 1001")
+        self.assertNotIn("closed /upload", log)
+        # Left unanswered by too_large: the server's own 413.
+        conn = Conn(server.port)
+        response = conn.request("POST", "/raw?limit=3&plain=1", body=b"abcd")
+        self.assertEqual((response.status, response.body), (413, b"Content Too Large\n"))
+        self.poll_log(server, "too_large /raw 3 4")
+        # A max_body function that fails is the server's 500, and the server goes on.
+        conn = Conn(server.port)
+        self.assertEqual(conn.request("POST", "/raw?limit=bad", body=b"x").status, 500)
+        self.assertEqual(Conn(server.port).request("POST", "/raw", body=b"ok").body, b"ok")
+        server.stop()
+        self.assertIn(b"max_body must return a byte count", server.stderr)
+
     def test_default_body_limit_takes_an_invoke_payload(self):
         server = self.start()
         body = b"p" * (6 * 1024 * 1024 + 100)

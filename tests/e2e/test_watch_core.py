@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import ssl
 import threading
 import time
@@ -13,7 +14,8 @@ import unittest
 
 from certs import make_certs
 from harness import ScratchTestCase
-from watchharness import Emulator, descendants, free_port, probe_argv, tagged_processes
+from watchharness import (TAG_VARIABLE, Emulator, descendants, free_port, probe_argv,
+                          tagged_processes)
 
 # Generous bounds: "at once" means well under the 30 s an HTTP client would wait, even in the
 # sanitizer build on a loaded machine.
@@ -42,6 +44,16 @@ class Background(threading.Thread):
         if isinstance(self.result, Exception):
             raise self.result
         return self.result
+
+
+def wait_for(condition, timeout=5):
+    """Whether condition() came true within timeout seconds (checked every 20 ms)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _cmdline(pid):
@@ -276,8 +288,8 @@ class ProjectFunctionsTest(WatchTestCase):
             self.assertIn("alpha, beta", emu.wait_for_output("functions: "))
             self.assertNotFound(emu.invoke("gamma", {}),
                                 "arn:aws:lambda:us-east-1:012345678912:function:gamma")
-            # Percent-decoded before the lookup.
-            self.assertNotFound(emu.invoke("gam ma", {}), "function:gam ma")
+            # Percent-decoded (%3A) before the lookup, which is by function name.
+            self.assertNotFound(emu.invoke("gamma:live", {}), "function:gamma ")
             document = self.assertNotFound(emu.invoke("_", {}), "alpha", "beta")
             self.assertIn("several functions", document["message"])
             # The same through our own client: a non-zero exit naming the problem.
@@ -498,15 +510,58 @@ class ProcessTest(WatchTestCase):
             self.assertTrue(any(b"sleep" in _cmdline(pid) for pid in descendants(emu.pid)))
         # Leaving the block checked that nothing is left.
 
-    def test_the_harness_sees_a_process_that_escaped(self):
-        # A daemon in a session of its own is beyond watch's reach: the check must say so.
+    def test_a_process_that_escaped_with_setsid_is_still_ended(self):
+        # A daemon in a session of its own leaves the instance's process group; watch is its
+        # subreaper, so it is still watch's to end when watch stops.
         argv = ["sh", "-c", 'setsid sleep 300 & exec "$@"', "sh"] + probe_argv()
-        emu = self.emulator(*argv)
+        with self.emulator(*argv) as emu:
+            self.assertOk(emu.invoke("probe", {}))
+            self.assertTrue(wait_for(lambda: any(b"sleep" in _cmdline(pid)
+                                                 for pid in tagged_processes(emu.tag))))
+        # Leaving the block checked that nothing is left.
+
+    def test_a_process_that_escaped_is_ended_at_a_restart(self):
+        # The function (here started by a stand-in cargo) leaves a setsid daemon behind; a
+        # change to the project restarts the functions, and the daemon goes with them.
+        root = os.path.join(self.scratch, "project")
+        os.makedirs(os.path.join(root, "src", "bin"))
+        with open(os.path.join(root, "Cargo.toml"), "w") as handle:
+            handle.write('[package]\nname = "escape"\nversion = "0.1.0"\nedition = "2021"\n')
+        source = os.path.join(root, "src", "bin", "escape.rs")
+        with open(source, "w") as handle:
+            handle.write("fn main() {}\n")
+        cargo = os.path.join(self.scratch, "fake-cargo")
+        with open(cargo, "w") as handle:
+            handle.write("#!/bin/sh\necho '     Running `target/debug/escape`' >&2\n"
+                         "setsid sleep 300 </dev/null >/dev/null 2>&1 &\n"
+                         "exec %s\n" % " ".join(probe_argv()))
+        os.chmod(cargo, 0o755)
+
+        def sleepers():
+            return [pid for pid in tagged_processes(emu.tag) if b"sleep" in _cmdline(pid)]
+
+        with Emulator(env={"HOME": self.home, "CARGO": cargo}, cwd=root) as emu:
+            self.assertOk(emu.invoke("escape", {}))
+            self.assertTrue(wait_for(lambda: len(sleepers()) == 1))
+            self.assertIn(sleepers()[0], descendants(emu.pid), "watch adopted the daemon")
+            with open(source, "a") as handle:
+                handle.write("// changed\n")
+            self.assertTrue(wait_for(lambda: not sleepers(), timeout=10),
+                            "the daemon outlived the restart: %s" % sleepers())
+            self.assertOk(emu.invoke("escape", {}))  # the next instance starts as usual
+
+    def test_the_harness_sees_a_process_left_behind(self):
+        # A process carrying the emulator's tag that watch cannot reach (started here, outside
+        # watch's tree): the check at the end must name it.
+        emu = self.emulator(*probe_argv())
+        outsider = subprocess.Popen(["sleep", "300"], env=dict(os.environ, **{TAG_VARIABLE: emu.tag}))
         try:
             self.assertOk(emu.invoke("probe", {}))
             with self.assertRaisesRegex(AssertionError, r"left processes behind.*sleep 300"):
                 emu.stop()
         finally:
+            outsider.kill()
+            outsider.wait()
             emu.__exit__(None, None, None)
         self.assertEqual(tagged_processes(emu.tag), [])
 

@@ -287,8 +287,6 @@ class ResponseLimitTest(RustRuntimeTestCase):
             self.assertEqual(len(body), RESPONSE_LIMIT)
             self.assertEqual(body[:3] + body[-3:], b'"xxxx"')
 
-    # until the emulator enforces AWS's response limit (issue 8 item 5)
-    @unittest.expectedFailure
     def test_an_answer_over_the_limit_is_function_response_size_too_large(self):
         size = RESPONSE_LIMIT + 1
         message = ("Response payload size (%d bytes) exceeded maximum allowed payload size "

@@ -4,10 +4,12 @@ it, and always stopped with SIGTERM afterwards, checking that it exits 0 and lea
     with Emulator(*probe_argv(), flags=["--concurrency", "2"]) as emu:
         status, headers, body = emu.invoke("probe", {"action": "echo"})
 
-Emulator(*function_argv, flags=(), env=None, cwd=None, ready_timeout=30, tls_context=None)
+Emulator(*function_argv, flags=(), env=None, cwd=None, ready_timeout=30, tls_context=None,
+         default_address=False)
     function_argv  the command run as the function (after `--`); none for a Cargo project (cwd)
     flags          extra watch flags; -P (a free port) and --invoke-address 127.0.0.1 are added
-                   unless given; with --tls-cert the client speaks HTTPS (tls_context, or one
+                   unless given (default_address=True leaves the address to watch's default,
+                   localhost); with --tls-cert the client speaks HTTPS (tls_context, or one
                    that does not verify)
     env            extra variables on top of a clean environment (harness.clean_env)
   .port, .host (where to connect), .pid, .url(path), .connection(timeout=30) (a new
@@ -121,7 +123,7 @@ def _flag_value(flags, *names):
 
 class Emulator:
     def __init__(self, *function_argv, flags=(), env=None, cwd=None, ready_timeout=30,
-                 tls_context=None):
+                 tls_context=None, default_address=False):
         flags = list(flags)
         self.tag = uuid.uuid4().hex
         port = _flag_value(flags, "-P", "--invoke-port")
@@ -130,7 +132,9 @@ class Emulator:
             flags = ["-P", str(port)] + flags
         self.port = int(port)
         address = _flag_value(flags, "--invoke-address")
-        if address is None:
+        if address is None and default_address:
+            address = "127.0.0.1"  # watch listens on localhost: 127.0.0.1 and ::1
+        elif address is None:
             address = "127.0.0.1"
             flags = ["--invoke-address", address] + flags
         # Where to connect: a wildcard address is reached on loopback.

@@ -69,6 +69,38 @@ t.case("an escaped process is adopted, killed on demand and reaped", function()
   t.eq(contains(event.adopted(), pid), false)
 end)
 
+t.case("an environment entry picks the processes one owner left", function()
+  local function start_tagged(tag)
+    local pid, exited
+    assert(event.spawn({
+      argv = { "/bin/sh", "-c", "setsid sh -c 'echo $$; exec sleep 300 >/dev/null 2>&1' </dev/null &" },
+      env = { PATH = os.getenv("PATH"), OWNER = tag },
+      on_stdout = function(line)
+        pid = math.tointeger(tonumber(line))
+      end,
+      on_exit = function()
+        exited = true
+      end,
+    }))
+    run_until(function()
+      return exited and pid ~= nil and contains(event.adopted(), pid)
+    end, 5)
+    return pid
+  end
+  local mine, theirs = start_tagged("mine"), start_tagged("theirs")
+  t.eq(event.adopted("OWNER=mine"), { mine })
+  t.eq(event.adopted("OWNER=min"), {}, "the whole entry, not a prefix")
+  t.eq(event.kill_adopted("KILL", "OWNER=mine"), 1)
+  t.eq(run_until(function()
+    return not exists(mine)
+  end, 5), true, "the selected one is gone")
+  t.eq(contains(event.adopted(), theirs), true, "the other one is left alone")
+  t.eq(event.kill_adopted("KILL"), 1)
+  run_until(function()
+    return not exists(theirs)
+  end, 5)
+end)
+
 t.case("one that exits by itself is reaped, not left a zombie", function()
   local pid = start_escaping("sleep 0.2")
   t.eq(run_until(function()

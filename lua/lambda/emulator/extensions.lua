@@ -67,7 +67,8 @@ function Extensions:invoke(instance, invocation)
 end
 
 -- AWS's shutdownReason: spindown, timeout or failure.
-local SHUTDOWN_REASONS = { timeout = "timeout", ["init error"] = "failure" }
+local SHUTDOWN_REASONS = { timeout = "timeout", ["init timeout"] = "timeout",
+  ["init error"] = "failure" }
 
 local function shutdown_fields(reason)
   return {

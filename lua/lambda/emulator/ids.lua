@@ -22,8 +22,14 @@ end
 
 M.ACCOUNT_ID = "012345678912"
 
-function M.function_arn(region, name)
-  return string.format("arn:aws:lambda:%s:%s:function:%s", region, M.ACCOUNT_ID, name)
+-- The qualifier (an alias or version) is part of the ARN, except $LATEST, as AWS writes the
+-- invokedFunctionArn of an unqualified invocation.
+function M.function_arn(region, name, qualifier)
+  local arn = string.format("arn:aws:lambda:%s:%s:function:%s", region, M.ACCOUNT_ID, name)
+  if qualifier and qualifier ~= "$LATEST" then
+    arn = arn .. ":" .. qualifier
+  end
+  return arn
 end
 
 return M

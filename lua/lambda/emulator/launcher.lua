@@ -18,6 +18,10 @@ function M.parse_env_file(text)
       if not key then
         return nil, string.format("line %d: expected KEY=VALUE", number)
       end
+      if value:find("\0", 1, true) then
+        -- No process environment can hold one.
+        return nil, string.format("line %d: a NUL byte in the value of %s", number, key)
+      end
       local quote = value:sub(1, 1)
       if (quote == '"' or quote == "'") then
         local closing = value:find(quote, 2, true)
@@ -53,6 +57,17 @@ local function merge(into, from)
   return into
 end
 
+-- What an instance left running in a session of its own (a daemon: setsid, a double fork)
+-- was reparented to watch, its subreaper (event.subreaper()), when the instance ended. It
+-- carries the instance's environment: TERM now, KILL 2 s later to what is still there.
+local function end_left_behind(entry)
+  if event.kill_adopted("TERM", entry) > 0 then
+    event.timer(2, function()
+      event.kill_adopted("KILL", entry)
+    end)
+  end
+end
+
 -- options:
 --   command = {argv...} (any language) | nil for cargo
 --   cargo = {program = "cargo", manifest = path, args = {forwarded flags}, single = name|nil}
@@ -85,6 +100,11 @@ function M.new(options)
     })
     merge(env, options.function_env and options.function_env(name))
     merge(env, options.env)
+    if not options.command then
+      -- cargo's "Running" line starts the Init clock (see launcher.start): a quiet cargo
+      -- (term.quiet in a config file, CARGO_TERM_QUIET) would leave the clock unstarted.
+      env.CARGO_TERM_QUIET = "false"
+    end
     -- What identifies the instance comes last: the user cannot break it by accident.
     return merge(env, {
       AWS_LAMBDA_FUNCTION_NAME = name,
@@ -103,6 +123,12 @@ function M.new(options)
       address = "127.0.0.1",
       port = 0,
       stream_body = runtime_api.streams_body,
+      max_body = function(request)
+        return runtime_api.max_body(pool, request, request.path)
+      end,
+      too_large = function(request, limit, size)
+        runtime_api.too_large(pool, request, request.path, limit, size)
+      end,
       handler = function(request)
         if not runtime_api.route(pool, request, request.path, state, instance) then
           request:respond(404, { { "Content-Type", "application/json" } },
@@ -116,28 +142,46 @@ function M.new(options)
     local function on_line(line)
       pool:output(instance, line)
     end
+    local on_stderr = on_line
+    if not options.command then
+      -- The Init clock starts when cargo starts the function (the build does not count); cargo
+      -- says so on stderr: "     Running `target/debug/name`".
+      on_stderr = function(line)
+        if not instance.ready and line:gsub("\27%[[%d;]*%a", ""):find("^%s*Running `") then
+          pool:start_init_clock(instance)
+        end
+        on_line(line)
+      end
+    end
     local argv = argv_for(instance.function_name)
-    local process, message = event.spawn({
+    local runtime_address = "127.0.0.1:" .. server:port()
+    -- spawn raises on values no process can take (a NUL byte in the manifest's env, which
+    -- TOML can spell): that must fail this start, not leave an instance that never comes.
+    local ok, process, message = pcall(event.spawn, {
       argv = argv,
-      env = environment(instance.function_name, "127.0.0.1:" .. server:port()),
+      env = environment(instance.function_name, runtime_address),
       cwd = options.cwd,
       on_stdout = on_line,
-      on_stderr = on_line,
+      on_stderr = on_stderr,
       kill_group = true,
       on_exit = function(code, signal)
         server:close()
+        end_left_behind("AWS_LAMBDA_RUNTIME_API=" .. runtime_address)
         if pool.extensions then
           pool.extensions:forget(instance)
         end
         pool:instance_exited(instance, code, signal)
       end,
     })
-    if not process then
+    if not ok or not process then
       server:close()
-      return nil, message
+      return nil, ok and message or tostring(process)
     end
     instance.process = process
     instance.server = server
+    if options.command then
+      pool:start_init_clock(instance)
+    end
     if options.on_start then
       options.on_start(instance, argv)
     end

@@ -8,9 +8,12 @@
 --   sink.begin_stream(invocation) -> {chunk = fn(data), finish = fn(outcome)} | nil
 --   sink.closed() -> true when the invoker went away
 -- The Runtime API side calls pool:next_waiter/respond/fail; see runtime_api.lua.
+-- Instances are capped across all functions: see capacity.lua.
+local capacity = require("lambda.emulator.capacity")
 local crypto = require("lambda.crypto")
 local event = require("lambda.event")
 local ids = require("lambda.emulator.ids")
+local limits = require("lambda.emulator.limits")
 
 local M = {}
 
@@ -22,18 +25,24 @@ M.LOG_SETTLE_SECONDS = 0.005
 local Pool = {}
 Pool.__index = Pool
 
--- options: concurrency, timeout (seconds), region, launcher = {start = fn(pool, instance) ->
---   true | nil, message} or nil (functions started by hand), print(name, line), extensions.
+-- options: concurrency, timeout (seconds), init_timeout (seconds), max_instances, region,
+--   launcher = {start = fn(pool, instance) -> true | nil, message} or nil (functions started by
+--   hand; the launcher calls pool:start_init_clock(instance) once the function's own process
+--   runs), print(name, line), extensions.
 function M.new(options)
   return setmetatable({
     concurrency = options.concurrency or 1,
     timeout = options.timeout or 900,
+    init_timeout = options.init_timeout or limits.INIT_TIMEOUT,
+    max_instances = options.max_instances or limits.MAX_INSTANCES,
     region = options.region or "us-east-1",
     launcher = options.launcher,
     print = options.print or function() end,
     functions = {},
     running = {}, -- request id -> invocation, for /response and /error
     instances = {},
+    live = 0, -- instances in `instances`, stopping ones included: each is a process
+    capacity_waiters = {}, -- function states waiting for an instance slot, in order
   }, Pool)
 end
 
@@ -81,6 +90,7 @@ function Pool:new_invocation(fields)
     id = fields.id or ids.uuid(),
     function_name = fields.function_name,
     payload = fields.payload or "",
+    qualifier = fields.qualifier,
     client_context = fields.client_context,
     identity = fields.identity,
     trace_id = fields.trace_id or ids.trace_id(now),
@@ -91,7 +101,7 @@ function Pool:new_invocation(fields)
     state = "new",
     created = now,
   }
-  invocation.arn = ids.function_arn(self.region, invocation.function_name)
+  invocation.arn = ids.function_arn(self.region, invocation.function_name, invocation.qualifier)
   return invocation
 end
 
@@ -170,14 +180,15 @@ function Pool:cancel(invocation)
   if invocation.state ~= "queued" then
     return
   end
-  local queue = self:function_state(invocation.function_name).queue
-  for i, queued in ipairs(queue) do
+  local state = self:function_state(invocation.function_name)
+  for i, queued in ipairs(state.queue) do
     if queued == invocation then
-      table.remove(queue, i)
+      table.remove(state.queue, i)
       break
     end
   end
   invocation.state = "done"
+  self:forget_if_unused(state)
 end
 
 local function alive_instances(state)
@@ -200,6 +211,7 @@ function Pool:dispatch(state)
   while #state.queue > 0 and #state.waiters > 0 do
     local invocation = table.remove(state.queue, 1)
     local waiter = table.remove(state.waiters, 1)
+    state.last_used = event.now()
     self:deliver(invocation, waiter)
   end
   if #state.queue == 0 or not self.launcher then
@@ -208,6 +220,16 @@ function Pool:dispatch(state)
   local alive, starting = alive_instances(state)
   local wanted = #state.queue - starting
   while wanted > 0 and alive < self.concurrency do
+    local slot = capacity.claim(self, state)
+    if slot == "wait" then
+      return
+    elseif slot == "throttle" then
+      -- A function with instances of its own queues behind them, as --concurrency says.
+      if alive == 0 then
+        capacity.throttle(self, state)
+      end
+      return
+    end
     self:start_instance(state)
     alive, wanted = alive + 1, wanted - 1
   end
@@ -281,6 +303,10 @@ function Pool:next_waiter(state, request, instance)
     end
     instance.state = "idle"
     instance.ready = true
+    if instance.init_timer then
+      instance.init_timer:cancel()
+      instance.init_timer = nil
+    end
   end
   local waiter = { request = request, instance = instance }
   state.waiters[#state.waiters + 1] = waiter
@@ -291,8 +317,13 @@ function Pool:next_waiter(state, request, instance)
         break
       end
     end
+    self:forget_if_unused(state)
   end)
   self:dispatch(state)
+  -- An instance with nothing to do may be what a function waiting for a slot needs.
+  if instance and instance.state == "idle" then
+    capacity.serve(self)
+  end
 end
 
 function Pool:start_instance(state)
@@ -304,13 +335,48 @@ function Pool:start_instance(state)
   }
   state.instances[instance.id] = instance
   self.instances[instance.id] = instance
+  self.live = self.live + 1
   local ok, message = self.launcher.start(self, instance)
   if not ok then
     instance.state = "dead"
     state.instances[instance.id] = nil
     self.instances[instance.id] = nil
+    self.live = self.live - 1
     self:fail_queue(state, "Runtime.StartError", message)
+    self:forget_if_unused(state)
   end
+end
+
+-- The Init phase's clock, started by the launcher when the function's own process runs (a
+-- build before it does not count): an instance that has not asked for work when it runs out
+-- fails what waits for it and is stopped.
+function Pool:start_init_clock(instance)
+  if instance.init_timer or instance.ready or instance.state == "dead" or instance.stopping then
+    return
+  end
+  instance.init_timer = event.timer(self.init_timeout, function()
+    instance.init_timer = nil
+    if not instance.ready and instance.state ~= "dead" and not instance.stopping then
+      self:init_timed_out(instance)
+    end
+  end)
+end
+
+-- AWS gives the Init phase 10 s; when it runs out the sandbox's time is up (Sandbox.Timedout).
+-- AWS then tries Init once more inside the invocation, under the function's timeout; a
+-- function that hangs before /next would hang again, so the emulator fails at once.
+function Pool:init_timed_out(instance)
+  local state = self:function_state(instance.function_name)
+  local queue = state.queue
+  state.queue = {}
+  for _, invocation in ipairs(queue) do
+    self:fail(invocation, "Sandbox.Timedout", string.format("RequestId: %s Error: Init phase "
+      .. "timed out after %.2f seconds (--init-timeout): the function never asked for an "
+      .. "invocation", invocation.id, self.init_timeout))
+  end
+  self.print(instance.function_name, string.format("no request for work within %.2f s of "
+    .. "starting (--init-timeout): stopping the instance", self.init_timeout))
+  self:stop_instance(instance, "init timeout")
 end
 
 -- Every queued invocation of the function gets the same error (a failed build or start).
@@ -324,11 +390,20 @@ end
 
 -- The launcher reports that the instance's process ended.
 function Pool:instance_exited(instance, code, signal)
+  if instance.exited then
+    return
+  end
+  instance.exited = true
   local state = self:function_state(instance.function_name)
   local was_ready = instance.ready
   instance.state = "dead"
   state.instances[instance.id] = nil
   self.instances[instance.id] = nil
+  self.live = self.live - 1
+  if instance.init_timer then
+    instance.init_timer:cancel()
+    instance.init_timer = nil
+  end
   for i = #state.waiters, 1, -1 do
     if state.waiters[i].instance == instance then
       table.remove(state.waiters, i)
@@ -344,17 +419,26 @@ function Pool:instance_exited(instance, code, signal)
   end
   if instance.stopping then
     self:dispatch(state)
-    return
-  end
-  if not was_ready then
+  elseif not was_ready then
     -- It never asked for work: a failed build or a crash at start. Its output says why.
     local output = table.concat(instance.startup_output, "\n")
     self:fail_queue(state, "Runtime.ExitError", string.format(
       "%s exited before it was ready (%s)%s", instance.function_name, how,
       output ~= "" and (": " .. output) or ""))
-    return
+  else
+    self:dispatch(state)
   end
-  self:dispatch(state)
+  self:forget_if_unused(state)
+  capacity.serve(self)
+end
+
+-- A function with no instance, nothing queued and no runtime waiting is forgotten: thousands
+-- of names invoked once (or throttled, or that failed to start) must not keep a record each.
+function Pool:forget_if_unused(state)
+  if self.functions[state.name] == state and next(state.instances) == nil and #state.queue == 0
+    and #state.waiters == 0 then
+    self.functions[state.name] = nil
+  end
 end
 
 -- An /init/error: the function cannot start, so its queued invocations cannot run either.

@@ -3,6 +3,7 @@
 -- finds it at AWS_LAMBDA_RUNTIME_API=host:port exactly as on AWS; functions started by hand
 -- use the main port, with the original's /.rt/<name> prefix or the bare paths.
 local json = require("lambda.json")
+local limits = require("lambda.emulator.limits")
 local pool_module = require("lambda.emulator.pool")
 
 local M = {}
@@ -12,6 +13,11 @@ local JSON = { { "Content-Type", "application/json" } }
 
 local function answer_error(request, status, kind, message)
   request:respond(status, JSON, pool_module.error_body(kind, message))
+end
+
+-- /2018-06-01/runtime/invocation/<id>/<action> -> id, action
+local function invocation_action(rest)
+  return rest:match("^/2018%-06%-01/runtime/invocation/([^/]+)/(%a+)$")
 end
 
 -- Whether a request's body should be read as it arrives: a streamed /response.
@@ -81,7 +87,7 @@ function M.route(pool, request, rest, state, instance)
     pool:next_waiter(state, request, instance)
     return true
   end
-  local id, action = rest:match("^/2018%-06%-01/runtime/invocation/([^/]+)/(%a+)$")
+  local id, action = invocation_action(rest)
   if id and method == "POST" and (action == "response" or action == "error") then
     local invocation = lookup(pool, request, id)
     if not invocation then
@@ -124,6 +130,40 @@ function M.route(pool, request, rest, state, instance)
     end
   end
   return false
+end
+
+-- Whether a streamed answer goes on to its invoker as it arrives (so AWS's streaming limit
+-- applies) or is collected for one that takes it whole (the buffered limit).
+local function streams_to_invoker(invocation)
+  return invocation ~= nil and invocation.sink.begin_stream ~= nil and not invocation.sink.closed()
+end
+
+-- The body limit of a Runtime API request (the http_server's max_body): a function's answer is
+-- held to AWS's response limits.
+function M.max_body(pool, request, rest)
+  local id, action = invocation_action(rest)
+  if action == "response" and M.streams_body(request) and streams_to_invoker(pool.running[id]) then
+    return limits.STREAMED_RESPONSE_BYTES
+  elseif action == "response" or action == "error" then
+    return limits.RESPONSE_BYTES
+  end
+  return limits.OTHER_BYTES
+end
+
+-- An answer over its limit (the http_server's too_large): the invocation fails with AWS's
+-- Function.ResponseSizeTooLarge (a streamed one ends with it), and the runtime gets the 413
+-- AWS's Runtime API answers.
+function M.too_large(pool, request, rest, limit, size)
+  local id, action = invocation_action(rest)
+  local invocation = (action == "response" or action == "error") and pool.running[id]
+  if invocation then
+    local kind = "Function.ResponseSizeTooLarge"
+    pool:finish(invocation, { ok = false, error_type = kind, body = pool_module.error_body(kind,
+      string.format("Response payload size (%d bytes) exceeded maximum allowed payload size "
+        .. "(%d bytes).", size, limit)) })
+  end
+  answer_error(request, 413, "RequestEntityTooLarge", string.format(
+    "Exceeded maximum allowed payload size (%d bytes).", limit))
 end
 
 -- Main-port paths: "/.rt/<name>/2018-06-01/..." and "/2018-06-01/..." (the default function).

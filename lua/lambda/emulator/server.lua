@@ -3,6 +3,8 @@
 local crypto = require("lambda.crypto")
 local json = require("lambda.json")
 local function_url = require("lambda.emulator.function_url")
+local limits = require("lambda.emulator.limits")
+local names = require("lambda.emulator.names")
 local runtime_api = require("lambda.emulator.runtime_api")
 local sinks = require("lambda.emulator.sinks")
 
@@ -16,12 +18,30 @@ local function percent_decode(text)
   end))
 end
 
-local function service_error(request, status, kind, message)
-  request:respond(status, {
-    { "Content-Type", "application/json" },
-    { "x-amzn-ErrorType", kind },
-    { "x-amzn-RequestId", require("lambda.emulator.ids").uuid() },
-  }, json.encode({ Type = "User", message = message }))
+local service_error = sinks.service_error
+
+-- The function a request names, checked at the door (see names.lua): name, qualifier, or nil
+-- once the request has been answered with the error.
+local function function_of(emulator, request, text, qualifier)
+  local ref, status, kind, message = names.parse(text, qualifier, emulator.region)
+  local name
+  if ref then
+    name, status, kind, message = emulator.registry.resolve(ref.name)
+  end
+  if not name then
+    service_error(request, status, kind, message)
+    return nil
+  end
+  return name, ref.qualifier
+end
+
+local function invoke_path_name(path)
+  return path:match("^/2015%-03%-31/functions/([^/]+)/invocations$")
+end
+
+local function streaming_path_name(path)
+  return path:match("^/2021%-11%-15/functions/([^/]+)/response%-streaming%-invocations$")
+    or path:match("^/2015%-03%-31/functions/([^/]+)/response%-streaming%-invocations$")
 end
 
 -- The client context reaches the function as JSON: from X-Amz-Client-Context (base64, the
@@ -52,9 +72,9 @@ end
 
 -- emulator: {pool, registry = {resolve(name) -> name | nil, status, kind, message}, print}
 local function invoke(emulator, request, raw_name, streaming)
-  local name, status, kind, message = emulator.registry.resolve(percent_decode(raw_name))
+  local name, qualifier = function_of(emulator, request, percent_decode(raw_name),
+    names.query_parameter(request.query, "Qualifier"))
   if not name then
-    service_error(request, status, kind, message)
     return
   end
   local invocation_type = request.headers["x-amz-invocation-type"] or "RequestResponse"
@@ -88,6 +108,7 @@ local function invoke(emulator, request, raw_name, streaming)
   end
   local invocation = pool:new_invocation({
     function_name = name,
+    qualifier = qualifier,
     payload = request.body,
     client_context = client_context or nil,
     identity = request.headers["lambda-runtime-cognito-identity"],
@@ -106,14 +127,14 @@ local function invoke(emulator, request, raw_name, streaming)
 end
 
 local function function_url_request(emulator, request, raw_name, rest)
-  local name, status, kind, message = emulator.registry.resolve(raw_name)
+  local name, qualifier = function_of(emulator, request, raw_name ~= "" and raw_name or "_")
   if not name then
-    service_error(request, status, kind, message)
     return
   end
   local pool = emulator.pool
   local path, query = rest:match("^([^?]*)%??(.*)$")
-  local invocation = pool:new_invocation({ function_name = name, sink = sinks.function_url(request) })
+  local invocation = pool:new_invocation({ function_name = name, qualifier = qualifier,
+    sink = sinks.function_url(request) })
   invocation.payload = function_url.event({
     method = request.method,
     path = path ~= "" and path or "/",
@@ -132,7 +153,7 @@ end
 function M.handler(emulator)
   return function(request)
     local path = request.path
-    local raw_name = path:match("^/2015%-03%-31/functions/([^/]+)/invocations$")
+    local raw_name = invoke_path_name(path)
     if raw_name then
       if request.method ~= "POST" then
         service_error(request, 405, "MethodNotAllowed", "use POST")
@@ -141,8 +162,7 @@ function M.handler(emulator)
       end
       return
     end
-    raw_name = path:match("^/2021%-11%-15/functions/([^/]+)/response%-streaming%-invocations$")
-      or path:match("^/2015%-03%-31/functions/([^/]+)/response%-streaming%-invocations$")
+    raw_name = streaming_path_name(path)
     if raw_name then
       invoke(emulator, request, raw_name, true)
       return
@@ -155,14 +175,71 @@ function M.handler(emulator)
     local function_name
     function_name, rest = runtime_api.split_main_port_path(path, emulator.registry.default_name())
     if function_name then
-      local resolved = emulator.registry.resolve(percent_decode(function_name)) or function_name
+      local ref, status, kind, message = names.parse(percent_decode(function_name), nil,
+        emulator.region)
+      if not ref then
+        service_error(request, status, kind, message)
+        return
+      end
+      local resolved = emulator.registry.resolve(ref.name) or ref.name
       local state = emulator.pool:function_state(resolved)
-      if runtime_api.route(emulator.pool, request, rest, state, nil) then
+      local routed = runtime_api.route(emulator.pool, request, rest, state, nil)
+      -- A runtime that asked for work is waiting; anything else leaves no record behind.
+      emulator.pool:forget_if_unused(state)
+      if routed then
         return
       end
     end
     service_error(request, 404, "ResourceNotFoundException", "no route for " .. request.method
       .. " " .. path)
+  end
+end
+
+local function is_invoke_path(path)
+  return invoke_path_name(path) ~= nil or streaming_path_name(path) ~= nil
+end
+
+-- The main port's body limits (the http_server's max_body), chosen from the request's head.
+function M.max_body(emulator)
+  return function(request)
+    local path = request.path
+    if is_invoke_path(path) then
+      local event = request.headers["x-amz-invocation-type"] == "Event"
+      return event and limits.EVENT_REQUEST_BYTES or limits.REQUEST_BYTES
+    elseif function_url.split_path(path) then
+      return limits.REQUEST_BYTES
+    end
+    local _, rest = runtime_api.split_main_port_path(path, "_")
+    if rest then
+      return runtime_api.max_body(emulator.pool, request, rest)
+    end
+    return limits.OTHER_BYTES
+  end
+end
+
+-- Answers a request whose body is over its limit (the http_server's too_large), as AWS does.
+function M.too_large(emulator)
+  return function(request, limit, size)
+    local path = request.path
+    if is_invoke_path(path) or function_url.split_path(path) then
+      local message
+      local event = request.headers["x-amz-invocation-type"] == "Event"
+      if event and size <= limits.REQUEST_BYTES then
+        -- A chunked body's size is known only up to the point it passed the limit.
+        message = string.format("%s is too large for the Event invocation type (limit %d bytes)",
+          request.headers["content-length"] and string.format("%d byte payload", size)
+            or "Request payload", limit)
+      else
+        message = string.format("Request must be smaller than %d bytes for the InvokeFunction "
+          .. "operation", limits.REQUEST_BYTES)
+      end
+      service_error(request, 413, "RequestEntityTooLargeException", message)
+      return
+    end
+    local _, rest = runtime_api.split_main_port_path(path, "_")
+    if rest then
+      runtime_api.too_large(emulator.pool, request, rest, limit, size)
+    end
   end
 end
 

@@ -7,6 +7,33 @@ local pool_module = require("lambda.emulator.pool")
 
 local M = {}
 
+-- A Lambda service error (not the function's): status, x-amzn-ErrorType and the JSON body
+-- {"Type":"User","message":...} AWS answers with; fields adds members (Reason), headers adds
+-- headers (Retry-After).
+function M.service_error(request, status, kind, message, fields, headers)
+  local list = {
+    { "Content-Type", "application/json" },
+    { "x-amzn-ErrorType", kind },
+    { "x-amzn-RequestId", require("lambda.emulator.ids").uuid() },
+  }
+  for _, header in ipairs(headers or {}) do
+    list[#list + 1] = header
+  end
+  local body = { Type = "User", message = message }
+  for key, value in pairs(fields or {}) do
+    body[key] = value
+  end
+  return request:respond(status, list, require("lambda.json").encode(body))
+end
+
+-- An outcome that is a service error (outcome.service_error = {status, kind, message, fields,
+-- headers}, e.g. throttling) answers as one, whichever API the invoker used.
+local function answer_service_error(request, outcome)
+  local problem = outcome.service_error
+  M.service_error(request, problem.status, problem.kind, problem.message, problem.fields,
+    problem.headers)
+end
+
 local function common_headers(invocation)
   local headers = {
     { "X-Amz-Executed-Version", "$LATEST" },
@@ -30,6 +57,10 @@ function M.invoke(request)
   return {
     closed = closed_by(request),
     complete = function(invocation, outcome)
+      if outcome.service_error then
+        answer_service_error(request, outcome)
+        return
+      end
       local headers = common_headers(invocation)
       headers[#headers + 1] = { "Content-Type", outcome.content_type or "application/json" }
       if not outcome.ok then
@@ -78,6 +109,10 @@ function M.streaming_invoke(request)
     }
   end
   function sink.complete(invocation, outcome)
+    if outcome.service_error then
+      answer_service_error(request, outcome)
+      return
+    end
     start(invocation)
     if outcome.ok and outcome.body and outcome.body ~= "" then
       request:send_chunk(eventstream.payload_chunk(outcome.body))
@@ -93,6 +128,10 @@ end
 function M.function_url(request)
   local sink = { closed = closed_by(request) }
   function sink.complete(_, outcome)
+    if outcome.service_error then
+      answer_service_error(request, outcome)
+      return
+    end
     if not outcome.ok then
       request:respond(502, { { "Content-Type", "application/json" } },
         '{"message":"Internal Server Error"}')
@@ -163,7 +202,10 @@ function M.detached(print)
       return false
     end,
     complete = function(invocation, outcome)
-      if not outcome.ok then
+      if outcome.service_error then
+        print(invocation.function_name, string.format("Event %s failed: %s: %s", invocation.id,
+          outcome.service_error.kind, outcome.service_error.message))
+      elseif not outcome.ok then
         print(invocation.function_name, string.format("Event %s failed: %s", invocation.id,
           outcome.body or outcome.error_type or "error"))
       end

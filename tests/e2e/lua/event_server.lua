@@ -1,8 +1,11 @@
 -- Test server for lambda.event's HTTP server: `cargo-lambda run event_server.lua CONFIG`.
 -- CONFIG (JSON) is a list of server options (address, port, tls, max_body, max_headers) plus
--- a `name` for each; every server gets the same handler. Prints one line per server,
--- `READY <name> <port> <address>`, or `FAILED <name> <message>` (and exits 1), then serves until
--- a request to /stop. The routes:
+-- a `name` for each; every server gets the same handler. With `choose_limits`, max_body is a
+-- function: the request's ?limit=N (100 without; ?limit=bad makes it raise), and too_large
+-- logs "too_large <path> <limit> <size>" and answers 413 with {path, limit, size, handled}
+-- (handled: whether the handler had seen the request), unless the query has plain=1.
+-- Prints one line per server, `READY <name> <port> <address>`, or `FAILED <name> <message>`
+-- (and exits 1), then serves until a request to /stop. The routes:
 --   /echo...      answers JSON describing the request (fields, headers, body, trailers)
 --   /raw          answers the request body as it came (binary)
 --   /later?ms=N   answers after N ms, from a timer
@@ -94,8 +97,27 @@ local function upload(request, early)
   end)
 end
 
+local function choose_limits(config)
+  config.choose_limits = nil
+  config.max_body = function(request)
+    local limit = query_value(request, "limit")
+    if limit == "bad" then
+      return "not a number"
+    end
+    return tonumber(limit) or 100
+  end
+  config.too_large = function(request, limit, size)
+    note(string.format("too_large %s %d %d", request.path, limit, size))
+    if not query_value(request, "plain") then
+      request:respond(413, { ["Content-Type"] = "application/json" }, json.encode({
+        path = request.path, limit = limit, size = size, handled = request.handled == true }))
+    end
+  end
+end
+
 local function handler_for(server_name)
   return function(request)
+    request.handled = true
     local path = request.path
     if path:sub(1, 5) == "/echo" then
       request:respond(200, { ["Content-Type"] = "application/json" }, describe(request, server_name))
@@ -184,6 +206,9 @@ for _, config in ipairs(configs) do
   config.handler = handler_for(name)
   config.stream_body = function(request)
     return request.path:sub(1, 7) == "/upload"
+  end
+  if config.choose_limits then
+    choose_limits(config)
   end
   local server, message = event.http_server(config)
   if not server then
