@@ -3,7 +3,7 @@
  * millisecond for the invoke path). A syntax error fails the build.
  *
  * Usage: luac_embed OUTPUT.c LUA_DIR SCRIPT... (scripts relative to LUA_DIR, e.g.
- * commands/invoke.lua, which becomes module "commands.invoke"). */
+ * cargo_lambda/commands/invoke.lua, which becomes module "cargo_lambda.commands.invoke"). */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 struct embedded_script {
-    const char *module;        /* require() name, e.g. "commands.invoke" */
+    const char *module;        /* require() name, e.g. "cargo_lambda.commands.invoke" */
     const char *path;          /* source path relative to the repository, for chunk names */
     const unsigned char *text; /* bytecode (lua_dump with debug information) */
     size_t length;

@@ -101,12 +101,12 @@ lua_State *host_new_state(void) {
     return L;
 }
 
-/* Protected body: main = require "main"; return main(args). */
+/* Protected body: main = require "cargo_lambda.main"; return main(args). */
 static int run_main(lua_State *L) {
     int argc = (int)lua_tointeger(L, 1);
     char **argv = lua_touserdata(L, 2);
     lua_getglobal(L, "require");
-    lua_pushliteral(L, "main");
+    lua_pushliteral(L, "cargo_lambda.main");
     lua_call(L, 1, 1);
     lua_createtable(L, argc, 1);
     for (int i = 0; i < argc; i++) {

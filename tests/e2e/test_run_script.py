@@ -48,6 +48,27 @@ class RunScript(ScratchTestCase):
         self.assertExit(result, 2)
         self.assertIn(b"absent.lua", result.stderr)
 
+    def test_modules_beside_the_script_are_found_and_never_mixed_with_ours(self):
+        # A script folder with modules named like the program's own (cli, main, commands.run)
+        # and a script run from elsewhere: its requires find its own modules, and the program
+        # (which is running the very `run` command) is not replaced by them.
+        folder = os.path.join(self.scratch, "scenario")
+        os.makedirs(os.path.join(folder, "commands"))
+        for name, text in (("cli.lua", 'return {who = "user cli"}\n'),
+                           ("main.lua", 'return {who = "user main"}\n'),
+                           (os.path.join("commands", "run.lua"), 'return {who = "user run"}\n')):
+            with open(os.path.join(folder, name), "w") as handle:
+                handle.write(text)
+        with open(os.path.join(folder, "script.lua"), "w") as handle:
+            handle.write('io.write(require("cli").who, ";", require("main").who, ";",\n'
+                         '  require("commands.run").who, ";",\n'
+                         '  type(require("cargo_lambda.cli").parse), ";",\n'
+                         '  type(require("lambda.json").decode))\n'
+                         'return 3\n')
+        result = self.cli("run", os.path.join("scenario", "script.lua"), cwd=self.scratch)
+        self.assertExit(result, 3)
+        self.assertEqual(result.stdout, b"user cli;user main;user run;function;function")
+
     def test_script_from_stdin(self):
         result = self.cli("run", "-", "a", input=b"io.write(select('#', ...), ...)\n")
         self.assertExit(result, 0)

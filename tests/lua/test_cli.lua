@@ -1,6 +1,6 @@
 -- The declarative flag parser in lua/cli.lua.
 local t = require("testing")
-local cli = require("cli")
+local cli = require("cargo_lambda.cli")
 
 local spec = {
   name = "demo",

@@ -89,7 +89,7 @@ t.case("payload limits are AWS's, refused before anything is sent", function()
 end)
 
 t.case("--data-ascii over the limit exits 2 before connecting", function()
-  local command = require("commands.invoke")
+  local command = require("cargo_lambda.commands.invoke")
   local options = { data_ascii = string.rep("x", 1048577), invocation_type = "Event",
     invoke_address = "127.0.0.1", invoke_port = 1, output_format = "text" }
   t.eq(command.run(options, {}), 2)

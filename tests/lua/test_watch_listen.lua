@@ -2,7 +2,7 @@
 -- ::1 left out without a word when the machine has no IPv6, any other address one server. The
 -- event module is a stand-in that records what was asked and fails as told.
 local t = require("testing")
-local watch = require("commands.watch")
+local watch = require("cargo_lambda.commands.watch")
 
 -- fails: address -> message for http_server to return instead of a server.
 local function fake_event(fails)

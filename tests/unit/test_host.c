@@ -26,7 +26,7 @@ static void test_preloaded_and_embedded_modules(void) {
     lua_State *L = host_new_state();
     CHECK(L != NULL);
     const char *modules[] = {"lambda.http", "lambda.json", "lambda.toml", "lambda.cache",
-                             "lambda.fs",   "cjson",       "cli",         "commands.invoke"};
+                             "lambda.fs",   "cjson",       "cargo_lambda.cli", "cargo_lambda.commands.invoke"};
     for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
         char code[128];
         snprintf(code, sizeof code, "return type(require(%s%s%s))", "\"", modules[i], "\"");
@@ -35,8 +35,8 @@ static void test_preloaded_and_embedded_modules(void) {
         free(type);
     }
     /* Embedded chunks are named after their source path, so tracebacks point at lua/. */
-    char *source = eval_string(L, "return debug.getinfo(require('cli').parse, 'S').source");
-    CHECK(source != NULL && strcmp(source, "@lua/cli.lua") == 0);
+    char *source = eval_string(L, "return debug.getinfo(require('cargo_lambda.cli').parse, 'S').source");
+    CHECK(source != NULL && strcmp(source, "@lua/cargo_lambda/cli.lua") == 0);
     free(source);
     char *missing = eval_string(
         L, "local ok, err = pcall(require, 'no.such.module') return tostring(ok) .. err");

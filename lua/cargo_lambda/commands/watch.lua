@@ -1,7 +1,7 @@
 -- `cargo-lambda watch`: the local emulator. Serves the Lambda Invoke API, function URLs and the
 -- Runtime API; starts a function (cargo run --bin <name>, or the command after --) on its first
 -- invocation; restarts it when the project changes.
-local cli = require("cli")
+local cli = require("cargo_lambda.cli")
 
 local M = {
   name = "watch",

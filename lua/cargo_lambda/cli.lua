@@ -280,7 +280,7 @@ local function load_command(name)
   name = COMMAND_ALIASES[name] or name
   for _, known in ipairs(COMMANDS) do
     if known == name then
-      return require("commands." .. name)
+      return require("cargo_lambda.commands." .. name)
     end
   end
   return nil
@@ -296,7 +296,7 @@ local function top_help()
     "Commands:",
   }
   for _, name in ipairs(COMMANDS) do
-    lines[#lines + 1] = string.format("  %-10s %s", name, require("commands." .. name).summary)
+    lines[#lines + 1] = string.format("  %-10s %s", name, require("cargo_lambda.commands." .. name).summary)
   end
   lines[#lines + 1] = string.format("  %-10s %s", "help", "Print this message or the help of a command")
   lines[#lines + 1] = ""

@@ -2,7 +2,7 @@
 -- commands use (require "lambda.http", "lambda.json", ...). The script sees its arguments as
 -- `...` and in the table `arg` (arg[0] = the script), as with the stand-alone lua interpreter;
 -- an integer it returns becomes the exit status.
-local cli = require("cli")
+local cli = require("cargo_lambda.cli")
 
 local M = {
   name = "run",
@@ -24,6 +24,13 @@ function M.run(_, positionals, rest)
   if not chunk then
     io.stderr:write("error: ", message, "\n")
     return cli.EXIT_USAGE
+  end
+  -- The script's own folder comes first on package.path, so that it can require the modules
+  -- beside it (the program's modules are cargo_lambda.* and the library's lambda.*: neither
+  -- can take a script module's name, nor the script theirs).
+  if script ~= "-" then
+    local folder = script:match("^(.*)/[^/]*$") or "."
+    package.path = folder .. "/?.lua;" .. folder .. "/?/init.lua;" .. package.path
   end
   local script_arg = { [0] = script }
   for i, value in ipairs(rest) do

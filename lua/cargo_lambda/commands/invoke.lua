@@ -1,5 +1,5 @@
 -- `cargo-lambda invoke`: send a payload to a function and print its answer.
-local cli = require("cli")
+local cli = require("cargo_lambda.cli")
 local text = require("lambda.text")
 
 local M = {
