@@ -18,7 +18,7 @@ local text = require("lambda.text")
 local M = {}
 
 M.PROGRAM = "cargo-lambda"
-M.VERSION = "0.1.0"
+M.VERSION = require("lambda.build").version -- CMake's project version
 M.EXIT_OK = 0
 M.EXIT_FUNCTION_ERROR = 1
 M.EXIT_USAGE = 2

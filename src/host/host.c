@@ -17,7 +17,17 @@
 /* Status for a failure inside our own scripts, distinct from the documented 0-3. */
 #define EXIT_INTERNAL 70
 
+/* lambda.build: facts about this binary, from the build (the one version string is CMake's
+ * project version). */
+static int luaopen_lambda_build(lua_State *L) {
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, CLC_VERSION);
+    lua_setfield(L, -2, "version");
+    return 1;
+}
+
 static const luaL_Reg preloaded_modules[] = {
+    {"lambda.build", luaopen_lambda_build},
     {"cjson", luaopen_cjson},
     {"lambda.http", luaopen_lambda_http},
     {"lambda.json", luaopen_lambda_json},

@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -475,7 +476,14 @@ class Usage(ScratchTestCase):
         self.assertIn(b"--data-ascii", self.cli("help", "invoke").stdout)
         result = self.cli("--version")
         self.assertExit(result, 0)
-        self.assertRegex(result.stdout.decode(), r"^cargo-lambda \d+\.\d+\.\d+")
+        # The one version string is CMake's project version.
+        with open(os.path.join(SOURCE_DIR, "CMakeLists.txt")) as cmake:
+            version = re.search(r"project\(cargo-lambda-c VERSION ([0-9.]+)", cmake.read()).group(1)
+        self.assertEqual(result.stdout.decode(), "cargo-lambda %s\n" % version)
+        script = os.path.join(self.scratch, "version.lua")
+        with open(script, "w") as handle:
+            handle.write('io.write(require("lambda.build").version)')
+        self.assertEqual(self.cli("run", script).stdout.decode(), version)
 
     def test_usage_errors(self):
         cases = [
