@@ -3,7 +3,7 @@
 -- CLI does (see lambda/aws/*.lua for each rule).
 --
 --   local settings, message = aws.resolve({profile =, region =, endpoint_url =, service =,
---                                          timeout =})
+--                                          timeout =, credentials =})
 --   settings = {profile, region, endpoint, credentials = {access_key_id, secret_access_key,
 --               session_token, expiration, source}, origin = {profile, region, endpoint},
 --               warnings = {...}}
@@ -25,8 +25,9 @@ M.DEFAULT_REGION = profile.DEFAULT_REGION
 
 -- options: profile (--profile), region (--region), endpoint_url (--endpoint-url), service
 -- (default "lambda"), timeout (seconds a credential_process may take; default
--- lambda.aws.process.DEFAULT_TIMEOUT, 60). Returns settings or nil, message (one line, no
--- secrets).
+-- lambda.aws.process.DEFAULT_TIMEOUT, 60), credentials ({access_key_id, secret_access_key,
+-- session_token}: used as they are instead of the credential chain). Returns settings or nil,
+-- message (one line, no secrets).
 function M.resolve(options)
   options = options or {}
   local service = options.service or "lambda"
@@ -47,12 +48,21 @@ function M.resolve(options)
   if not url then
     return nil, url_origin
   end
-  local context = { files = loaded, profile = selected, region = region, secrets = {},
-    timeout = options.timeout }
   local found
-  found, problem = credentials.resolve(context)
-  if not found then
-    return nil, one_line(redact.redact(problem, context.secrets))
+  if options.credentials then
+    -- Keys the caller gives: the region and the endpoint still come from the usual places.
+    found = {}
+    for key, value in pairs(options.credentials) do
+      found[key] = value
+    end
+    found.source = "given"
+  else
+    local context = { files = loaded, profile = selected, region = region, secrets = {},
+      timeout = options.timeout }
+    found, problem = credentials.resolve(context)
+    if not found then
+      return nil, one_line(redact.redact(problem, context.secrets))
+    end
   end
   return {
     profile = selected.name,

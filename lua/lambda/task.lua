@@ -161,6 +161,15 @@ function M.in_task()
   return threads[thread] ~= nil
 end
 
+-- Whether a wait can happen here: in a task, or where the loop is not running yet.
+function M.can_wait()
+  return M.in_task() or (not driving and not event.running())
+end
+
+local CANNOT_WAIT = "cannot wait here: the event loop is running (this is one of its "
+  .. "callbacks); wait from a task (lambda.spawn) instead"
+M.CANNOT_WAIT = CANNOT_WAIT
+
 -- await(awaitable) -> the values it completes with (see the header comment).
 function M.await(awaitable)
   if not is_awaitable(awaitable) then
@@ -191,8 +200,7 @@ function M.await(awaitable)
     if not ran then
       abandoned = true
       if tostring(problem):find("already running", 1, true) then
-        error("cannot wait here: the event loop is running (this is one of its callbacks); "
-          .. "wait from a task (lambda.spawn) instead", 2)
+        error(CANNOT_WAIT, 2)
       end
       error(problem, 0)
     end

@@ -105,7 +105,7 @@ function M.check_host(address)
   -- host:port and [v6]:port: a port given where only the address belongs.
   local host = address:match("^%[(.*)%]:%d+$") or address:match("^([^:]*):%d+$")
   if host and (M.is_ipv6(host) or is_ipv4(host) or is_host_name(host)) then
-    return nil, "it has a port: use -P for the port"
+    return nil, "it has a port: give the port on its own"
   end
   if bare:match("^[%x:%.]*:[%x:%.]*%%") then
     return nil, "IPv6 zone ids (%...) are not supported"

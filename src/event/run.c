@@ -5,6 +5,7 @@
  *   event.stop()                makes run() return after the current callback; what else was
  *                               due waits for the next run()
  *   event.now()                 wall-clock seconds, cached at the start of the loop iteration
+ *   event.running()             whether event.run() is running (this is one of its callbacks)
  *   event.on_error(fn | nil)    fn(message_with_traceback) receives callback errors (see the
  *                               error policy in loop.c) */
 #include <lauxlib.h>
@@ -35,6 +36,12 @@ static int event_stop(lua_State *L) {
     return 0;
 }
 
+/* running() -> true inside event.run() */
+static int event_running(lua_State *L) {
+    lua_pushboolean(L, upvalue_loop(L)->L != NULL);
+    return 1;
+}
+
 /* now() -> seconds since the epoch, as cached at the start of this loop iteration */
 static int event_now(lua_State *L) {
     struct timeval now;
@@ -61,8 +68,8 @@ static void push_loop(lua_State *L, struct event_loop *loop) {
 }
 
 static const luaL_Reg loop_functions[] = {
-    {"run", event_run},           {"stop", event_stop}, {"now", event_now},
-    {"on_error", event_on_error}, {NULL, NULL},
+    {"run", event_run},         {"stop", event_stop},         {"now", event_now},
+    {"running", event_running}, {"on_error", event_on_error}, {NULL, NULL},
 };
 
 const struct event_part event_loop_part = {push_loop, loop_functions};

@@ -552,7 +552,8 @@ class CredentialProcess(ChainCase):
                              "in_callback": True}, None)
         self.assertFalse(out["ok"])
         self.assertIn("credential_process of profile 'proc'", out["message"])
-        self.assertIn("resolve credentials before event.run()", out["message"])
+        self.assertIn("cannot wait here", out["message"])
+        self.assertIn("wait from a task (lambda.spawn)", out["message"])
         self.assertFalse(os.path.exists(marker))
 
     def test_plain_script_with_pending_handles_gets_its_answer(self):

@@ -18,12 +18,12 @@ class RunScript(ScratchTestCase):
         with TestServer(host="127.0.0.1") as server:
             server.respond(200, body=b'{"b":1,"a":[true]}')
             path = self.script(
-                'local invoke = require("lambda.invoke")\n'
-                'local json = require("lambda.json")\n'
+                'local lambda = require("lambda")\n'
                 'local port, name = ...\n'
-                'local r = assert(invoke.invoke_local({name = name, payload = "{\\"x\\":1}",\n'
+                'local r = assert(lambda.invoke({name = name, payload = {x = 1},\n'
                 '  address = "127.0.0.1", port = math.tointeger(tonumber(port))}))\n'
-                'io.write(r.status, "\\n", json.pretty(r.body), "\\n")\n'
+                'assert(r.ok, tostring(r))\n'
+                'io.write(r.status, "\\n", lambda.json.pretty(r.body), "\\n")\n'
                 'return 7\n')
             result = self.cli("run", path, str(server.port), "scripted")
             self.assertExit(result, 7)

@@ -2,8 +2,8 @@
 -- limits, quoting of user input in messages.
 local t = require("testing")
 local url = require("lambda.url")
-local function_error = require("lambda.function_error")
-local invoke = require("lambda.invoke")
+local errors = require("lambda.client.errors")
+local client = require("lambda.client")
 
 t.case("path segments keep only unreserved characters", function()
   t.eq(url.encode_segment("basic-lambda_1.x~"), "basic-lambda_1.x~")
@@ -42,7 +42,7 @@ t.case("IPv6 and IPv4 literals are checked, ports are refused", function()
   end
   for _, with_port in ipairs({ "127.0.0.1:9102", "localhost:9000", "[::1]:9000",
     "example.com:80" }) do
-    t.eq(reason(with_port), "it has a port: use -P for the port", with_port)
+    t.eq(reason(with_port), "it has a port: give the port on its own", with_port)
   end
   for _, bad in ipairs({ "http://x/", "a b", "-a.com", "a..b", "a_b", "[localhost]",
     string.rep("a", 64) .. ".com" }) do
@@ -62,27 +62,29 @@ t.case("user input is escaped in messages", function()
 end)
 
 t.case("payload limits are AWS's, refused before anything is sent", function()
-  t.eq(invoke.MAX_SYNC_PAYLOAD, 6291456)
-  t.eq(invoke.MAX_EVENT_PAYLOAD, 1048576)
-  t.eq(invoke.payload_limit(nil), 6291456)
-  t.eq(invoke.payload_limit("DryRun"), 6291456)
-  t.eq(invoke.payload_limit("Event"), 1048576)
-  t.eq(invoke.check_payload(string.rep("x", 1048576), "Event"), true)
-  local ok, message = invoke.check_payload(string.rep("x", 1048577), "Event")
-  t.eq(ok, nil)
-  t.eq(message, "the payload (1048577 bytes) is over the 1 MB limit (1048576 bytes) for Event "
-    .. "invocations")
-  t.eq(invoke.check_payload(string.rep("x", 6291456)), true)
-  -- Port 1 is closed: had anything been sent, the failure would be "refused".
-  local result, problem, kind = invoke.invoke_local({ address = "127.0.0.1", port = 1,
-    payload = string.rep("x", 6291457) })
-  t.eq(result, nil)
+  t.eq(client.MAX_SYNC_PAYLOAD, 6291456)
+  t.eq(client.MAX_EVENT_PAYLOAD, 1048576)
+  t.eq(client.payload_limit(nil), 6291456)
+  t.eq(client.payload_limit("DryRun"), 6291456)
+  t.eq(client.payload_limit("Event"), 1048576)
+  -- Port 1 is closed: had anything been sent, the result would be a transport error.
+  local local_client = assert(client.new({ address = "127.0.0.1", port = 1, tls = false }))
+  local result, problem, kind, field = local_client:invoke("f",
+    { payload = string.rep("x", 6291457) })
+  t.eq({ result, kind, field }, { nil, "input", "payload" })
+  t.eq(problem, "payload: 6291457 bytes is over the 6 MB limit (6291456 bytes) for "
+    .. "RequestResponse invocations")
+  result, problem, kind = local_client:invoke("f", { payload = string.rep("x", 1048577),
+    invocation_type = "Event" })
   t.eq(kind, "input")
-  t.matches(problem, "^the payload %(6291457 bytes%) is over the 6 MB limit")
-  result, problem, kind = require("lambda.remote").invoke({ name = "f",
-    endpoint = "http://127.0.0.1:1", region = "us-east-1", payload = string.rep("x", 1048577),
-    invocation_type = "Event",
-    credentials = { access_key_id = "AKID", secret_access_key = "secret" } })
+  t.matches(problem, "1 MB limit %(1048576 bytes%) for Event")
+  local at_limit = local_client:invoke("f", { payload = string.rep("x", 1048576),
+    invocation_type = "Event" })
+  t.eq(at_limit.error.source, "transport", "at the limit it is sent")
+  local remote = assert(client.new({ remote = true, endpoint_url = "http://127.0.0.1:1",
+    region = "us-east-1", credentials = { access_key_id = "AKID", secret_access_key = "s" } }))
+  result, problem, kind = remote:invoke("f", { payload = string.rep("x", 1048577),
+    invocation_type = "Event" })
   t.eq(result, nil)
   t.eq(kind, "input")
   t.matches(problem, "1 MB limit %(1048576 bytes%) for Event")
@@ -98,27 +100,32 @@ t.case("--data-ascii over the limit exits 2 before connecting", function()
 end)
 
 t.case("local invoke URL", function()
-  t.eq(invoke.local_url({ name = "f n", port = 9001, address = "::1" }),
+  local emulator = require("lambda.client.emulator")
+  t.eq(assert(emulator.new({ port = 9001, address = "::1", tls = false })):url("f n"),
     "http://[::1]:9001/2015-03-31/functions/f%20n/invocations")
-  t.eq(invoke.local_url({ https = true }),
-    "https://localhost:9000/2015-03-31/functions/_/invocations")
 end)
 
 t.case("function error bodies", function()
-  local _, line = function_error.describe(200, '{"errorType":"&&str","errorMessage":"boom"}')
-  t.eq(line, "str: boom")
-  _, line = function_error.describe(404, '{"title":"Missing function","detail":"x"}')
-  t.eq(line, "Missing function: x")
-  _, line = function_error.describe(500, '{"errorMessage":"only a message"}')
-  t.eq(line, "only a message")
-  _, line = function_error.describe(500, "")
-  t.eq(line, "HTTP 500 with an empty body")
-  _, line = function_error.describe(502, "line1\nline2")
-  t.eq(line, "HTTP 502 with a body that is not a Lambda error: line1 line2")
-  _, line = function_error.describe(500, '["not", "an", "object"]')
-  t.matches(line, "^HTTP 500")
-  _, line = function_error.describe(500, string.rep("x", 500))
-  t.eq(#line < 300, true, "excerpt is short")
+  local function line(status, body)
+    return errors.describe(status, body).line
+  end
+  t.eq(line(200, '{"errorType":"&&str","errorMessage":"boom"}'), "str: boom")
+  t.eq(errors.describe(200, '{"errorType":"&&str","errorMessage":"boom"}').type, "str")
+  t.eq(line(404, '{"title":"Missing function","detail":"x"}'), "Missing function: x")
+  t.eq(line(500, '{"errorMessage":"only a message"}'), "only a message")
+  t.eq(line(500, ""), "HTTP 500 with an empty body")
+  t.eq(line(502, "line1\nline2"), "HTTP 502 with a body that is not a Lambda error: line1 line2")
+  t.matches(line(500, '["not", "an", "object"]'), "^HTTP 500")
+  t.eq(#line(500, string.rep("x", 500)) < 300, true, "excerpt is short")
+end)
+
+t.case("service error answers", function()
+  local service = errors.service(404, { ["x-amzn-errortype"] = "ResourceNotFoundException:http://x" },
+    '{"Type":"User","message":"Function not found:\\n f"}')
+  t.eq({ service.type, service.message, service.line }, { "ResourceNotFoundException",
+    "Function not found: f", "ResourceNotFoundException: Function not found: f" })
+  t.eq(errors.service(400, {}, '{"__type":"ns#Bad","Message":"m"}').line, "Bad: m")
+  t.eq(errors.service(503, {}, "").line, "HTTP 503 with an empty body")
 end)
 
 t.case("example names", function()

@@ -73,7 +73,7 @@ local function fail(status, message)
 end
 
 -- Client contexts travel in a header; the emulator takes 64 KiB of headers, AWS 3,583 bytes
--- of base64 (checked by lambda.remote).
+-- of base64 (checked by lambda.client).
 local MAX_CLIENT_CONTEXT_FILE = 64 * 1024
 
 -- Reads a file given to flag ('-': standard input) without reading more than max_bytes + 1
@@ -112,7 +112,7 @@ local function read_payload(options)
     cli.usage_error(M.name, (#given == 0 and "no payload given" or "more than one payload given")
       .. ": use exactly one of --data-ascii, --data-file or --data-example")
   end
-  local invoke = require("lambda.invoke")
+  local invoke = require("lambda.client")
   local limit = invoke.payload_limit(options.invocation_type)
   local function too_large(subject)
     return nil, invoke.payload_limit_message(subject, options.invocation_type), cli.EXIT_USAGE
@@ -152,8 +152,7 @@ local function read_payload(options)
   return data
 end
 
--- The client context travels in a header: it must be JSON, and on one line. JSON allows raw
--- line breaks only between tokens, so removing them cannot change the value.
+-- The client context's text and the flag it came from (lambda.client checks it is JSON).
 local function read_client_context(options)
   local context, flag
   if options.client_context_file then
@@ -172,45 +171,7 @@ local function read_client_context(options)
   else
     return false
   end
-  local ok, message = require("lambda.json").valid(context)
-  if not ok then
-    return nil, string.format("%s: %s", flag, message)
-  end
-  context = context:gsub("^%s+", ""):gsub("%s+$", ""):gsub("%s*[\r\n]%s*", "")
-  return context
-end
-
-local function resolve_function_name(options, positionals)
-  if positionals[1] then
-    if positionals[1] == "" then
-      return nil, "FUNCTION_NAME is empty"
-    end
-    return positionals[1]
-  end
-  local cargo = require("lambda.cargo")
-  local manifest = options.manifest_path
-  if manifest then
-    local info = require("lambda.fs").stat(manifest)
-    if not info or info.type ~= "file" then
-      return nil, string.format("--manifest-path: %s does not exist", manifest)
-    end
-  else
-    manifest = cargo.find_manifest()
-    if not manifest then
-      return require("lambda.invoke").DEFAULT_FUNCTION
-    end
-  end
-  local functions, message = cargo.functions(manifest)
-  if not functions then
-    return nil, message
-  end
-  if #functions == 1 then
-    return functions[1]
-  elseif #functions == 0 then
-    return require("lambda.invoke").DEFAULT_FUNCTION
-  end
-  return nil, string.format("%s has several functions (%s): name the one to invoke, e.g. "
-    .. "'cargo lambda invoke %s ...'", manifest, table.concat(functions, ", "), functions[1])
+  return context, flag
 end
 
 -- -v output. Everything goes through redact() first: with --remote the request head carries
@@ -264,159 +225,142 @@ local function print_log(log_result)
   end
 end
 
-local function invoke_locally(options, request)
-  local invoke = require("lambda.invoke")
-  local tls, tls_error = require("lambda.tls").resolve({
-    cert = options.tls_cert, key = options.tls_key, ca = options.tls_ca,
-  })
-  if not tls then
-    return fail(cli.EXIT_USAGE, tls_error)
-  end
-  request.address = options.invoke_address
-  request.port = options.invoke_port
-  request.https = tls.https
-  request.tls = tls.https and { cert = tls.cert, key = tls.key, ca = tls.ca } or nil
-  request.identity = options.identity_id and { id = options.identity_id,
-    pool_id = options.identity_pool_id } or nil
+-- The flag behind each field of lambda.client's messages (nil, message, kind, field).
+local FIELD_FLAGS = {
+  address = "--invoke-address", port = "--invoke-port", ["tls.cert"] = "--tls-cert",
+  ["tls.key"] = "--tls-key", ["tls.ca"] = "--tls-ca", manifest = "--manifest-path",
+  name = "FUNCTION_NAME", invocation_type = "--invocation-type", log_type = "--log-type",
+}
 
-  local result, message, kind = invoke.invoke_local(request)
-  if not result and kind == "input" then
-    return fail(cli.EXIT_USAGE, message)
-  elseif not result then
-    local target = invoke.local_url(request)
-    if request.trace then
-      print_verbose_request(target, nil, no_redaction)
-    end
-    if kind == "refused" then
-      return fail(cli.EXIT_TRANSPORT, string.format("%s: connection refused: is the emulator "
-        .. "running? Start it with 'cargo lambda watch'", target))
-    end
-    return fail(cli.EXIT_TRANSPORT, message)
+-- A library message "<field>: problem" told in the user's terms: "<flag>: problem".
+local function in_flag_terms(message, field, flags)
+  local flag = field and (flags[field] or FIELD_FLAGS[field])
+  if flag and message:sub(1, #field + 1) == field .. ":" then
+    message = flag .. message:sub(#field + 1)
   end
-  if request.trace then
-    print_verbose_request(result.url, result.response.request_head, no_redaction)
-    print_verbose_response(result.response, no_redaction)
-  end
-  print_log(result.log_result)
-  if result.error then
-    io.stderr:write("Error: ", result.error_line, "\n")
-    return cli.EXIT_FUNCTION_ERROR
-  end
-  return print_answer(options, result.status, result.body)
+  -- Fields named inside the message too ("tls.cert needs tls.key").
+  message = message:gsub("tls%.(%a+)", function(which)
+    return FIELD_FLAGS["tls." .. which] or ("tls." .. which)
+  end)
+  return (message:gsub("give the port on its own$", "use -P for the port"))
 end
 
-local function invoke_remotely(options, request)
-  if request.name == require("lambda.invoke").DEFAULT_FUNCTION then
-    return fail(cli.EXIT_USAGE, "--remote needs the name of the deployed function: give "
-      .. "FUNCTION_NAME (a name, name:alias, or ARN) as it was created in AWS Lambda")
+local function new_client(options)
+  if options.remote then
+    return require("lambda").client({
+      remote = true,
+      profile = options.profile,
+      region = options.region,
+      endpoint_url = options.endpoint_url,
+      retry_attempts = options.retry_attempts,
+      timeout = options.timeout,
+    })
   end
-  local aws = require("lambda.aws")
-  local settings, settings_error = aws.resolve({
-    profile = options.profile,
-    region = options.region,
-    endpoint_url = options.endpoint_url,
-    service = "lambda",
+  local tls
+  if options.tls_cert or options.tls_key or options.tls_ca then
+    tls = { cert = options.tls_cert, key = options.tls_key, ca = options.tls_ca }
+  end
+  return require("lambda").client({
+    address = options.invoke_address,
+    port = options.invoke_port,
+    tls = tls,
     timeout = options.timeout,
   })
-  if not settings then
-    return fail(cli.EXIT_USAGE, settings_error)
-  end
-  local credentials = settings.credentials
-  local function redact(text)
-    return aws.redact(text, credentials)
-  end
-  request.qualifier = options.alias
-  request.endpoint = settings.endpoint
-  request.region = settings.region
-  request.credentials = credentials
-  request.retry_attempts = options.retry_attempts
-  request.on_retry = function(attempt, delay, why)
-    io.stderr:write(string.format("warning: %s; attempt %d of %d in %.1f s\n", redact(why),
-      attempt, options.retry_attempts, delay))
-  end
+end
 
-  local remote = require("lambda.remote")
-  local result, message, kind = remote.invoke(request)
-  if not result then
-    if request.trace and kind ~= "input" then
-      print_verbose_request(remote.invoke_url(request.endpoint, request.name, request.qualifier),
-        nil, redact)
+-- Prints the outcome of an invocation and returns the exit status.
+local function report(options, client, result)
+  local redact = no_redaction
+  if options.remote then
+    local settings = client:settings()
+    redact = function(line)
+      return require("lambda.aws").redact(line, settings and settings.credentials)
     end
-    return fail(kind == "input" and cli.EXIT_USAGE or cli.EXIT_TRANSPORT, redact(message))
+    if options.verbose > 0 and settings then
+      io.stderr:write(string.format("* profile %s, region %s, credentials from %s\n",
+        settings.profile, settings.region, settings.credentials.source or "?"))
+    end
   end
-  if request.trace then
-    io.stderr:write(string.format("* profile %s, region %s, credentials from %s\n",
-      settings.profile, settings.region, credentials.source or "?"))
-    print_verbose_request(result.url, result.response.request_head, redact)
-    print_verbose_response(result.response, redact)
+  if options.verbose > 0 then
+    print_verbose_request(result.url, result.response and result.response.request_head, redact)
+    if result.response then
+      print_verbose_response(result.response, redact)
+    end
   end
-  print_log(result.log_result)
-  if result.service_error then
-    io.stderr:write("Error: ", redact(result.service_error_line), "\n")
-    return cli.EXIT_TRANSPORT
-  end
-  if result.function_error then
-    io.stderr:write("Error: ", result.function_error_line, "\n")
-    return cli.EXIT_FUNCTION_ERROR
+  print_log(result.log)
+  local problem = result.error
+  if problem and problem.source == "transport" then
+    if problem.type == "refused" and not options.remote then
+      return fail(cli.EXIT_TRANSPORT, string.format("%s: connection refused: is the emulator "
+        .. "running? Start it with 'cargo lambda watch'", result.url))
+    end
+    return fail(cli.EXIT_TRANSPORT, redact(problem.message))
+  elseif problem then
+    io.stderr:write("Error: ", redact(problem.line), "\n")
+    return problem.source == "service" and cli.EXIT_TRANSPORT or cli.EXIT_FUNCTION_ERROR
   end
   local body = result.body
-  -- The original prints OK when a synchronous invoke answers without a payload.
-  if result.status == 200 and body == "" then
-    body = "OK"
-    if options.output_format == "json" then
-      io.stdout:write("OK\n")
-      return cli.EXIT_OK
-    end
+  -- The original prints OK when a synchronous invoke on AWS answers without a payload.
+  if options.remote and result.status == 200 and body == "" then
+    io.stdout:write("OK\n")
+    return cli.EXIT_OK
   end
   return print_answer(options, result.status, body)
 end
 
 function M.run(options, positionals)
+  options.verbose = options.verbose or 0
   if (options.identity_id == nil) ~= (options.identity_pool_id == nil) then
     cli.usage_error(M.name, "--identity-id and --identity-pool-id must be given together")
   end
   if options.remote then
-    for _, flag in ipairs({ "tls_cert", "tls_key", "tls_ca" }) do
+    for _, flag in ipairs({ "tls_cert", "tls_key", "tls_ca", "identity_id" }) do
       if options[flag] then
         cli.usage_error(M.name, string.format("--%s cannot be used with --remote",
           (flag:gsub("_", "-"))))
       end
     end
   end
-  -- Flag values are checked before the payload is read: reading may wait (a FIFO).
-  if not options.remote then
-    local address, address_error = require("lambda.url").check_host(options.invoke_address)
-    if not address then
-      return fail(cli.EXIT_USAGE, string.format("--invoke-address: invalid value %s: %s",
-        text.quote(options.invoke_address), address_error))
-    end
-    options.invoke_address = address
+  -- The client (and so the address and the TLS files) is checked before the payload is
+  -- read: reading may wait (a FIFO).
+  local client, message, kind, field = new_client(options)
+  if not client then
+    return fail(cli.EXIT_USAGE, in_flag_terms(message, field, {}))
   end
   local payload, payload_error, payload_status = read_payload(options)
   if not payload then
     return fail(payload_status, payload_error)
   end
-  local client_context, context_error = read_client_context(options)
+  local client_context, context_flag = read_client_context(options)
   if client_context == nil then
-    return fail(cli.EXIT_USAGE, context_error)
+    return fail(cli.EXIT_USAGE, context_flag)
   end
-  local name, name_error = resolve_function_name(options, positionals)
-  if not name then
-    return fail(cli.EXIT_USAGE, name_error)
-  end
-  local request = {
-    name = name,
+  local payload_flag = options.data_ascii and "--data-ascii" or options.data_file
+    and "--data-file" or "--data-example"
+  local name = positionals[1]
+  local result
+  result, message, kind, field = client:invoke(name, {
     payload = payload,
     client_context = client_context or nil,
+    identity = options.identity_id and { id = options.identity_id,
+      pool_id = options.identity_pool_id } or nil,
+    qualifier = options.alias,
     invocation_type = options.invocation_type,
     log_type = options.log_type,
-    timeout = options.timeout,
-    trace = (options.verbose or 0) > 0,
-  }
-  if options.remote then
-    return invoke_remotely(options, request)
+    manifest = options.manifest_path,
+    trace = options.verbose > 0,
+    on_retry = function(attempt, delay, why)
+      local settings = client:settings()
+      io.stderr:write(string.format("warning: %s; attempt %d of %d in %.1f s\n",
+        require("lambda.aws").redact(why, settings and settings.credentials), attempt,
+        options.retry_attempts, delay))
+    end,
+  })
+  if not result then
+    local flags = { payload = payload_flag, client_context = context_flag }
+    return fail(cli.EXIT_USAGE, in_flag_terms(message, field, flags))
   end
-  return invoke_locally(options, request)
+  return report(options, client, result)
 end
 
 return M

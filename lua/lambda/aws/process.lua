@@ -7,10 +7,9 @@
 -- killed (SIGKILL) and the look-up fails naming the profile. Standard error is kept up to
 -- MAX_STDERR_KEPT bytes (the rest is read and dropped) to explain a failure.
 --
--- The wait drives lambda.event's loop until the command has ended, so it works from a plain
--- script (no loop running); other handles the script made meanwhile (timers, servers) may run
--- during that wait. Inside a callback of a running loop it cannot wait (event.run() does not
--- nest) and fails saying so: resolve credentials before event.run().
+-- The wait is lambda.task's: in a task the other tasks run meanwhile; from a plain script it
+-- runs the loop until the command has ended; in a callback of a loop the script runs itself
+-- it cannot wait and fails saying so (resolve credentials from a task instead).
 local json = require("lambda.json")
 local keys = require("lambda.aws.keys")
 
@@ -34,89 +33,94 @@ local function one_line(text)
 end
 
 -- Runs command with a time limit; returns {stdout, stderr, code, signal, timed_out,
--- overflowed} once it has ended, or nil, message.
+-- overflowed} once it has ended, or nil, message. The wait is lambda.task's: in a task it lets
+-- the others run; elsewhere it runs the loop until the command has ended.
 local function run_bounded(command, timeout)
+  local task = require("lambda.task")
+  if not task.can_wait() then
+    return nil, task.CANNOT_WAIT -- and nothing was started
+  end
   local event = require("lambda.event")
   local stdout, stdout_size = {}, 0
   local stderr, stderr_size = {}, 0
   local outcome = {}
-  local finished = false
-  local child, timer, spawn_error
+  local ended, resume
+  local child, timer, grace
 
-  -- Once finished, late callbacks (an exit after the kill grace) must not touch the loop: it
-  -- may be the script's own by then.
   local function finish()
-    if finished then
+    if ended then
       return
     end
-    finished = true
+    ended = true
     if timer then
       timer:cancel()
     end
-    event.stop()
+    if grace then
+      grace:cancel()
+    end
+    if resume then
+      resume()
+    end
   end
 
   local function kill_group()
     child:kill("KILL") -- kill_group: the signal goes to the whole process group
-    timer:cancel()
-    timer = event.timer(KILL_GRACE, finish)
+    if timer then
+      timer:cancel()
+      timer = nil
+    end
+    -- A group that does not go within the grace is given up on (it was sent SIGKILL).
+    grace = event.timer(KILL_GRACE, finish)
   end
 
-  -- Started from a callback of the loop run below, so that nothing starts when the loop is
-  -- already running elsewhere (event.run() then fails at once and the starter is cancelled).
-  local starter = event.timer(0, function()
-    child, spawn_error = event.spawn({
-      argv = { "/bin/sh", "-c", command },
-      kill_group = true,
-      on_stdout = function(line)
-        if outcome.overflowed or finished then
-          return
-        end
-        stdout_size = stdout_size + #line + 1
-        if stdout_size > M.MAX_STDOUT then
-          outcome.overflowed = true
-          kill_group()
-          return
-        end
-        stdout[#stdout + 1] = line
-      end,
-      on_stderr = function(line)
-        if stderr_size < M.MAX_STDERR_KEPT then
-          stderr[#stderr + 1] = line:sub(1, M.MAX_STDERR_KEPT - stderr_size)
-          stderr_size = stderr_size + #line + 1
-        end
-      end,
-      on_exit = function(code, signal)
-        outcome.code, outcome.signal = code, signal
-        finish()
-      end,
-    })
-    if not child then
+  local spawn_error
+  child, spawn_error = event.spawn({
+    argv = { "/bin/sh", "-c", command },
+    kill_group = true,
+    on_stdout = function(line)
+      if outcome.overflowed or ended then
+        return
+      end
+      stdout_size = stdout_size + #line + 1
+      if stdout_size > M.MAX_STDOUT then
+        outcome.overflowed = true
+        kill_group()
+        return
+      end
+      stdout[#stdout + 1] = line
+    end,
+    on_stderr = function(line)
+      if stderr_size < M.MAX_STDERR_KEPT then
+        stderr[#stderr + 1] = line:sub(1, M.MAX_STDERR_KEPT - stderr_size)
+        stderr_size = stderr_size + #line + 1
+      end
+    end,
+    on_exit = function(code, signal)
+      outcome.code, outcome.signal = code, signal
       finish()
-      return
-    end
-    timer = event.timer(timeout, function()
-      outcome.timed_out = true
-      kill_group()
-    end)
-  end)
-
-  while not finished do
-    local ran, problem = pcall(event.run)
-    if not ran then
-      starter:cancel()
-      if child and not finished then
-        child:kill("KILL")
-      end
-      if tostring(problem):find("already running", 1, true) then
-        return nil, "cannot run inside a callback of a running event loop (lambda.event); "
-          .. "resolve credentials before event.run()"
-      end
-      error(problem, 0)
-    end
-  end
+    end,
+  })
   if not child then
     return nil, string.format("cannot run it: %s", tostring(spawn_error))
+  end
+  timer = event.timer(timeout, function()
+    timer = nil
+    outcome.timed_out = true
+    kill_group()
+  end)
+  local ok, problem = pcall(task.await, {
+    await = function(_, resume_task)
+      if ended then
+        event.timer(0, resume_task)
+      else
+        resume = resume_task
+      end
+    end,
+  })
+  if not ok then
+    child:kill("KILL")
+    finish()
+    return nil, tostring(problem)
   end
   outcome.stdout = table.concat(stdout, "\n")
   outcome.stderr = table.concat(stderr, "\n")

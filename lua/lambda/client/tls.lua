@@ -1,5 +1,6 @@
--- Which certificate files an invoke uses (reference §1.7): each flag, else <config dir>/
--- cert.pem, key.pem, ca.pem when present. TLS is on only when a certificate AND a key are found.
+-- Internal to lambda.client: which certificate files a local invocation uses (the original's
+-- rule): each one given, else <config dir>/cert.pem, key.pem, ca.pem when present. TLS is on
+-- when a certificate AND a key are found, or a CA is given.
 local fs = require("lambda.fs")
 
 local M = {}
@@ -27,8 +28,8 @@ function M.config_dir()
   return home .. "/.config/cargo-lambda"
 end
 
--- flags: {cert =, key =, ca =} as given on the command line. Returns the effective
--- {cert, key, ca, secure, https} or nil, message when a file named by a flag is missing.
+-- given: {cert =, key =, ca =} (paths). Returns the effective {cert, key, ca, secure, https}
+-- or nil, message, field ("tls.cert", ...) when a file given is missing or a pair incomplete.
 function M.resolve(flags)
   local dir = M.config_dir()
   local chosen = {}
@@ -36,7 +37,8 @@ function M.resolve(flags)
     local given = flags[field]
     if given then
       if not is_file(given) then
-        return nil, string.format("--tls-%s: %s is not a readable file", field, given)
+        return nil, string.format("tls.%s: %s is not a readable file", field, given),
+          "tls." .. field
       end
       chosen[field] = given
     elseif dir and is_file(dir .. "/" .. field .. ".pem") then
@@ -46,9 +48,9 @@ function M.resolve(flags)
   chosen.secure = chosen.cert ~= nil and chosen.key ~= nil
   -- The original silently stays on plain http with a lone certificate; say so instead.
   if (flags.cert or flags.key) and not chosen.secure then
-    return nil, string.format("--tls-%s needs --tls-%s (or %s.pem in %s)",
-      flags.cert and "cert" or "key", flags.cert and "key" or "cert",
-      flags.cert and "key" or "cert", dir or "the config directory")
+    local given, missing = flags.cert and "cert" or "key", flags.cert and "key" or "cert"
+    return nil, string.format("tls.%s needs tls.%s (or %s.pem in %s)", given, missing,
+      missing, dir or "the config directory"), "tls." .. given
   end
   -- An explicit CA alone means https to a server that CA vouches for, without a client
   -- certificate; a ca.pem merely lying in the config directory does not switch to https.

@@ -1,0 +1,168 @@
+-- Internal to lambda.client: invocations sent to AWS Lambda (or any endpoint that speaks its
+-- Invoke API): the settings (region, endpoint, credentials) resolved once per client as the
+-- AWS CLI resolves them, the SigV4 signature, and the retry policy.
+local crypto = require("lambda.crypto")
+local http = require("lambda.http")
+local sigv4 = require("lambda.sigv4")
+local url = require("lambda.url")
+
+local M = {}
+
+-- AWS's limit on X-Amz-Client-Context, in base64.
+M.MAX_CLIENT_CONTEXT = 3583
+-- Exponential back-off for retried attempts: full jitter below min(cap, base * 2^n).
+M.BACKOFF_BASE = 0.5
+M.BACKOFF_CAP = 20
+M.RETRY_AFTER_CAP = 60
+
+local Target = { remote = true }
+Target.__index = Target
+
+-- options: region, profile, endpoint_url, credentials ({access_key_id, secret_access_key,
+-- session_token}: else the credential chain), retry_attempts (default 1: no retry), timeout
+-- (also the time a credential_process may take), connect_timeout.
+function M.new(options)
+  local credentials = options.credentials
+  if credentials ~= nil and (type(credentials.access_key_id) ~= "string"
+      or type(credentials.secret_access_key) ~= "string"
+      or (credentials.session_token ~= nil and type(credentials.session_token) ~= "string")) then
+    error("client: field 'credentials' must be {access_key_id = string, secret_access_key = "
+      .. "string, session_token = string or nil}", 3)
+  end
+  return setmetatable({
+    options = options,
+    retry_attempts = math.max(1, options.retry_attempts or 1),
+    connect_timeout = options.connect_timeout,
+  }, Target)
+end
+
+-- The settings, resolved on first use: {profile, region, endpoint, credentials, origin,
+-- warnings} | nil, message, kind.
+function Target:settings()
+  if self.resolved then
+    return self.resolved
+  end
+  local options = self.options
+  local settings, message = require("lambda.aws").resolve({
+    profile = options.profile,
+    region = options.region,
+    endpoint_url = options.endpoint_url,
+    service = "lambda",
+    timeout = options.timeout,
+    credentials = options.credentials,
+  })
+  if not settings then
+    return nil, message, "input"
+  end
+  self.resolved = settings
+  return settings
+end
+
+function Target:describe()
+  local settings = self.resolved
+  if not settings then
+    return "AWS Lambda (settings not resolved yet)"
+  end
+  return string.format("AWS Lambda at %s (profile %s, region %s, credentials from %s)",
+    settings.endpoint, settings.profile, settings.region,
+    settings.credentials.source or "?")
+end
+
+function M.invoke_url(endpoint, name, qualifier)
+  local target = endpoint:gsub("/+$", "") .. "/2015-03-31/functions/" .. url.encode_segment(name)
+    .. "/invocations"
+  if qualifier then
+    target = target .. "?Qualifier=" .. url.encode_segment(qualifier)
+  end
+  return target
+end
+
+-- Answers that prove the function did not run: throttling and the service's own failures.
+local function is_retryable_status(status)
+  return status == 429 or (status >= 500 and status <= 599)
+end
+
+-- Seconds to wait before attempt number `attempt` (2, 3, ...), honouring Retry-After.
+function M.backoff(attempt, response)
+  local retry_after = response and tonumber(response.headers["retry-after"] or "")
+  if retry_after and retry_after >= 0 then
+    return math.min(retry_after, M.RETRY_AFTER_CAP)
+  end
+  local ceiling = math.min(M.BACKOFF_CAP, M.BACKOFF_BASE * 2 ^ (attempt - 2))
+  local fraction = string.unpack(">I4", crypto.random_bytes(4)) / 4294967296
+  return ceiling * fraction
+end
+
+-- send(invocation) -> {response | message, kind; url, attempts} | nil, message, kind, field
+function Target:send(invocation)
+  local settings, problem, kind = self:settings()
+  if not settings then
+    return nil, problem, kind
+  end
+  local headers = {}
+  if invocation.invocation_type then
+    headers[#headers + 1] = { "X-Amz-Invocation-Type", invocation.invocation_type }
+  end
+  if invocation.log_type then
+    headers[#headers + 1] = { "X-Amz-Log-Type", invocation.log_type }
+  end
+  if invocation.client_context_text then
+    local encoded = crypto.base64_encode(invocation.client_context_text)
+    if #encoded > M.MAX_CLIENT_CONTEXT then
+      return nil, string.format("client_context: the client context is %d bytes in base64, "
+        .. "over Lambda's limit of %d", #encoded, M.MAX_CLIENT_CONTEXT), "input",
+        "client_context"
+    end
+    headers[#headers + 1] = { "X-Amz-Client-Context", encoded }
+  end
+  local target = M.invoke_url(settings.endpoint, invocation.name, invocation.qualifier)
+  local attempt = 0
+  while true do
+    attempt = attempt + 1
+    local signature, sign_error = sigv4.sign({
+      method = "POST",
+      url = target,
+      headers = headers,
+      body = invocation.body,
+      service = "lambda",
+      region = settings.region,
+      credentials = settings.credentials,
+    })
+    if not signature then
+      return nil, sign_error, "input"
+    end
+    local request_headers = { table.unpack(headers) }
+    for _, pair in ipairs(signature.headers) do
+      request_headers[#request_headers + 1] = pair
+    end
+    local response, message, failure = http.request({
+      method = "POST",
+      url = target,
+      headers = request_headers,
+      body = invocation.body,
+      timeout = invocation.timeout,
+      connect_timeout = self.connect_timeout,
+      trace = invocation.trace,
+    })
+    local retry_why
+    if not response then
+      -- Only a refused connection proves nothing was sent; a timeout or a dropped connection
+      -- may have run the function already.
+      if failure ~= "refused" or attempt >= self.retry_attempts then
+        return { message = message, kind = failure, url = target, attempts = attempt }
+      end
+      retry_why = message
+    elseif is_retryable_status(response.status) and attempt < self.retry_attempts then
+      retry_why = string.format("HTTP %d", response.status)
+    else
+      return { response = response, url = target, attempts = attempt }
+    end
+    local delay = M.backoff(attempt + 1, response)
+    if invocation.on_retry then
+      invocation.on_retry(attempt + 1, delay, retry_why)
+    end
+    require("lambda.task").sleep(delay)
+  end
+end
+
+return M

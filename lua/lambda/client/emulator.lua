@@ -1,0 +1,105 @@
+-- Internal to lambda.client: invocations sent to a local emulator (cargo-lambda watch, or the
+-- original's), over http or https (tls), with the Invoke API's own headers as AWS takes them.
+local http = require("lambda.http")
+local url = require("lambda.url")
+
+local M = {}
+
+local Target = {}
+Target.__index = Target
+
+-- A JSON string literal with only the escapes JSON requires.
+local function json_string(text)
+  return '"' .. text:gsub('[%c"\\]', function(c)
+    local named = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+    return named[c] or string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+-- options: address, port, tls ({cert, key, ca}, true for the config directory's files only,
+-- false for none; nil: the config directory's files when there are some), timeout.
+function M.new(options)
+  local address = options.address or "localhost"
+  local checked, problem = url.check_host(address)
+  if not checked then
+    return nil, string.format("address: invalid value %s: %s", require("lambda.text").quote(
+      address), problem), "input", "address"
+  end
+  local port = options.port or 9000
+  if port < 1 or port > 65535 then
+    return nil, string.format("port: %d is not a port number (1 to 65535)", port), "input",
+      "port"
+  end
+  local tls
+  if options.tls ~= false then
+    local given = type(options.tls) == "table" and options.tls or {}
+    for _, field in ipairs({ "cert", "key", "ca" }) do
+      if given[field] ~= nil and type(given[field]) ~= "string" then
+        error(string.format("client: field 'tls.%s' must be a path", field), 3)
+      end
+    end
+    local resolved, message, field = require("lambda.client.tls").resolve(given)
+    if not resolved then
+      return nil, message, "input", field
+    end
+    if resolved.https then
+      tls = { cert = resolved.cert, key = resolved.key, ca = resolved.ca }
+    end
+  end
+  return setmetatable({
+    address = checked,
+    port = port,
+    tls = tls,
+    scheme = tls and "https" or "http",
+    connect_timeout = options.connect_timeout,
+  }, Target)
+end
+
+function Target:url(name)
+  return string.format("%s://%s:%d/2015-03-31/functions/%s/invocations", self.scheme,
+    url.format_host(self.address), self.port, url.encode_segment(name))
+end
+
+function Target:describe()
+  return string.format("%s://%s:%d", self.scheme, url.format_host(self.address), self.port)
+end
+
+-- send(invocation) -> {response | message, kind; url}
+function Target:send(invocation)
+  local target = self:url(invocation.name)
+  local headers = {}
+  if invocation.invocation_type then
+    headers[#headers + 1] = { "X-Amz-Invocation-Type", invocation.invocation_type }
+  end
+  if invocation.log_type then
+    headers[#headers + 1] = { "X-Amz-Log-Type", invocation.log_type }
+  end
+  if invocation.qualifier then
+    target = target .. "?Qualifier=" .. url.encode_segment(invocation.qualifier)
+  end
+  -- The original emulator takes the client context as JSON in this header; the built-in one
+  -- takes it there too (and base64 in X-Amz-Client-Context, as AWS).
+  if invocation.client_context_text then
+    headers[#headers + 1] = { "lambda-runtime-client-context", invocation.client_context_text }
+  end
+  if invocation.identity then
+    headers[#headers + 1] = {
+      "lambda-runtime-cognito-identity",
+      '{"cognitoIdentityId":' .. json_string(invocation.identity.id)
+        .. ',"cognitoIdentityPoolId":' .. json_string(invocation.identity.pool_id) .. "}",
+    }
+  end
+  local response, message, kind = http.request({
+    method = "POST",
+    url = target,
+    headers = headers,
+    body = invocation.body,
+    timeout = invocation.timeout,
+    connect_timeout = self.connect_timeout,
+    tls = self.tls,
+    trace = invocation.trace,
+  })
+  return { response = response, message = message, kind = kind, url = target }
+end
+
+return M
