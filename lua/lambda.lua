@@ -39,6 +39,10 @@ function M.await(awaitable)
   return require("lambda.task").await(awaitable)
 end
 
+function M.wait_signal(...)
+  return require("lambda.task").wait_signal(...)
+end
+
 -- The public modules, by field name.
 local MODULES = {
   http = true, json = true, toml = true, ini = true, xml = true, fs = true, time = true,

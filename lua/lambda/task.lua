@@ -231,6 +231,31 @@ function M.sleep(seconds)
   M.await(setmetatable({ seconds = seconds }, Sleep))
 end
 
+-- A signal as an awaitable: resumes with the name of the first of its signals that arrives.
+local Signal = {}
+Signal.__index = Signal
+
+function Signal:await(resume)
+  local handlers = {}
+  for _, name in ipairs(self.names) do
+    handlers[#handlers + 1] = event.on_signal(name, function(arrived)
+      for _, handler in ipairs(handlers) do
+        handler:cancel()
+      end
+      resume(arrived)
+    end)
+  end
+end
+
+-- wait_signal(name, ...) -> the name of the first of these signals to arrive ("INT", ...).
+function M.wait_signal(...)
+  local names = { ... }
+  if #names == 0 then
+    error("bad argument #1 to 'wait_signal' (a signal name expected)", 2)
+  end
+  return M.await(setmetatable({ names = names }, Signal))
+end
+
 -- all{fn, ...} -> {first result of each, in order}: runs them as tasks at once and waits for
 -- every one; then raises the first error in list order, if any.
 function M.all(functions)

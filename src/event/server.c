@@ -8,6 +8,7 @@
  *     head_timeout = 30 (seconds a request head may take to arrive, then 408),
  *     tls = {cert = path, key = path}}
  *     -> server (:port(), :address(), :close()) | nil, "cannot listen on [::]:9000: ..."
+ *   event.http_draining() -> connections of closed servers still sending their last answer
  *
  * Body limits: max_body is a byte count for every request, or a function that chooses one per
  * request from its head (method, path, query, headers; called once, before any of the body is
@@ -381,8 +382,20 @@ static void open_servers(lua_State *L, struct event_loop *loop) {
     event_loop_on_close(loop, close_servers, list);
 }
 
+/* http_draining() -> how many connections of closed servers are still delivering their last
+ * answer (server:close() lets them finish, within DRAIN_SECONDS). */
+static int event_http_draining(lua_State *L) {
+    struct http_server_list *list = lua_touserdata(L, lua_upvalueindex(1));
+    lua_Integer count = 0;
+    for (struct http_conn *conn = list->draining; conn; conn = conn->next)
+        count++;
+    lua_pushinteger(L, count);
+    return 1;
+}
+
 static const luaL_Reg server_functions[] = {
     {"http_server", event_http_server},
+    {"http_draining", event_http_draining},
     {NULL, NULL},
 };
 

@@ -167,9 +167,7 @@ function M.new(options)
       on_exit = function(code, signal)
         server:close()
         end_left_behind("AWS_LAMBDA_RUNTIME_API=" .. runtime_address)
-        if pool.extensions then
-          pool.extensions:forget(instance)
-        end
+        pool:forget_extensions(instance)
         pool:instance_exited(instance, code, signal)
       end,
     })

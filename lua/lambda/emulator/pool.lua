@@ -37,6 +37,7 @@ function M.new(options)
     max_instances = options.max_instances or limits.MAX_INSTANCES,
     region = options.region or "us-east-1",
     launcher = options.launcher,
+    extensions = options.extensions,
     print = options.print or function() end,
     functions = {},
     running = {}, -- request id -> invocation, for /response and /error
@@ -513,6 +514,54 @@ function Pool:restart_all(reason)
       instance.restart_after = reason
     else
       self:stop_instance(instance, reason)
+    end
+  end
+end
+
+-- The invocation a runtime answers for (by request id), while it runs.
+function Pool:running_invocation(id)
+  return self.running[id]
+end
+
+-- Every queued invocation of the function ends with the same outcome (an init error reported
+-- on the main port, where no instance of ours is known).
+function Pool:fail_queue_with(state, outcome)
+  local queue = state.queue
+  state.queue = {}
+  for _, invocation in ipairs(queue) do
+    self:finish(invocation, outcome)
+  end
+end
+
+-- The Extensions API, Logs and Telemetry paths; false when the emulator serves none.
+function Pool:route_extension(request, rest, state, instance)
+  if not self.extensions then
+    return false
+  end
+  return self.extensions:route(request, rest, state, instance)
+end
+
+function Pool:forget_extensions(instance)
+  if self.extensions then
+    self.extensions:forget(instance)
+  end
+end
+
+-- The names of the functions invoked so far (those still known).
+function Pool:function_names()
+  local names = {}
+  for name in pairs(self.functions) do
+    names[#names + 1] = name
+  end
+  table.sort(names)
+  return names
+end
+
+-- SIGKILL to every instance's process group (the last step of a shutdown).
+function Pool:kill_all()
+  for _, instance in pairs(self.instances) do
+    if instance.process and instance.process:running() then
+      instance.process:kill("KILL")
     end
   end
 end

@@ -27,7 +27,7 @@ function M.streams_body(request)
 end
 
 local function lookup(pool, request, id)
-  local invocation = pool.running[id]
+  local invocation = pool:running_invocation(id)
   if not invocation then
     answer_error(request, 400, "InvalidRequestID", "no running invocation has id " .. id)
     return nil
@@ -115,19 +115,13 @@ function M.route(pool, request, rest, state, instance)
     if instance then
       pool:init_error(instance, error_type, body)
     else
-      local queue = state.queue
-      state.queue = {}
-      for _, invocation in ipairs(queue) do
-        pool:finish(invocation, { ok = false, body = body, error_type = error_type })
-      end
+      pool:fail_queue_with(state, { ok = false, body = body, error_type = error_type })
     end
     return true
   end
   if rest:match("^/2020%-01%-01/extension/") or rest == "/2020-08-15/logs"
     or rest == "/2022-07-01/telemetry" then
-    if pool.extensions then
-      return pool.extensions:route(request, rest, state, instance)
-    end
+    return pool:route_extension(request, rest, state, instance)
   end
   return false
 end
@@ -142,7 +136,7 @@ end
 -- held to AWS's response limits.
 function M.max_body(pool, request, rest)
   local id, action = invocation_action(rest)
-  if action == "response" and M.streams_body(request) and streams_to_invoker(pool.running[id]) then
+  if action == "response" and M.streams_body(request) and streams_to_invoker(pool:running_invocation(id)) then
     return limits.STREAMED_RESPONSE_BYTES
   elseif action == "response" or action == "error" then
     return limits.RESPONSE_BYTES
@@ -155,7 +149,7 @@ end
 -- AWS's Runtime API answers.
 function M.too_large(pool, request, rest, limit, size)
   local id, action = invocation_action(rest)
-  local invocation = (action == "response" or action == "error") and pool.running[id]
+  local invocation = (action == "response" or action == "error") and pool:running_invocation(id)
   if invocation then
     local kind = "Function.ResponseSizeTooLarge"
     pool:finish(invocation, { ok = false, error_type = kind, body = pool_module.error_body(kind,

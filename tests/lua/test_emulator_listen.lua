@@ -1,8 +1,8 @@
--- Where `watch` listens (commands.watch.listen): localhost is 127.0.0.1 and ::1 on one port,
+-- Where the emulator listens (lambda.emulator.listen): localhost is 127.0.0.1 and ::1 on one port,
 -- ::1 left out without a word when the machine has no IPv6, any other address one server. The
 -- event module is a stand-in that records what was asked and fails as told.
 local t = require("testing")
-local watch = require("cargo_lambda.commands.watch")
+local watch = require("lambda.emulator")
 
 -- fails: address -> message for http_server to return instead of a server.
 local function fake_event(fails)
