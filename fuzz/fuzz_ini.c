@@ -69,7 +69,7 @@ static int warnings_ok(lua_State *L, int result) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0)
         return 0;
-    static const char *const functions[] = {"parse", NULL}; /* slot 1: ini.parse */
+    static const char *const functions[] = {"decode", NULL}; /* slot 1: ini.decode */
     lua_State *L = fuzz_lua_state("lambda.ini", luaopen_lambda_ini, functions);
     lua_pushlstring(L, (const char *)data + 1, size - 1);
     lua_pushstring(L, data[0] & 1 ? "credentials" : "config");

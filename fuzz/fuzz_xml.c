@@ -10,7 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Slots kept across runs: xml.parse and xml.find. */
+/* Slots kept across runs: xml.decode and xml.find. */
 enum { SLOT_PARSE = 1, SLOT_FIND, SLOT_RESULT };
 
 /* The table at `index` is an element: string name and text, optional string ns, a table of
@@ -43,7 +43,7 @@ static int is_element(lua_State *L, int index, int depth) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static const char *const functions[] = {"parse", "find", NULL};
+    static const char *const functions[] = {"decode", "find", NULL};
     lua_State *L = fuzz_lua_state("lambda.xml", luaopen_lambda_xml, functions);
     lua_pushlstring(L, (const char *)data, size);
     fuzz_lua_call(L, SLOT_PARSE, 1, 2);

@@ -1,5 +1,5 @@
--- Example event payloads (--data-example): downloaded once from the examples site and kept in
--- <cache dir>/cargo-lambda/invoke-fixtures/<name>.
+-- lambda.examples: example event payloads (the invoke command's --data-example), downloaded
+-- once from the examples site and kept in <cache dir>/cargo-lambda/invoke-fixtures/<name>.
 local cache = require("lambda.cache")
 local http = require("lambda.http")
 local text = require("lambda.text")
@@ -47,9 +47,10 @@ function M.name_problem(name)
   return nil
 end
 
--- Returns the payload, or nil, message, kind where kind is "input" (bad name, the site
--- answered with an error), "too_large" (a file:// example over max_bytes) or "transport"
--- (the site could not be reached). The name is checked before anything else happens.
+-- Returns the payload, or nil, message, kind: "input" (a bad name, checked before anything
+-- else happens), "not_found" (no such example), "too_large" (a file:// example over
+-- max_bytes), "service" (the site answered with another error), "transport" or "timeout"
+-- (the site could not be reached).
 -- options: {skip_cache = bool, timeout = seconds, max_bytes = n (file:// reads stop there),
 --   on_warning = function(message): a cache entry ignored, a cache folder fixed (without it
 --   lambda.cache writes its own warnings on stderr)}
@@ -57,8 +58,7 @@ function M.fetch(name, options)
   options = options or {}
   local problem = M.name_problem(name)
   if problem then
-    return nil, string.format("--data-example: invalid example name %s: %s", text.quote(name),
-      problem), "input"
+    return nil, string.format("invalid example name %s: %s", text.quote(name), problem), "input"
   end
   local file = M.normalize(name)
   local store = nil
@@ -87,19 +87,19 @@ function M.fetch(name, options)
     local data, read_error, kind = require("lambda.fs").read(folder,
       { max_bytes = options.max_bytes })
     if not data then
-      return nil, string.format("--data-example: %s", read_error),
-        kind == "too_large" and "too_large" or "input"
+      return nil, read_error, kind == "io" and "input" or kind
     end
     return data
   end
-  local response, message = http.request({ method = "GET", url = url, timeout = options.timeout })
+  local response, message, failure = http.request({ method = "GET", url = url,
+    timeout = options.timeout })
   if not response then
-    return nil, string.format("--data-example: downloading %s failed: %s", url, message),
-      "transport"
+    return nil, string.format("downloading %s failed: %s", url, message),
+      failure == "timeout" and "timeout" or "transport"
   end
   if response.status ~= 200 then
-    return nil, string.format("--data-example: downloading %s failed: HTTP %d", url,
-      response.status), "input"
+    return nil, string.format("downloading %s failed: HTTP %d", url, response.status),
+      response.status == 404 and "not_found" or "service"
   end
   if store then
     local ok, write_error = store:put(file, response.body)

@@ -20,7 +20,7 @@ local function api_base()
   local address = os.getenv("AWS_LAMBDA_RUNTIME_API")
   if not address or address == "" then
     return nil, "AWS_LAMBDA_RUNTIME_API is not set: run this function under the emulator "
-      .. "(cargo-lambda watch -- ...) or on AWS Lambda"
+      .. "(cargo-lambda watch -- ...) or on AWS Lambda", "input"
   end
   -- AWS's form is host:port; accept a URL too, as the original emulator sets one.
   if not address:match("^https?://") then
@@ -30,17 +30,18 @@ local function api_base()
 end
 
 local function post(url, body, headers)
-  local response, message = http.request({
+  local response, message, kind = http.request({
     method = "POST",
     url = url,
     body = body,
     headers = headers or {},
   })
   if not response then
-    return nil, message
+    return nil, message, kind
   end
   if response.status >= 300 then
-    return nil, string.format("%s answered HTTP %d: %s", url, response.status, response.body)
+    return nil, string.format("%s answered HTTP %d: %s", url, response.status, response.body),
+      "service"
   end
   return true
 end
@@ -87,19 +88,23 @@ local function new_context(response)
   return context
 end
 
--- Runs one invocation: returns false when the Runtime API is gone (the loop ends).
+-- Runs one invocation: true, or nil, message, kind when the Runtime API is gone (the loop
+-- ends).
 function M.handle_next(base, handler)
-  local response, message = http.request({ method = "GET", url = base .. "/invocation/next" })
+  local response, message, failure = http.request({ method = "GET",
+    url = base .. "/invocation/next" })
   if not response then
-    return false, message
+    return nil, message, failure
   end
   if response.status ~= 200 then
-    return false, string.format("%s/invocation/next answered HTTP %d", base, response.status)
+    return nil, string.format("%s/invocation/next answered HTTP %d", base, response.status),
+      "service"
   end
   local context = new_context(response)
   local id = context.aws_request_id
   if not id then
-    return false, "the Runtime API sent an invocation without Lambda-Runtime-Aws-Request-Id"
+    return nil, "the Runtime API sent an invocation without Lambda-Runtime-Aws-Request-Id",
+      "service"
   end
   local event = response.body
   if event ~= "" then
@@ -126,25 +131,28 @@ end
 
 -- Reports a failure to start (the handler could not be loaded) to /init/error.
 function M.init_error(kind, message)
-  local base, problem = api_base()
+  local base, problem, kind = api_base()
   if not base then
-    return nil, problem
+    return nil, problem, kind
   end
   return post(base .. "/init/error", error_document(kind, message),
     { { "Lambda-Runtime-Function-Error-Type", kind } })
 end
 
--- Serves invocations until the Runtime API goes away; returns the reason it stopped.
+-- Serves invocations until the Runtime API goes away; returns nil, the reason it stopped and
+-- its kind.
 function M.start(handler)
-  assert(type(handler) == "function", "runtime.start needs a handler function")
-  local base, problem = api_base()
+  if type(handler) ~= "function" then
+    error("bad argument #1 to 'start' (a handler function expected)", 2)
+  end
+  local base, problem, kind = api_base()
   if not base then
-    return nil, problem
+    return nil, problem, kind
   end
   while true do
-    local ok, failure = M.handle_next(base, handler)
+    local ok, failure, failure_kind = M.handle_next(base, handler)
     if not ok then
-      return nil, failure
+      return nil, failure, failure_kind
     end
   end
 end

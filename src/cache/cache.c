@@ -1,9 +1,9 @@
 /* lambda.cache: files under the user cache directory (<cache>/cargo-lambda/<namespace>/<key>),
  * written atomically so a crash or a full disk never leaves a truncated entry behind.
  *
- *   cache.root() -> <cache>/cargo-lambda | nil, message
- *   cache.open(namespace [, on_warning]) -> cache | nil, message
- *   c:get(key) -> contents | nil (absent) | nil, message;  c:put(key, data) -> true | nil, message
+ *   cache.root() -> <cache>/cargo-lambda | nil, message, kind
+ *   cache.open(namespace [, on_warning]) -> cache | nil, message, kind
+ *   c:get(key) -> contents | nil (absent) | nil, message, kind;  c:put(key, data) -> true | nil, message, kind
  *   c:path(key), c:remove(key)
  *
  * What others could have planted is never trusted. An entry that is a symbolic link is neither
@@ -48,11 +48,13 @@ static bool set_failure(struct io_failure *failure, const char *action, const ch
     return false;
 }
 
+/* Every failure of this module is nil, message, kind: 3 values. */
 static int push_failure(lua_State *L, const struct io_failure *failure) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "cannot %s %s: %s", failure->action, failure->path,
-                    strerror(failure->error));
-    return 2;
+    lua_pushfstring(L, "cannot %s %s", failure->action, failure->path);
+    luax_push_errno_failure(L, lua_tostring(L, -1), failure->error);
+    lua_pop(L, 1); /* the errno: callers need the kind only */
+    lua_remove(L, -4);
+    return 3;
 }
 
 /* Pushes the key quoted, with control bytes escaped so the message stays on one line. */
@@ -104,6 +106,7 @@ static const char *check_key(lua_State *L, int arg, const char *what) {
     luaL_addstring(&message, ": ");
     luaL_addstring(&message, problem);
     luaL_pushresult(&message);
+    lua_pushliteral(L, "input");
     return NULL;
 }
 
@@ -111,7 +114,7 @@ static bool is_absolute(const char *path) {
     return path && path[0] == '/';
 }
 
-/* cache.root() -> <user cache dir>/cargo-lambda | nil, message */
+/* cache.root() -> <user cache dir>/cargo-lambda | nil, message, kind */
 static int cache_root(lua_State *L) {
 #ifdef __APPLE__
     const char *base_suffix = "/Library/Caches";
@@ -125,30 +128,27 @@ static int cache_root(lua_State *L) {
 #endif
     const char *home = getenv("HOME");
     if (!home || !*home) {
-        luaL_pushfail(L);
-        lua_pushliteral(L, "cannot find the cache directory: HOME is not set");
-        return 2;
+        return luax_push_failure(L, "input", "cannot find the cache directory: HOME is not set");
     }
     if (!is_absolute(home)) {
-        luaL_pushfail(L);
         lua_pushfstring(L, "cannot find the cache directory: HOME (%s) is not an absolute path",
                         home);
-        return 2;
+        return luax_push_failure(L, "input", lua_tostring(L, -1));
     }
     lua_pushfstring(L, "%s%s/cargo-lambda", home, base_suffix);
     return 1;
 }
 
-/* cache.open(namespace [, on_warning]) -> cache | nil, message */
+/* cache.open(namespace [, on_warning]) -> cache | nil, message, kind */
 static int cache_open(lua_State *L) {
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TFUNCTION);
     lua_settop(L, 2);
     const char *namespace = check_key(L, 1, "namespace");
     if (!namespace)
-        return 2;
-    if (cache_root(L) == 2)
-        return 2;
+        return 3;
+    if (cache_root(L) == 3)
+        return 3;
     lua_pushfstring(L, "%s/%s", lua_tostring(L, -1), namespace);
     lua_newuserdatauv(L, 0, 2);
     lua_insert(L, -2);
@@ -193,24 +193,27 @@ static enum folder_state check_folder(lua_State *L, const char *path) {
         return FOLDER_REFUSED;
     }
     if (!S_ISDIR(info.st_mode)) {
-        luaL_pushfail(L);
         lua_pushfstring(L, "cache folder %s is not a directory", path);
+        luax_push_failure(L, "io", lua_tostring(L, -1));
+        lua_remove(L, -4);
         return FOLDER_REFUSED;
     }
     if (info.st_uid != geteuid()) {
-        luaL_pushfail(L);
         lua_pushfstring(L, "cache folder %s belongs to another user (uid %d); not using it", path,
                         (int)info.st_uid);
+        luax_push_failure(L, "io", lua_tostring(L, -1));
+        lua_remove(L, -4);
         return FOLDER_REFUSED;
     }
     if ((info.st_mode & (S_IWGRP | S_IWOTH)) == 0)
         return FOLDER_USABLE;
     if (chmod(path, 0700) != 0) {
-        luaL_pushfail(L);
         lua_pushfstring(L,
                         "cache folder %s is writable by group or others and cannot be made "
                         "private: %s",
                         path, strerror(errno));
+        luax_push_failure(L, "io", lua_tostring(L, -1));
+        lua_remove(L, -4);
         return FOLDER_REFUSED;
     }
     char mode[8];
@@ -233,17 +236,18 @@ static enum folder_state check_folders(lua_State *L) {
     enum folder_state state = check_folder(L, lua_tostring(L, top));
     if (state == FOLDER_USABLE)
         state = check_folder(L, directory);
-    if (state == FOLDER_REFUSED) /* nil, message go below the two paths, which go */
-        lua_rotate(L, top - 1, 2);
+    if (state == FOLDER_REFUSED) /* nil, message, kind go below the two paths, which go */
+        lua_rotate(L, top - 1, 3);
     lua_pop(L, 2);
     return state;
 }
 
-/* Pushes nil, "<action> <path>: it is <what>" for an entry that is refused. */
+/* Pushes nil, "cannot <action> <path>: it is <what>", "io" for an entry that is refused. */
 static int push_refused(lua_State *L, const char *action, const char *path, const char *what) {
-    luaL_pushfail(L);
     lua_pushfstring(L, "cannot %s %s: it is %s", action, path, what);
-    return 2;
+    luax_push_failure(L, "io", lua_tostring(L, -1));
+    lua_remove(L, -4);
+    return 3;
 }
 
 /* Pushes <directory>/<key> and returns it, or pushes nil, message and returns NULL. */
@@ -255,19 +259,19 @@ static const char *push_entry_path(lua_State *L) {
     return lua_pushfstring(L, "%s/%s", push_directory(L), key);
 }
 
-/* c:path(key) -> path | nil, message */
+/* c:path(key) -> path | nil, message, kind */
 static int cache_path(lua_State *L) {
-    return push_entry_path(L) ? 1 : 2;
+    return push_entry_path(L) ? 1 : 3;
 }
 
-/* c:get(key) -> contents | nil (absent) | nil, message */
+/* c:get(key) -> contents | nil (absent) | nil, message, kind */
 static int cache_get(lua_State *L) {
     const char *path = push_entry_path(L);
     if (!path)
-        return 2;
+        return 3;
     enum folder_state folders = check_folders(L);
     if (folders == FOLDER_REFUSED)
-        return 2;
+        return 3;
     if (folders == FOLDER_ABSENT) {
         lua_pushnil(L);
         return 1;
@@ -409,13 +413,13 @@ static char *push_scratch(lua_State *L, const char *text, size_t extra) {
     return copy;
 }
 
-/* c:put(key, data) -> true | nil, message */
+/* c:put(key, data) -> true | nil, message, kind */
 static int cache_put(lua_State *L) {
     size_t size;
     const char *data = luaL_checklstring(L, 3, &size);
     const char *target = push_entry_path(L);
     if (!target)
-        return 2;
+        return 3;
     const char *directory_path = lua_tostring(L, -2);
     char *directory = push_scratch(L, directory_path, 0);
     char *temp = push_scratch(L, directory_path, sizeof TEMP_SUFFIX);
@@ -424,7 +428,7 @@ static int cache_put(lua_State *L) {
     if (!make_directories(directory, &failure))
         return push_failure(L, &failure);
     if (check_folders(L) == FOLDER_REFUSED)
-        return 2;
+        return 3;
     /* rename would replace a link rather than write through it; still, a link there was not
      * made by us and is left alone. */
     struct stat info;
@@ -436,11 +440,11 @@ static int cache_put(lua_State *L) {
     return 1;
 }
 
-/* c:remove(key) -> true | nil, message; an absent entry is already removed. */
+/* c:remove(key) -> true | nil, message, kind; an absent entry is already removed. */
 static int cache_remove(lua_State *L) {
     const char *path = push_entry_path(L);
     if (!path)
-        return 2;
+        return 3;
     struct io_failure failure;
     if (unlink(path) != 0 && errno != ENOENT) {
         set_failure(&failure, "remove", path);

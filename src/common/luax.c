@@ -1,12 +1,29 @@
 #include "common/luax.h"
 
+#include <errno.h>
 #include <lauxlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/ascii.h"
 
 #define FD_GUARD_TYPE "lambda.fd_guard"
 #define DIR_GUARD_TYPE "lambda.dir_guard"
+
+int luax_push_failure(lua_State *L, const char *kind, const char *message) {
+    luaL_pushfail(L);
+    lua_pushstring(L, message);
+    lua_pushstring(L, kind);
+    return 3;
+}
+
+int luax_push_errno_failure(lua_State *L, const char *name, int error) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", name, strerror(error));
+    lua_pushstring(L, error == ENOENT || error == ENOTDIR ? "not_found" : "io");
+    lua_pushinteger(L, error);
+    return 4;
+}
 
 int luax_traceback(lua_State *L) {
     const char *message = lua_tostring(L, 1);

@@ -6,6 +6,12 @@
 #include <lua.h>
 #include <stddef.h>
 
+/* Expected failures, as every lambda.* module returns them: nil, message, kind[, detail]. The
+ * kinds are documented in docs/scripting.md. */
+int luax_push_failure(lua_State *L, const char *kind, const char *message);
+/* nil, "<name>: <strerror(error)>", "not_found" (ENOENT, ENOTDIR) or "io", error. */
+int luax_push_errno_failure(lua_State *L, const char *name, int error);
+
 /* A message handler for lua_pcall: the error (converted to a string) with a traceback. */
 int luax_traceback(lua_State *L);
 

@@ -1,6 +1,8 @@
 /* lambda.fs: the few POSIX file-system queries the Lua side needs (stat, directory listings,
- * the working directory, canonical paths, whole-file reads). Failures of the file system are
- * answered like io.open: nil, "<path>: <strerror>", errno.
+ * the working directory, canonical paths, whole-file reads). Expected failures are
+ * nil, "<path>: <problem>", kind[, errno]: kind "not_found" (ENOENT, ENOTDIR) or "io" for the
+ * file system's failures (the errno number follows), "too_large", "timeout" and "input" for
+ * read's own limits and refusals.
  *
  *   read(path [, options]) -> contents | nil, message, kind
  *   read_stdin([options])  -> the same, from standard input ("standard input" in messages)
@@ -11,8 +13,7 @@
  *                        for data", "timeout". Without it such a wait has no bound (like cat;
  *                        SIGINT still ends the process when it has its default action).
  *     options.special    also read FIFOs and character devices; without it they are refused
- *                        at once: nil, "<path>: not a regular file", EINVAL
- *   kind is an errno number for a failure of the system, else "too_large" or "timeout".
+ *                        at once: nil, "<path>: not a regular file", "input"
  *
  * A FIFO is opened non-blocking, so that opening it cannot wait for a writer without a bound;
  * the wait happens in poll(), which honours the timeout. */
@@ -72,12 +73,12 @@ static int push_stat(lua_State *L, const struct stat *st) {
     return 1;
 }
 
-/* stat(path) -> {type, size, mode, mtime} | nil, message, errno (follows symbolic links) */
+/* stat(path) -> {type, size, mode, mtime} | nil, message, kind, errno (follows symbolic links) */
 static int fs_stat(lua_State *L) {
     const char *path = check_path(L, 1);
     struct stat st;
     if (stat(path, &st) != 0)
-        return luaL_fileresult(L, 0, path);
+        return luax_push_errno_failure(L, path, errno);
     return push_stat(L, &st);
 }
 
@@ -86,7 +87,7 @@ static int fs_lstat(lua_State *L) {
     const char *path = check_path(L, 1);
     struct stat st;
     if (lstat(path, &st) != 0)
-        return luaL_fileresult(L, 0, path);
+        return luax_push_errno_failure(L, path, errno);
     return push_stat(L, &st);
 }
 
@@ -114,13 +115,13 @@ static void sort_names(lua_State *L, lua_Integer count) {
     lua_settop(L, unsorted);
 }
 
-/* list(dir) -> array of entry names without "." and "..", sorted bytewise | nil, message, errno */
+/* list(dir) -> array of entry names without "." and "..", sorted bytewise | nil, message, kind, errno */
 static int fs_list(lua_State *L) {
     const char *path = check_path(L, 1);
     DIR **dir = luax_push_dir_guard(L);
     *dir = opendir(path);
     if (!*dir)
-        return luaL_fileresult(L, 0, path);
+        return luax_push_errno_failure(L, path, errno);
     lua_newtable(L);
     lua_Integer count = 0;
     struct dirent *entry;
@@ -139,13 +140,13 @@ static int fs_list(lua_State *L) {
     luax_close_dir(dir);
     if (error != 0) {
         errno = error;
-        return luaL_fileresult(L, 0, path);
+        return luax_push_errno_failure(L, path, errno);
     }
     sort_names(L, count);
     return 1;
 }
 
-/* cwd() -> absolute path of the working directory | nil, message, errno */
+/* cwd() -> absolute path of the working directory | nil, message, kind, errno */
 static int fs_cwd(lua_State *L) {
     luaL_Buffer b;
     luaL_buffinit(L, &b);
@@ -158,12 +159,12 @@ static int fs_cwd(lua_State *L) {
             return 1;
         }
         if (errno != ERANGE)
-            return luaL_fileresult(L, 0, ".");
+            return luax_push_errno_failure(L, ".", errno);
         size *= 2;
     }
 }
 
-/* realpath(path) -> absolute path without symbolic links, "." or ".." | nil, message, errno */
+/* realpath(path) -> absolute path without symbolic links, "." or ".." | nil, message, kind, errno */
 static int fs_realpath(lua_State *L) {
     const char *path = check_path(L, 1);
     luaL_Buffer b;
@@ -171,7 +172,7 @@ static int fs_realpath(lua_State *L) {
     /* POSIX: a caller-supplied buffer must hold PATH_MAX bytes; this one is owned by Lua. */
     char *space = luaL_prepbuffsize(&b, PATH_MAX);
     if (!realpath(path, space))
-        return luaL_fileresult(L, 0, path);
+        return luax_push_errno_failure(L, path, errno);
     luaL_addsize(&b, strlen(space));
     luaL_pushresult(&b);
     return 1;
@@ -216,10 +217,8 @@ static double monotonic_seconds(void) {
 
 static int push_kind_failure(lua_State *L, const char *name, const char *problem,
                              const char *kind) {
-    luaL_pushfail(L);
     lua_pushfstring(L, "%s: %s", name, problem);
-    lua_pushstring(L, kind);
-    return 3;
+    return luax_push_failure(L, kind, lua_tostring(L, -1));
 }
 
 /* Waits until fd has something to read (or its end) before deadline (< 0: none). Returns 1
@@ -258,7 +257,7 @@ static int read_all(lua_State *L, int fd, const char *name, int regular,
         if (!regular) {
             int ready = wait_readable(fd, deadline);
             if (ready < 0)
-                return luaL_fileresult(L, 0, name);
+                return luax_push_errno_failure(L, name, errno);
             if (ready == 0) {
                 char problem[80];
                 snprintf(problem, sizeof problem, "timed out after %g s waiting for data",
@@ -273,7 +272,7 @@ static int read_all(lua_State *L, int fd, const char *name, int regular,
         if (got < 0) {
             if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
                 continue;
-            return luaL_fileresult(L, 0, name);
+            return luax_push_errno_failure(L, name, errno);
         }
         luaL_addsize(&b, (size_t)got);
         have += (size_t)got;
@@ -295,20 +294,17 @@ static int fs_read(lua_State *L) {
     /* O_NONBLOCK: opening a FIFO must not wait for a writer (see the header comment). */
     *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (*fd < 0)
-        return luaL_fileresult(L, 0, path);
+        return luax_push_errno_failure(L, path, errno);
     struct stat st;
     if (fstat(*fd, &st) != 0)
-        return luaL_fileresult(L, 0, path);
+        return luax_push_errno_failure(L, path, errno);
     if (S_ISDIR(st.st_mode)) {
         errno = EISDIR;
-        return luaL_fileresult(L, 0, path);
+        return luax_push_errno_failure(L, path, errno);
     }
     int regular = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
     if (!regular && !limits.special) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "%s: not a regular file", path);
-        lua_pushinteger(L, EINVAL);
-        return 3;
+        return push_kind_failure(L, path, "not a regular file", "input");
     }
     /* A regular file says its size: too large is known without reading it. */
     if (S_ISREG(st.st_mode) && limits.max_bytes >= 0 && st.st_size > limits.max_bytes) {
@@ -328,7 +324,7 @@ static int fs_read_stdin(lua_State *L) {
     check_limits(L, 1, &limits);
     struct stat st;
     if (fstat(STDIN_FILENO, &st) != 0)
-        return luaL_fileresult(L, 0, "standard input");
+        return luax_push_errno_failure(L, "standard input", errno);
     return read_all(L, STDIN_FILENO, "standard input", S_ISREG(st.st_mode), &limits);
 }
 

@@ -1,6 +1,6 @@
 /* lambda.ini: one AWS shared config or credentials file, parsed by the rules all AWS SDKs share.
  *
- *   ini.parse(text, "config" | "credentials") -> result | nil, "line L: message"
+ *   ini.decode(text, "config" | "credentials") -> result | nil, "line L: message"
  *
  *   result = { profiles = { [name] = { [key] = value } }, sso_sessions = { ... },
  *              services = { ... }, warnings = { "line L: ...", ... } }
@@ -390,7 +390,7 @@ static int parse_file(lua_State *L) {
     return 1;
 }
 
-static int ini_parse(lua_State *L) {
+static int ini_decode(lua_State *L) {
     static const char *const kinds[] = {"config", "credentials", NULL};
     size_t length;
     const char *text = luaL_checklstring(L, 1, &length);
@@ -410,12 +410,13 @@ static int ini_parse(lua_State *L) {
         return lua_error(L);
     luaL_pushfail(L);
     lua_insert(L, -2);
-    return 2;
+    lua_pushliteral(L, "input");
+    return 3;
 }
 
 int luaopen_lambda_ini(lua_State *L) {
     static const luaL_Reg functions[] = {
-        {"parse", ini_parse},
+        {"decode", ini_decode},
         {NULL, NULL},
     };
     luaL_newlib(L, functions);

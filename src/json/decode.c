@@ -260,7 +260,7 @@ static void push_value(struct decoder *D) {
     }
 }
 
-/* decode(text) -> value | nil, message, offset */
+/* decode(text) -> value | nil, message, "input", offset */
 int json_decode(lua_State *L) {
     size_t length;
     const char *text = luaL_checklstring(L, 1, &length);
@@ -268,8 +268,9 @@ int json_decode(lua_State *L) {
     if (!json_pretty(text, length, NULL, NULL, &error)) {
         luaL_pushfail(L);
         lua_pushstring(L, error.message);
+        lua_pushliteral(L, "input");
         lua_pushinteger(L, (lua_Integer)error.offset);
-        return 3;
+        return 4;
     }
     struct decoder D = {.L = L, .text = text, .pos = 0, .array_mt = lua_upvalueindex(1)};
     push_value(&D);

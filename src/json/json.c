@@ -14,11 +14,12 @@ static void add_to_buffer(void *buffer, const char *bytes, size_t length) {
 static int push_json_error(lua_State *L, const struct json_error *error) {
     luaL_pushfail(L);
     lua_pushstring(L, error->message);
+    lua_pushliteral(L, "input");
     lua_pushinteger(L, (lua_Integer)error->offset);
-    return 3;
+    return 4;
 }
 
-/* pretty(text) -> pretty text | nil, message, offset */
+/* pretty(text) -> pretty text | nil, message, "input", offset */
 static int json_pretty_text(lua_State *L) {
     size_t length;
     const char *text = luaL_checklstring(L, 1, &length);
@@ -31,7 +32,7 @@ static int json_pretty_text(lua_State *L) {
     return 1;
 }
 
-/* valid(text) -> true | nil, message, offset */
+/* valid(text) -> true | nil, message, "input", offset */
 static int json_valid_text(lua_State *L) {
     size_t length;
     const char *text = luaL_checklstring(L, 1, &length);

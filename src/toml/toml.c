@@ -347,7 +347,8 @@ static int toml_decode(lua_State *L) {
         return lua_error(L);
     luaL_pushfail(L);
     lua_insert(L, -2);
-    return 2;
+    lua_pushliteral(L, "input");
+    return 3;
 }
 
 static int has_metatable(lua_State *L, int upvalue) {

@@ -1,6 +1,6 @@
 /* lambda.xml: XML documents, such as the answers of AWS STS, read with expat into Lua tables.
  *
- *   xml.parse(text)              -> element | nil, "line L, column C: message"
+ *   xml.decode(text)             -> element | nil, "line L, column C: message", "input"
  *   xml.find(element, name, ...) -> the text of the first element reached through children
  *                                   with these local names, in document order; or nil
  *
@@ -30,7 +30,7 @@
  * contain the separator, so the first one splits the name unambiguously. */
 #define NS_SEPARATOR '\n'
 
-/* Stack slots of xml_parse. Open elements are pushed above SLOT_ERROR, innermost on top. */
+/* Stack slots of xml_decode. Open elements are pushed above SLOT_ERROR, innermost on top. */
 enum { SLOT_INPUT = 1, SLOT_ROOT, SLOT_ERROR };
 
 /* Why the parser was stopped early. */
@@ -39,7 +39,7 @@ enum stop { NOT_STOPPED, REFUSED, LUA_FAILED, OUT_OF_MEMORY };
 /* A Lua error must not unwind through expat: Debian's expat leaks what a parse had allocated
  * when a handler longjmps out of it, even after XML_ParserFree. So handlers call the Lua API
  * only through lua_pcall (or functions that cannot raise), stop the parser on failure, and
- * xml_parse raises the error once expat is freed. */
+ * xml_decode raises the error once expat is freed. */
 struct xml_reader {
     lua_State *L;
     XML_Parser parser;
@@ -237,7 +237,7 @@ static XML_Parser new_parser(struct xml_reader *R) {
     return parser;
 }
 
-static int xml_parse(lua_State *L) {
+static int xml_decode(lua_State *L) {
     size_t remaining;
     const char *p = luaL_checklstring(L, 1, &remaining);
     struct xml_reader R = {.L = L};
@@ -273,7 +273,8 @@ static int xml_parse(lua_State *L) {
         luaL_pushfail(L);
         lua_pushfstring(L, "line %I, column %I: %s", (lua_Integer)line, (lua_Integer)column + 1,
                         message);
-        return 2;
+        lua_pushliteral(L, "input");
+        return 3;
     }
     lua_settop(L, SLOT_ROOT);
     return 1;
@@ -319,7 +320,7 @@ static int xml_find(lua_State *L) {
 
 int luaopen_lambda_xml(lua_State *L) {
     static const luaL_Reg functions[] = {
-        {"parse", xml_parse},
+        {"decode", xml_decode},
         {"find", xml_find},
         {NULL, NULL},
     };

@@ -39,14 +39,23 @@ local function check_list(actual, expected, what)
   assert(same, string.format("%s: expected %s, got %s", what, show(expected), show(actual)))
 end
 
-local function check_failure(what, expected_message, value, message, errno)
+-- A failure of the file system: nil, message, "not_found" or "io", errno; or one of read's
+-- own refusals: nil, message, "input".
+local function check_failure(what, expected_message, value, message, kind, errno)
   assert(value == nil, what .. ": expected nil, got " .. show(value))
   assert(message == expected_message,
     string.format("%s: expected message %q, got %q", what, expected_message, tostring(message)))
+  if kind == "input" then
+    return
+  end
+  local missing = expected_message:find("No such file", 1, true)
+    or expected_message:find("Not a directory", 1, true)
+  assert(kind == (missing and "not_found" or "io"),
+    what .. ": expected kind " .. (missing and "not_found" or "io") .. ", got " .. tostring(kind))
   assert(math.type(errno) == "integer", what .. ": expected an errno, got " .. tostring(errno))
 end
 
--- A failure whose kind is a string ("too_large", "timeout") rather than an errno.
+-- A failure of read's own limits ("too_large", "timeout").
 local function check_kind(what, expected_message, expected_kind, value, message, kind)
   assert(value == nil, what .. ": expected nil, got " .. show(value))
   assert(message == expected_message,

@@ -11,14 +11,16 @@
 #define MODULE 1
 #define RESULT 2
 
-/* ini.parse(text, kind): 1 with the result on top, or 0 with the error message on top. */
+/* ini.decode(text, kind): 1 with the result on top, or 0 with the error message on top. */
 static int parse(lua_State *L, const char *text, size_t length, const char *kind) {
-    lua_getfield(L, MODULE, "parse");
+    lua_getfield(L, MODULE, "decode");
     lua_pushlstring(L, text, length);
     lua_pushstring(L, kind);
     lua_call(L, 2, LUA_MULTRET);
-    if (lua_isnil(L, -2)) {
-        CHECK(lua_gettop(L) == RESULT + 1 && lua_type(L, -1) == LUA_TSTRING);
+    if (lua_isnil(L, RESULT)) { /* nil, message, "input" */
+        CHECK(lua_gettop(L) == RESULT + 2 && lua_type(L, -2) == LUA_TSTRING);
+        CHECK(lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "input") == 0);
+        lua_pop(L, 1);
         lua_remove(L, -2);
         return 0;
     }
@@ -67,7 +69,7 @@ static int error_is(lua_State *L, const char *text, size_t length, const char *k
 static int parse_fixture(lua_State *L, const char *name, const char *kind) {
     if (!check_push_source_file(L, "fixtures/aws", name))
         return 0;
-    lua_getfield(L, MODULE, "parse");
+    lua_getfield(L, MODULE, "decode");
     lua_insert(L, -2);
     lua_pushstring(L, kind);
     lua_call(L, 2, 2);
@@ -415,17 +417,18 @@ static void test_errors(lua_State *L) {
 
 static void test_arguments(lua_State *L) {
     static const char *const bad_calls[] = {
-        "return ini.parse('[a]', 'profile')",
-        "return ini.parse('[a]')",
-        "return ini.parse({}, 'config')",
+        "return ini.decode('[a]', 'profile')",
+        "return ini.decode('[a]')",
+        "return ini.decode({}, 'config')",
     };
     lua_pushvalue(L, MODULE);
     lua_setglobal(L, "ini");
     for (size_t i = 0; i < sizeof bad_calls / sizeof *bad_calls; i++)
         CHECK_RAISES(L, bad_calls[i]);
-    CHECK(luaL_dostring(L, "return ini.parse(42, 'credentials')") == LUA_OK && lua_isnil(L, -2) &&
-          strcmp(lua_tostring(L, -1), "line 1: property outside of any "
-                                      "[section]") == 0);
+    CHECK(luaL_dostring(L, "return ini.decode(42, 'credentials')") == LUA_OK && lua_isnil(L, -3) &&
+          strcmp(lua_tostring(L, -2), "line 1: property outside of any "
+                                      "[section]") == 0 &&
+          strcmp(lua_tostring(L, -1), "input") == 0);
     lua_settop(L, MODULE);
     lua_pushnil(L);
     lua_setglobal(L, "ini");

@@ -262,11 +262,12 @@ static void test_error_positions(lua_State *L) {
     ERROR_STARTS_WITH(L, "a = 1 b = 2\n", "line 1, column 7: expected the end of the line");
     ERROR_STARTS_WITH(L, "a = \n", "line 1, column 5: expected a value");
     ERROR_STARTS_WITH(L, "= 1\n", "line 1, column 1: expected a key");
-    /* An error carries exactly two results: nil and the message. */
+    /* An error carries exactly three results: nil, the message and the kind. */
     lua_getfield(L, MODULE, "decode");
     lua_pushliteral(L, "x =");
     lua_call(L, 1, LUA_MULTRET);
-    CHECK(lua_gettop(L) == 3 && lua_isnil(L, 2) && lua_type(L, 3) == LUA_TSTRING);
+    CHECK(lua_gettop(L) == 4 && lua_isnil(L, 2) && lua_type(L, 3) == LUA_TSTRING &&
+          strcmp(lua_tostring(L, 4), "input") == 0);
     lua_settop(L, 1);
 }
 

@@ -13,14 +13,16 @@
 
 #define STS_NS "https://sts.amazonaws.com/doc/2011-06-15/"
 
-/* xml.parse(text): 1 with the root element on top, or 0 with the error message on top. */
+/* xml.decode(text): 1 with the root element on top, or 0 with the error message on top. */
 static int parse(lua_State *L, const char *text, size_t length) {
     int top = lua_gettop(L);
-    lua_getfield(L, MODULE, "parse");
+    lua_getfield(L, MODULE, "decode");
     lua_pushlstring(L, text, length);
     lua_call(L, 1, LUA_MULTRET);
-    if (lua_isnil(L, top + 1)) {
-        CHECK(lua_gettop(L) == top + 2 && lua_type(L, -1) == LUA_TSTRING);
+    if (lua_isnil(L, top + 1)) { /* nil, message, "input" */
+        CHECK(lua_gettop(L) == top + 3 && lua_type(L, -2) == LUA_TSTRING);
+        CHECK(lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "input") == 0);
+        lua_pop(L, 1);
         lua_remove(L, -2);
         return 0;
     }
@@ -247,11 +249,12 @@ static void test_malformed(lua_State *L) {
                    "line 1, column 4: not well-formed (invalid token)"));
     /* A plain HTML error page, as a proxy might send instead of an STS answer. */
     ERROR_IS("<html><body><p>Bad Gateway<br></body></html>", "line 1, column 33: mismatched tag");
-    /* An error carries exactly two results: nil and the message. */
-    lua_getfield(L, MODULE, "parse");
+    /* An error carries exactly three results: nil, the message and the kind. */
+    lua_getfield(L, MODULE, "decode");
     lua_pushliteral(L, "<a>");
     lua_call(L, 1, LUA_MULTRET);
-    CHECK(lua_gettop(L) == 3 && lua_isnil(L, 2) && lua_type(L, 3) == LUA_TSTRING);
+    CHECK(lua_gettop(L) == 4 && lua_isnil(L, 2) && lua_type(L, 3) == LUA_TSTRING &&
+          strcmp(lua_tostring(L, 4), "input") == 0);
     lua_settop(L, MODULE);
 }
 
@@ -311,8 +314,8 @@ static void test_hostile(lua_State *L) {
 
 static void test_arguments(lua_State *L) {
     static const char *const bad_calls[] = {
-        "return xml.parse()",
-        "return xml.parse({})",
+        "return xml.decode()",
+        "return xml.decode({})",
         "return xml.find('<a/>', 'a')",
         "return xml.find({}, {})",
         "local t = {} for i = 1, 300 do t[i] = 'e' end return xml.find({}, table.unpack(t))",

@@ -78,7 +78,7 @@ local MAX_CLIENT_CONTEXT_FILE = 64 * 1024
 
 -- Reads a file given to flag ('-': standard input) without reading more than max_bytes + 1
 -- bytes, and within timeout (nil: no bound) when it comes from a FIFO, pipe or terminal.
--- Returns the data or nil, message, kind ("too_large", "timeout" or an errno).
+-- Returns the data or nil, message, kind ("too_large", "timeout", "not_found", "io", "input").
 local function read_file(flag, path, max_bytes, timeout)
   local fs = require("lambda.fs")
   local limits = { max_bytes = max_bytes, timeout = timeout, special = true }
@@ -147,7 +147,8 @@ local function read_payload(options)
     return too_large(data and string.format("--data-example: %s (%d bytes)", file, #data)
       or ("--data-example: " .. file))
   elseif not data then
-    return nil, message, kind == "transport" and cli.EXIT_TRANSPORT or cli.EXIT_USAGE
+    local unreachable = kind == "transport" or kind == "timeout" or kind == "service"
+    return nil, "--data-example: " .. message, unreachable and cli.EXIT_TRANSPORT or cli.EXIT_USAGE
   end
   return data
 end

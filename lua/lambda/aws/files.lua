@@ -7,8 +7,6 @@ local env = require("lambda.aws.env")
 
 local M = {}
 
--- errno values meaning "there is no such file": a missing file is an empty one.
-local ENOENT, ENOTDIR = 2, 20
 
 -- "~" only at the start and only before "/", as the SDKs expand it; home is $HOME.
 function M.expand_home(path)
@@ -41,14 +39,14 @@ local function load_file(path, kind)
   if info and info.type == "other" and path == "/dev/null" then
     return empty()
   end
-  local text, message, code = fs.read(path)
+  local text, message, failure = fs.read(path)
   if not text then
-    if code == ENOENT or code == ENOTDIR then
+    if failure == "not_found" then -- a missing file is an empty one
       return empty()
     end
     return nil, string.format("cannot read the AWS %s file %s", kind, message)
   end
-  local parsed, problem = ini.parse(text, kind)
+  local parsed, problem = ini.decode(text, kind)
   if not parsed then
     return nil, string.format("AWS %s file %s: %s", kind, path, problem)
   end

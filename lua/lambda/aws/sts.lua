@@ -32,7 +32,7 @@ end
 
 -- "Code: Message" of an STS error document, or what can be said without one.
 local function error_text(status, body)
-  local root = xml.parse(body)
+  local root = xml.decode(body)
   local function field(name)
     local value = root and xml.find(root, "Error", name)
     return value and value:match("^%s*(.-)%s*$")
@@ -45,7 +45,7 @@ local function error_text(status, body)
 end
 
 local function parse_credentials(body, result_element, source)
-  local root, problem = xml.parse(body)
+  local root, problem = xml.decode(body)
   if not root then
     return nil, "the answer is not XML: " .. tostring(problem)
   end
