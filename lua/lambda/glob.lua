@@ -1,3 +1,4 @@
+-- Internal helper of the library (not part of the public API; see docs/scripting.md).
 -- lambda.glob: glob patterns as in workspace.members, in the syntax of the glob crate cargo
 -- uses: `?`, `*`, `[abc]`, `[a-z]`, `[!abc]` within one path component, and `**` as a whole
 -- component for any number of directories. As in that crate, wildcards also match names

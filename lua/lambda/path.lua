@@ -1,3 +1,4 @@
+-- Internal helper of the library (not part of the public API; see docs/scripting.md).
 -- lambda.path: lexical POSIX path handling, without resolving symlinks. Manifest paths are made
 -- absolute and normalized this way, as cargo does, so that one file has one spelling.
 local fs = require("lambda.fs")

@@ -1,3 +1,4 @@
+-- Internal helper of the library (not part of the public API; see docs/scripting.md).
 -- User input in one-line messages. A value echoed in an error (a flag's value, a file name)
 -- may hold line breaks or terminal escapes; shown raw it would split the message or drive the
 -- terminal. These helpers show such bytes as escapes instead.

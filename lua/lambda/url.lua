@@ -1,5 +1,5 @@
--- URL pieces the invoke paths need. Kept apart from the HTTP client so scripts can build the
--- same URLs the commands do.
+-- Internal helper of the library (not part of the public API; see docs/scripting.md).
+-- URL pieces the invoke paths need: path segments, hosts in URLs, host checks.
 local M = {}
 
 -- Percent-encodes everything but RFC 3986's unreserved characters, so that a function name

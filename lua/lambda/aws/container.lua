@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- The container credentials endpoint (ECS tasks, EKS Pod Identity). The URL comes from
 -- AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (on the ECS agent's address) or
 -- AWS_CONTAINER_CREDENTIALS_FULL_URI; the Authorization value from the file named by

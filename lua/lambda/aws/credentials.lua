@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- The default credential chain, in the AWS CLI's order, stopping at the first provider that
 -- yields keys; a provider that is configured but fails stops the chain with its error.
 --   1. environment (AWS_ACCESS_KEY_ID...), skipped when --profile names a profile

@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- Service endpoints: --endpoint-url, else AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL
 -- (both ignored with AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true), else AWS's own host for the
 -- service in the region.

@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- Reading the process environment the way the AWS tools do: a variable set to the empty string
 -- counts as unset, and boolean switches are spelled "true" in any case.
 local M = {}

@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- Keys from the environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (both), with
 -- AWS_SESSION_TOKEN (or the older AWS_SECURITY_TOKEN) and AWS_CREDENTIAL_EXPIRATION.
 local env = require("lambda.aws.env")

@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- The shared config and credentials files: where they are, and their profiles merged. Each
 -- file is parsed by lambda.ini; a profile found in both is merged key by key, the credentials
 -- file winning (the rule of the cross-SDK conformance suite).

@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- EC2 instance metadata: the instance role's credentials. IMDSv2 (a session token from
 -- PUT /latest/api/token) first; IMDSv1 only when the token call answers 403, 404 or 405 and v1
 -- is not disabled. Off EC2 nothing answers, so the timeouts are short and an unreachable

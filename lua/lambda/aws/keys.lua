@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- The credentials table every provider returns, and the checks shared by the providers that
 -- receive keys as JSON (credential_process, container endpoint, instance metadata).
 local timestamp = require("lambda.aws.timestamp")

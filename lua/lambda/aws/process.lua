@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- credential_process: a command that prints credentials as JSON (Version 1). It runs through
 -- `/bin/sh -c`, as the AWS CLI runs it on POSIX, as a child of lambda.event (event.spawn) in a
 -- process group of its own, with standard input from /dev/null and both outputs captured.

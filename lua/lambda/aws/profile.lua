@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- Which profile and which region a command uses.
 --   profile: --profile, else AWS_PROFILE, else "default"; a profile named explicitly must
 --            exist, the implicit default need not.

@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- The providers a profile configures for its own keys, in the chain's order: web identity
 -- (role_arn + web_identity_token_file), IAM Identity Center, static keys, credential_process.
 -- Shared by the selected profile and by the last profile of an assume-role chain.

@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- Hides secrets in text meant for people (-v traces, error messages): the known secret values
 -- themselves, and whatever stands where AWS protocols carry secrets (signatures, session and
 -- bearer tokens, secret keys in JSON or XML answers), even when the value is not known here.

@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- Assume-role profiles: a profile with role_arn (and no web_identity_token_file) is a link
 -- whose keys come from assuming its role with the keys of its source: source_profile (another
 -- profile, followed until a profile yields keys of its own) or credential_source

@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- IAM Identity Center (SSO) profiles. `aws sso login` leaves an access token in
 -- ~/.aws/sso/cache/<sha1 hex of the key>.json, the key being the sso-session name (profiles
 -- with sso_session) or the start URL (the legacy sso_start_url/sso_region profiles); the portal

@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- The two STS actions the credential chain needs: AssumeRole (signed with the previous link's
 -- keys) and AssumeRoleWithWebIdentity (unsigned: the token is the proof). STS speaks the AWS
 -- query protocol: a form-encoded POST, an XML answer.

@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- RFC 3339 timestamps as AWS writes them (credential expirations, SSO token expiries), to and
 -- from seconds since the epoch. os.time would read the fields as local time, so the calendar
 -- arithmetic is done here.

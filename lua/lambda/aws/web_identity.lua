@@ -1,3 +1,4 @@
+-- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- Web identity: a token file (an OIDC token that EKS, GitHub Actions and the like write) traded
 -- for role credentials with STS AssumeRoleWithWebIdentity. Configured by AWS_ROLE_ARN and
 -- AWS_WEB_IDENTITY_TOKEN_FILE (+ AWS_ROLE_SESSION_NAME), or by a profile's role_arn and

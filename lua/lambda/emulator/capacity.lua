@@ -1,3 +1,4 @@
+-- Internal to lambda.emulator (not part of the public API; see docs/scripting.md).
 -- The cap on live instances across all functions (pool.max_instances, --max-instances). At the
 -- cap, a function that needs an instance takes the slot of an idle instance of the function
 -- used least recently, which is stopped; when no instance is idle, its invocations are

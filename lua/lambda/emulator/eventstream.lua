@@ -1,3 +1,4 @@
+-- Internal to lambda.emulator (not part of the public API; see docs/scripting.md).
 -- AWS event-stream framing (application/vnd.amazon.eventstream), as InvokeWithResponseStream
 -- answers: each message is
 --   total length u32 | headers length u32 | prelude CRC32 u32 | headers | payload | CRC32 u32

@@ -1,3 +1,4 @@
+-- Internal to lambda.emulator (not part of the public API; see docs/scripting.md).
 -- A minimal Extensions API, enough that functions with internal or external extensions do not
 -- hang: register, next event (INVOKE and SHUTDOWN, queued until the extension asks), init and
 -- exit errors, and Logs/Telemetry subscriptions accepted without delivering anything.

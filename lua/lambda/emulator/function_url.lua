@@ -1,3 +1,4 @@
+-- Internal to lambda.emulator (not part of the public API; see docs/scripting.md).
 -- Function URLs: an HTTP request to /lambda-url/<function>/<path> becomes an API Gateway
 -- HTTP API v2 (payload format 2.0) event, and the function's answer becomes the HTTP response,
 -- as AWS Lambda function URLs do. Unlike the original emulator: the real method, timeEpoch in

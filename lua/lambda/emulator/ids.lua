@@ -1,3 +1,4 @@
+-- Internal to lambda.emulator (not part of the public API; see docs/scripting.md).
 -- Identifiers the emulator hands out: request ids (UUID v4), X-Ray trace headers, ARNs.
 local crypto = require("lambda.crypto")
 

@@ -1,3 +1,4 @@
+-- Internal to lambda.emulator (not part of the public API; see docs/scripting.md).
 -- Which changed paths should not restart functions: target/, .git/, any other Cargo build
 -- directory (one holding the CACHEDIR.TAG cargo writes), and what .gitignore files (at the
 -- project root and in subdirectories) ignore. Supports the common gitignore forms: comments,

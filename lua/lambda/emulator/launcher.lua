@@ -1,3 +1,4 @@
+-- Internal to lambda.emulator (not part of the public API; see docs/scripting.md).
 -- Starting function instances: the command (cargo run --bin <name> for a Cargo project, or
 -- the user's own command), its environment, its own Runtime API server, and its output.
 local event = require("lambda.event")

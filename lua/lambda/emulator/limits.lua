@@ -1,3 +1,4 @@
+-- Internal to lambda.emulator (not part of the public API; see docs/scripting.md).
 -- The emulator's limits, AWS Lambda's own (README.md, "Limits", lists them): what an invoker
 -- may send, what a function may answer, how many instances may live and how long one may take
 -- to start.

@@ -1,3 +1,4 @@
+-- Internal to lambda.emulator (not part of the public API; see docs/scripting.md).
 -- Function names as the Invoke API takes them: `name`, `name:qualifier`, the partial ARN
 -- `123456789012:function:name[:qualifier]` and the full ARN
 -- `arn:aws[-x]:lambda:<region>:<account>:function:name[:qualifier]`. Everything else is

@@ -1,3 +1,4 @@
+-- Internal to lambda.emulator (not part of the public API; see docs/scripting.md).
 -- The emulator's heart: per-function FIFO queues of invocations, the instances that run them,
 -- and the rule that nothing ever leaves an invoker waiting (a crash, a failed start, an init
 -- error or a timeout answers at once).

@@ -1,3 +1,4 @@
+-- Internal to lambda.emulator (not part of the public API; see docs/scripting.md).
 -- The Runtime API (2018-06-01) and the Extensions API (2020-01-01) as a function process sees
 -- them. Each instance the emulator starts gets its own server on 127.0.0.1, so the runtime
 -- finds it at AWS_LAMBDA_RUNTIME_API=host:port exactly as on AWS; functions started by hand

@@ -1,3 +1,4 @@
+-- Internal to lambda.emulator (not part of the public API; see docs/scripting.md).
 -- The emulator's main port: the Invoke API (buffered and streaming), function URLs, and the
 -- Runtime API for functions started by hand.
 local crypto = require("lambda.crypto")

@@ -1,3 +1,4 @@
+-- Internal to lambda.emulator (not part of the public API; see docs/scripting.md).
 -- How an invocation's outcome reaches whoever asked for it (see pool.lua for the interface):
 -- the Invoke API (as AWS answers it), the streaming Invoke API (an event stream), a function
 -- URL (an HTTP response), or nobody (Event invocations).
