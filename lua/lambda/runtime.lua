@@ -131,9 +131,9 @@ end
 
 -- Reports a failure to start (the handler could not be loaded) to /init/error.
 function M.init_error(kind, message)
-  local base, problem, kind = api_base()
+  local base, problem, failure = api_base()
   if not base then
-    return nil, problem, kind
+    return nil, problem, failure
   end
   return post(base .. "/init/error", error_document(kind, message),
     { { "Lambda-Runtime-Function-Error-Type", kind } })
