@@ -47,7 +47,7 @@ end
 local MODULES = {
   http = true, json = true, toml = true, ini = true, xml = true, fs = true, time = true,
   crypto = true, sigv4 = true, cache = true, event = true, cargo = true, aws = true,
-  examples = true, runtime = true, emulator = true, task = true,
+  examples = true, runtime = true, emulator = true, task = true, test = true,
 }
 
 return setmetatable(M, {

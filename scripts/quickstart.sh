@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends build-essential cmake pkg-config \
   ca-certificates liblua5.4-dev lua-cjson-dev libcurl4-openssl-dev libssl-dev \
-  libevent-dev libexpat1-dev >/dev/null
+  libevent-dev libexpat1-dev lua-busted >/dev/null
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 

@@ -7,6 +7,10 @@
 --   positionals = { {name = "FUNCTION_NAME", help = "..."}, ... }
 --   rest = {name = "ARGS", help = "...", after_double_dash = bool}
 --          -- optional: the arguments after the positionals (or after "--") kept verbatim
+--   pass_through = true  -- optional: flags the spec does not know, and every other argument,
+--          go to rest in order (another program's arguments); the spec's own flags are taken
+--          wherever they are
+--   help = function() -> text  -- optional: the command's own --help
 --   flags = { {long = "data-file", short = "F", value = "PATH", help = "...",
 --              type = "string"|"port"|"count"|"uint"|"seconds"|"boolean",
 --              choices = {"text", "json"}, default = ..., aliases = {"qualifier"},
@@ -24,7 +28,7 @@ M.EXIT_FUNCTION_ERROR = 1
 M.EXIT_USAGE = 2
 M.EXIT_TRANSPORT = 3
 
-local COMMANDS = { "invoke", "watch", "run" }
+local COMMANDS = { "invoke", "watch", "run", "test" }
 -- The original's visible alias: `cargo lambda start` is `cargo lambda watch`.
 local COMMAND_ALIASES = { start = "watch" }
 
@@ -144,14 +148,29 @@ function M.parse(spec, args, first)
   end
 
   local only_positionals = false
+  local pass_through = {}
   while i <= #args do
     local arg = args[i]
-    if not rest and spec.rest and not spec.rest.after_double_dash
+    if not rest and spec.rest and not spec.rest.after_double_dash and not spec.pass_through
       and #positionals >= #(spec.positionals or {}) then
       rest = {}
     end
+    local unknown_flag = false
+    if spec.pass_through and not rest and arg:sub(1, 1) == "-" and arg ~= "-" and arg ~= "--" then
+      if arg:sub(1, 2) == "--" then
+        unknown_flag = not by_long[arg:match("^%-%-([^=]+)")]
+      else
+        for letter in arg:sub(2):gmatch(".") do
+          unknown_flag = unknown_flag or not by_short[letter]
+        end
+      end
+    end
     if rest then
       rest[#rest + 1] = arg
+    elseif spec.pass_through and (unknown_flag or (arg:sub(1, 1) ~= "-" and #positionals
+      >= #(spec.positionals or {}))) then
+      -- Another program's arguments (busted's, for test), kept in order.
+      pass_through[#pass_through + 1] = arg
     elseif only_positionals or arg == "-" or arg:sub(1, 1) ~= "-" then
       if #positionals < #(spec.positionals or {}) then
         positionals[#positionals + 1] = arg
@@ -204,6 +223,10 @@ function M.parse(spec, args, first)
     if options[key] == nil and flag.default ~= nil then
       options[key] = flag.default
     end
+  end
+  if spec.pass_through then
+    table.move(rest or {}, 1, #(rest or {}), #pass_through + 1, pass_through)
+    rest = pass_through
   end
   return options, positionals, rest or {}
 end
@@ -342,7 +365,7 @@ local function dispatch(argv)
     if not command then
       M.usage_error(nil, string.format("unknown command %s", text.quote(args[2])))
     end
-    io.stdout:write(M.help(command))
+    io.stdout:write(command.help and command.help() or M.help(command))
     return M.EXIT_OK
   end
   local command = load_command(first)
@@ -351,7 +374,7 @@ local function dispatch(argv)
   end
   local options, positionals, rest = M.parse(command, args, 2)
   if options.help then
-    io.stdout:write(M.help(command))
+    io.stdout:write(command.help and command.help() or M.help(command))
     return M.EXIT_OK
   end
   return command.run(options, positionals, rest)

@@ -415,16 +415,47 @@ function Client:__tostring()
   return "lambda.client (" .. self:describe() .. ")"
 end
 
--- invoke{name = ..., <client fields>, <invocation fields>} -> as client:invoke
+-- What lambda.invoke{} uses for the fields it is not given (the test command sets them from
+-- its flags; lambda.test's fixture to its emulator).
+local client_defaults, invocation_defaults = {}, {}
+
+-- set_defaults(client_fields[, invocation_fields]): the defaults of lambda.invoke{}.
+function M.set_defaults(client_fields, invocation_fields)
+  check_fields("set_defaults", client_fields or {}, CLIENT_FIELDS, 2)
+  check_fields("set_defaults", invocation_fields or {}, INVOKE_FIELDS, 2)
+  client_defaults, invocation_defaults = client_fields or {}, invocation_fields or {}
+end
+
+-- defaults() -> a copy of the client fields lambda.invoke{} starts from.
+function M.defaults()
+  local copy = {}
+  for key, value in pairs(client_defaults) do
+    copy[key] = value
+  end
+  return copy
+end
+
+-- invoke{name = ..., <client fields>, <invocation fields>} -> as client:invoke. Fields it is
+-- not given come from the defaults (set_defaults): given client fields replace them all.
 function M.invoke(options)
   if type(options) ~= "table" then
     error(string.format("invoke: options must be a table, got %s", type(options)), 2)
   end
   local client_options, invocation = {}, {}
+  local names_a_target = false
   for key, value in pairs(options) do
     if CLIENT_FIELDS[key] and key ~= "timeout" then
       client_options[key] = value
+      names_a_target = true
     elseif key ~= "name" then
+      invocation[key] = value
+    end
+  end
+  if not names_a_target then
+    client_options = M.defaults()
+  end
+  for key, value in pairs(invocation_defaults) do
+    if invocation[key] == nil then
       invocation[key] = value
     end
   end

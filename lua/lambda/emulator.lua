@@ -304,6 +304,25 @@ function Emulator:stop()
   end
 end
 
+-- emulator:kill(): stops everything now, without waiting (for an interrupt handler, where
+-- nothing can wait): the functions and what they left get SIGKILL, the port closes.
+function Emulator:kill()
+  if self.killed then
+    return
+  end
+  self.killed, self.stopped = true, true
+  local event = require("lambda.event")
+  if self.watcher then
+    self.watcher:close()
+  end
+  self.pool:shutdown("shutdown")
+  self.pool:kill_all()
+  event.kill_adopted("KILL")
+  for _, server in ipairs(self.servers) do
+    server:close()
+  end
+end
+
 function Emulator:__tostring()
   return "lambda.emulator (" .. self.url .. ")"
 end
