@@ -39,6 +39,11 @@ function M.await(awaitable)
   return require("lambda.task").await(awaitable)
 end
 
+-- load{...} -> summary: a load run (lambda.load)
+function M.load(options)
+  return require("lambda.load").run(options)
+end
+
 function M.wait_signal(...)
   return require("lambda.task").wait_signal(...)
 end
@@ -48,6 +53,7 @@ local MODULES = {
   http = true, json = true, toml = true, ini = true, xml = true, fs = true, time = true,
   crypto = true, sigv4 = true, cache = true, event = true, cargo = true, aws = true,
   examples = true, runtime = true, emulator = true, task = true, test = true,
+  histogram = true, eventstream = true,
 }
 
 return setmetatable(M, {

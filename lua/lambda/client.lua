@@ -278,6 +278,11 @@ local function prepare(client, name, options, level)
   return invocation
 end
 
+-- Internal (lambda.load): checks an invocation as client:invoke would, sending nothing.
+function M._prepare(client, name, options)
+  return prepare(client, name, options, 2)
+end
+
 -- ---- clients ----------------------------------------------------------------------------
 
 local Client = {}

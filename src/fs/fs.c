@@ -6,6 +6,7 @@
  *
  *   read(path [, options]) -> contents | nil, message, kind
  *   read_stdin([options])  -> the same, from standard input ("standard input" in messages)
+ *   isatty("stdin" | "stdout" | "stderr") -> whether that stream is a terminal
  *     options.max_bytes  contents longer than this are refused without reading past
  *                        max_bytes + 1 bytes: nil, "<path>: larger than N bytes", "too_large"
  *     options.timeout    seconds to wait, in all, for a FIFO's writer and for data from a
@@ -328,7 +329,16 @@ static int fs_read_stdin(lua_State *L) {
     return read_all(L, STDIN_FILENO, "standard input", S_ISREG(st.st_mode), &limits);
 }
 
+/* isatty("stdin" | "stdout" | "stderr") -> whether that stream is a terminal */
+static int fs_isatty(lua_State *L) {
+    static const char *const streams[] = {"stdin", "stdout", "stderr", NULL};
+    int fd = luaL_checkoption(L, 1, NULL, streams);
+    lua_pushboolean(L, isatty(fd));
+    return 1;
+}
+
 static const luaL_Reg fs_functions[] = {
+    {"isatty", fs_isatty},
     {"stat", fs_stat},
     {"lstat", fs_lstat},
     {"list", fs_list},

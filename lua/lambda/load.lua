@@ -1,0 +1,267 @@
+-- lambda.load: load runs, for `invoke --repeat/--duration` and for scripts. Documented in
+-- docs/load.md.
+--
+--   local summary = lambda.load{name = "f", payload = {n = 1}, concurrency = 32, ["repeat"] = 10000}
+--   print(summary.throughput, summary.latency.p99)
+--
+-- options:
+--   client = lambda.client{...}      where to invoke (default: the client lambda.invoke{} uses)
+--   name, <invocation fields>        what to invoke (qualifier, invocation_type, log_type, ...)
+--   payload = string | table         the same payload every time, or
+--   payloads = {p1, p2, ...}         taken in turn, or
+--   request = fn(i) -> {name = ..., payload = ..., <invocation fields>}   the i-th request
+--   concurrency = 1                  invocations in flight at once
+--   rate = nil                       invocations started per second: starts are paced, and each
+--                                    latency is measured from its scheduled start, so a slow
+--                                    answer delays the next starts and counts against them too
+--                                    (no coordinated omission); nil: back to back
+--   ["repeat"] = N | duration = s    how many invocations, or for how long (invocations in
+--                                    flight at the end are awaited and counted)
+--   should_stop = fn() -> bool       asked before each start (an interrupt)
+--   on_progress = fn(progress)       called every progress_interval seconds (default 0.25)
+--                                    with {done, errors, elapsed, rate}
+-- Returns the summary (the keys `invoke -o json` prints):
+--   {count, successes, errors = {total, ["function"] = {[type] = n}, service = {[type] = n},
+--    throttled = n, transport = {[type] = n}}, duration, throughput,
+--    latency = {min, mean, p50, p90, p99, p999, max}, histogram, interrupted}
+-- or nil, message, kind (a request refused before anything was sent).
+local M = {}
+
+local THROTTLED = { TooManyRequestsException = true, ThrottlingException = true }
+
+local function check(options)
+  if type(options) ~= "table" then
+    error("load: options must be a table", 3)
+  end
+  local given = (options.payload ~= nil and 1 or 0) + (options.payloads ~= nil and 1 or 0)
+    + (options.request ~= nil and 1 or 0)
+  if given > 1 then
+    error("load: give one of 'payload', 'payloads' or 'request'", 3)
+  end
+  if (options["repeat"] == nil) == (options.duration == nil) then
+    error("load: give exactly one of 'repeat' and 'duration'", 3)
+  end
+  if options["repeat"] ~= nil and (math.type(options["repeat"]) ~= "integer" or options["repeat"] < 1) then
+    error("load: field 'repeat' must be an integer of at least 1", 3)
+  end
+  if options.duration ~= nil and (type(options.duration) ~= "number" or options.duration <= 0) then
+    error("load: field 'duration' must be a positive number of seconds", 3)
+  end
+  local concurrency = options.concurrency or 1
+  if math.type(concurrency) ~= "integer" or concurrency < 1 then
+    error("load: field 'concurrency' must be an integer of at least 1", 3)
+  end
+  if options.rate ~= nil and (type(options.rate) ~= "number" or options.rate <= 0) then
+    error("load: field 'rate' must be a positive number of invocations per second", 3)
+  end
+  if options.payloads ~= nil and (type(options.payloads) ~= "table" or #options.payloads == 0) then
+    error("load: field 'payloads' must be a non-empty list", 3)
+  end
+  return concurrency
+end
+
+-- The fields of an invocation, copied from options (everything but the load's own).
+local OWN = { client = true, name = true, payload = true, payloads = true, request = true,
+  concurrency = true, rate = true, ["repeat"] = true, duration = true, should_stop = true,
+  on_progress = true, progress_interval = true }
+
+local function new_counts()
+  return { total = 0, ["function"] = {}, service = {}, throttled = 0, transport = {} }
+end
+
+local function count_error(errors, problem)
+  errors.total = errors.total + 1
+  if problem.source == "service" and THROTTLED[problem.type or ""] then
+    errors.throttled = errors.throttled + 1
+    return
+  end
+  local by_type = errors[problem.source]
+  local key = problem.type or "unknown"
+  by_type[key] = (by_type[key] or 0) + 1
+end
+
+-- The summary's latency block from a histogram.
+function M.latency(histogram)
+  if histogram:count() == 0 then
+    return { min = 0, mean = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0 }
+  end
+  return {
+    min = histogram:min(), mean = histogram:mean(), p50 = histogram:percentile(50),
+    p90 = histogram:percentile(90), p99 = histogram:percentile(99),
+    p999 = histogram:percentile(99.9), max = histogram:max(),
+  }
+end
+
+-- Merges summaries (load workers' parts) into one: counts add up, histograms merge, the
+-- duration is the longest.
+function M.merge(summaries)
+  local histogram = require("lambda.histogram").new()
+  local merged = { count = 0, successes = 0, errors = new_counts(), duration = 0,
+    interrupted = false }
+  for _, part in ipairs(summaries) do
+    merged.count = merged.count + part.count
+    merged.successes = merged.successes + part.successes
+    merged.errors.total = merged.errors.total + part.errors.total
+    merged.errors.throttled = merged.errors.throttled + part.errors.throttled
+    for _, source in ipairs({ "function", "service", "transport" }) do
+      for kind, n in pairs(part.errors[source] or {}) do
+        merged.errors[source][kind] = (merged.errors[source][kind] or 0) + n
+      end
+    end
+    merged.duration = math.max(merged.duration, part.duration)
+    merged.interrupted = merged.interrupted or part.interrupted
+    histogram:merge(part.histogram)
+  end
+  merged.histogram = histogram
+  merged.throughput = merged.duration > 0 and merged.count / merged.duration or 0
+  merged.latency = M.latency(histogram)
+  return merged
+end
+
+-- load{...} -> summary | nil, message, kind (see the header comment)
+function M.run(options)
+  local concurrency = check(options)
+  local lambda = require("lambda")
+  local task = require("lambda.task")
+  local time = require("lambda.time")
+  local client = options.client
+  if client == nil then
+    local message, kind
+    client, message, kind = lambda.client(require("lambda.client").defaults())
+    if not client then
+      return nil, message, kind
+    end
+  end
+  local base = {}
+  for key, value in pairs(options) do
+    if not OWN[key] then
+      base[key] = value
+    end
+  end
+  local function request_for(i)
+    local fields = {}
+    for key, value in pairs(base) do
+      fields[key] = value
+    end
+    local name = options.name
+    if options.request then
+      local given = options.request(i)
+      if type(given) ~= "table" then
+        error("load: 'request' must return a table of invocation fields", 0)
+      end
+      for key, value in pairs(given) do
+        if key == "name" then
+          name = value
+        else
+          fields[key] = value
+        end
+      end
+    elseif options.payloads then
+      fields.payload = options.payloads[(i - 1) % #options.payloads + 1]
+    else
+      fields.payload = options.payload
+    end
+    return name, fields
+  end
+  -- A request refused before sending (a payload over the limit) is refused for the whole run,
+  -- before it starts.
+  local first_name, first_fields = request_for(1)
+  local checked, message, kind = require("lambda.client")._prepare(client, first_name, first_fields)
+  if not checked then
+    return nil, message, kind
+  end
+
+  local histogram = require("lambda.histogram").new()
+  local errors = new_counts()
+  local summary = { count = 0, successes = 0, errors = errors, histogram = histogram,
+    interrupted = false }
+  local limit = options["repeat"]
+  local started = time.monotonic()
+  local deadline = options.duration and started + options.duration
+  local interval = options.rate and 1 / options.rate
+  local next_index = 1
+  local running = true
+
+  -- The next invocation to start, and when it was due; nil when the run is over.
+  local function claim()
+    if not running then
+      return nil
+    end
+    if options.should_stop and options.should_stop() then
+      summary.interrupted = true
+      running = false
+      return nil
+    end
+    if limit and next_index > limit then
+      return nil
+    end
+    local due = interval and started + (next_index - 1) * interval or nil
+    if deadline and (due or time.monotonic()) >= deadline then
+      return nil
+    end
+    local index = next_index
+    next_index = next_index + 1
+    return index, due
+  end
+
+  local function worker()
+    while true do
+      local index, due = claim()
+      if not index then
+        return
+      end
+      if due then
+        local wait = due - time.monotonic()
+        if wait > 0 then
+          task.sleep(wait)
+        end
+      end
+      local name, fields = request_for(index)
+      local sent = due or time.monotonic()
+      local result = client:invoke(name, fields)
+      local latency = time.monotonic() - sent
+      summary.count = summary.count + 1
+      if result and result.ok then
+        summary.successes = summary.successes + 1
+      elseif result then
+        count_error(errors, result.error)
+      else
+        count_error(errors, { source = "transport", type = "input" })
+      end
+      histogram:record(latency)
+    end
+  end
+
+  local function run()
+    local progress
+    if options.on_progress then
+      local every = options.progress_interval or 0.25
+      progress = require("lambda.event").every(every, function()
+        local elapsed = time.monotonic() - started
+        options.on_progress({ done = summary.count, errors = errors.total, elapsed = elapsed,
+          rate = elapsed > 0 and summary.count / elapsed or 0 })
+      end)
+    end
+    local workers = {}
+    for i = 1, concurrency do
+      workers[i] = worker
+    end
+    local ok, problem = pcall(task.all, workers)
+    if progress then
+      progress:cancel()
+    end
+    if not ok then
+      error(problem, 0)
+    end
+    summary.duration = time.monotonic() - started
+    summary.throughput = summary.duration > 0 and summary.count / summary.duration or 0
+    summary.latency = M.latency(histogram)
+    return summary
+  end
+  if task.in_task() then
+    return run()
+  end
+  return task.spawn(run):wait()
+end
+
+return M
