@@ -11,6 +11,12 @@
 
 #include "http/curl_engine.h"
 
+/* Idle connections libcurl keeps for the transfers of tasks. Its default, 4 per transfer in
+ * the multi handle at the time one ends, closes most of them when many end at once (as the
+ * last few end, the limit falls); like the plain engine (plain.c), keep up to 64, so that a
+ * round of requests sent at once reuses the connections the previous round opened. */
+#define MAX_CONNECTIONS 64L
+
 struct watched_socket {
     struct http_curl_multi *multi;
     struct event event;
@@ -151,6 +157,7 @@ static struct http_curl_multi *new_multi(struct event_base *base) {
     curl_api.multi_setopt(m->handle, CURLMOPT_SOCKETDATA, m);
     curl_api.multi_setopt(m->handle, CURLMOPT_TIMERFUNCTION, set_timer);
     curl_api.multi_setopt(m->handle, CURLMOPT_TIMERDATA, m);
+    curl_api.multi_setopt(m->handle, CURLMOPT_MAXCONNECTS, MAX_CONNECTIONS);
     return m;
 }
 

@@ -402,7 +402,7 @@ bool http_plain_end(struct http_plain_exchange *x) {
     if (x->counted)
         (*x->pool)->active--;
     x->counted = false;
-    if (x->call->trace && !x->result->out_of_memory && !x->result->sent_head.data) {
+    if (x->call->trace && !x->result->out_of_memory) {
         x->result->sent_head = x->head;
         x->head = (struct bytes){0};
     }

@@ -77,6 +77,23 @@ class TaskTests(ScratchTestCase):
         self.assertEqual([comparable(r) for r in out["results"]],
                          [comparable(r) for r in blocking["results"]])
 
+    def test_connections_of_requests_at_once_are_kept(self):
+        # Three rounds of eight requests at once: the connections the first round opens carry
+        # the next rounds (one request at a time on each), none more are opened.
+        server = self.server()
+
+        def answer(request):
+            time.sleep(0.05)
+            return 200, {}, request.path
+
+        server.set_gate(answer)
+        requests = [{"url": server.url("/t/%d" % i)} for i in range(8)]
+        out = self.run_script({"requests": requests, "rounds": 3})
+        self.assertEqual([r["response"]["body"] for r in out["results"]],
+                         ["/t/%d" % i for i in range(8)])
+        self.assertEqual(len(server.requests), 24)
+        self.assertEqual(len({request.peer for request in server.requests}), 8)
+
     def test_script_requests_its_own_server(self):
         requests = [{"url": "{self}/a"}, {"url": "{self}/b", "method": "POST", "body": "payload"},
                     {"url": "{self}/c", "method": "HEAD"}] * 4

@@ -10,6 +10,8 @@
 --               without loading lambda.task either);
 --               "unyieldable": each from a task, but inside a string.gsub callback (a C
 --               call that cannot yield)
+--   rounds      in mode "tasks", how many times to send them all at once, each round
+--               once the last has ended (the last round's results count)
 --   serve       start a lambda.event.http_server on 127.0.0.1 first; its routes:
 --                 /hold   never answered (counted in `held`; counted in `gone` when the client
 --                         goes away)
@@ -100,6 +102,24 @@ if spec.self_blocking then
   out.self_blocking = send({ url = base .. "/blocking", timeout = 0.5 })
 end
 
+-- One task per request, all at once (modes "tasks" and "unyieldable").
+local function start_tasks()
+  local started_jobs = {}
+  for i, options in ipairs(requests) do
+    started_jobs[i] = task.spawn(function()
+      if mode == "unyieldable" then
+        local result
+        string.gsub("x", "x", function()
+          result = send(options)
+        end)
+        return result
+      end
+      return send(options)
+    end)
+  end
+  return started_jobs
+end
+
 local started = time.monotonic()
 local results = {}
 local jobs = {}
@@ -120,18 +140,7 @@ elseif mode == "sequence" then
     return list
   end)
 else
-  for i, options in ipairs(requests) do
-    jobs[i] = task.spawn(function()
-      if mode == "unyieldable" then
-        local result
-        string.gsub("x", "x", function()
-          result = send(options)
-        end)
-        return result
-      end
-      return send(options)
-    end)
-  end
+  jobs = start_tasks()
 end
 
 -- Waits (running the loop) until condition() holds, for at most `seconds`.
@@ -188,8 +197,13 @@ end
 if mode == "sequence" then
   results = jobs[1]:wait()
 elseif #jobs > 0 then
-  for i, job in ipairs(jobs) do
-    results[i] = job:wait()
+  for round = 1, spec.rounds or 1 do
+    if round > 1 then
+      jobs = start_tasks()
+    end
+    for i, job in ipairs(jobs) do
+      results[i] = job:wait()
+    end
   end
 end
 if server then
