@@ -7,18 +7,20 @@ local event = require("lambda.event")
 require("lambda.task") -- creates the registry table of the tasks' threads
 
 local tasks = debug.getregistry()["lambda.tasks"]
-local gone = 0
+local held, gone, answered = 0, 0, 0
 local server = assert(event.http_server({
   address = "127.0.0.1",
   port = 0,
   handler = function(request)
     if request.path == "/hold" then
+      held = held + 1
       request:on_close(function()
         gone = gone + 1
       end)
       return
     end
     request:respond(200, {}, "hi " .. request.path)
+    answered = answered + 1
   end,
 }))
 local base = "http://127.0.0.1:" .. server:port()
@@ -93,7 +95,12 @@ t.case("an end that comes before await is delivered on a later turn", function()
   local thread, awaitable = fake_task(function()
     results = table.pack(http.request({ url = base .. "/early" }))
   end)
-  -- The answer arrives while nobody awaits it.
+  -- The answer arrives while nobody awaits it: once it is sent, the loop turns a while more
+  -- for the client to read it.
+  local before = answered
+  run_until(function()
+    return answered > before
+  end)
   event.timer(0.2, function()
     event.stop()
   end)
@@ -111,7 +118,6 @@ t.case("an end that comes before await is delivered on a later turn", function()
 end)
 
 t.case("closing the task's coroutine cancels its request and closes the connection", function()
-  gone = 0
   local threads = {}
   for i = 1, 3 do
     local awaitable
@@ -123,10 +129,9 @@ t.case("closing the task's coroutine cancels its request and closes the connecti
       error("a cancelled request is never resumed")
     end)
   end
-  event.timer(0.1, function()
-    event.stop()
+  run_until(function()
+    return held == 3
   end)
-  event.run() -- the requests reach the server
   for _, thread in ipairs(threads) do
     t.eq(coroutine.close(thread), true)
   end
