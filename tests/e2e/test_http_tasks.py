@@ -129,6 +129,15 @@ class TaskTests(ScratchTestCase):
         self.assertIn("'timeout'", results[7]["raised"])
         self.assertIn("line break", results[8]["raised"])
 
+    def test_localhost_is_tried_on_ipv6_then_ipv4(self):
+        for host, expected_ip in (("127.0.0.1", "127.0.0.1"), ("::1", "::1")):
+            with self.subTest(host=host):
+                server = self.server(host=host)
+                server.default = (200, {}, "from " + host)
+                results = self.both_ways([{"url": "http://localhost:%d/l" % server.port}])
+                self.assertEqual(results[0]["response"]["body"], "from " + host)
+                self.assertEqual(results[0]["response"]["primary_ip"], expected_ip)
+
     def test_tls_in_a_task(self):
         directory = tempfile.TemporaryDirectory()
         self.addCleanup(directory.cleanup)
