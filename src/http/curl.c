@@ -318,7 +318,8 @@ static bool is_tls_error(CURLcode code, const char *detail) {
     }
 }
 
-static void report_failure(struct http_curl_transfer *t, const struct http_call *call, CURLcode code) {
+static void report_failure(struct http_curl_transfer *t, const struct http_call *call,
+                           CURLcode code) {
     struct http_result *result = t->result;
     const char *detail = t->error[0] ? t->error : curl_api.easy_strerror(code);
     char *message = result->message;
@@ -414,8 +415,7 @@ bool http_curl_prepare(struct http_curl_transfer *t, struct http_curl_share **sh
     return true;
 }
 
-bool http_curl_conclude(struct http_curl_transfer *t, const struct http_call *call,
-                        CURLcode code) {
+bool http_curl_conclude(struct http_curl_transfer *t, const struct http_call *call, CURLcode code) {
     struct http_result *result = t->result;
     if (result->body.failed || result->head.failed) {
         result->out_of_memory = true;

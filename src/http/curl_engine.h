@@ -51,8 +51,7 @@ struct http_curl_transfer {
 bool http_curl_prepare(struct http_curl_transfer *t, struct http_curl_share **share,
                        const struct http_call *call, struct http_result *result);
 /* Fills the result once libcurl has ended the transfer with code: true for an answer. */
-bool http_curl_conclude(struct http_curl_transfer *t, const struct http_call *call,
-                        CURLcode code);
+bool http_curl_conclude(struct http_curl_transfer *t, const struct http_call *call, CURLcode code);
 void http_curl_release(struct http_curl_transfer *t);
 
 #endif

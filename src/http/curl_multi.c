@@ -124,8 +124,8 @@ static int watch_socket(CURL *easy, curl_socket_t fd, int what, void *userp, voi
     } else {
         event_del(&w->event);
     }
-    short events = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
-                   (what & CURL_POLL_OUT ? EV_WRITE : 0);
+    short events =
+        EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
     event_assign(&w->event, m->base, fd, events, on_socket_event, w);
     return event_add(&w->event, NULL) == 0 ? 0 : -1;
 }
@@ -163,8 +163,8 @@ static struct http_curl_multi *new_multi(struct event_base *base) {
 
 enum http_start http_curl_start(struct http_curl_multi **multi, struct event_base *base,
                                 struct http_curl_share **share, const struct http_call *call,
-                                struct http_result *result, http_finished_fn finished,
-                                void *owner, struct http_curl_async **transfer) {
+                                struct http_result *result, http_finished_fn finished, void *owner,
+                                struct http_curl_async **transfer) {
     struct http_curl_async *a = calloc(1, sizeof *a);
     if (!a) {
         result->out_of_memory = true;

@@ -90,9 +90,9 @@ void http_plain_pool_free(struct http_plain_pool *pool);
 struct http_plain_async; /* one transfer on a loop */
 enum http_start http_plain_start(struct event_base *base, struct http_plain_pool **pool,
                                  const struct http_call *call,
-                                 const struct http_plain_target *target,
-                                 struct http_result *result, http_finished_fn finished,
-                                 void *owner, struct http_plain_async **transfer);
+                                 const struct http_plain_target *target, struct http_result *result,
+                                 http_finished_fn finished, void *owner,
+                                 struct http_plain_async **transfer);
 /* Abandons a transfer under way: its connection is closed, finished is not called. */
 void http_plain_cancel(struct http_plain_async *transfer);
 
@@ -106,8 +106,8 @@ struct http_curl_multi;
 struct http_curl_async; /* one transfer on a loop */
 enum http_start http_curl_start(struct http_curl_multi **multi, struct event_base *base,
                                 struct http_curl_share **share, const struct http_call *call,
-                                struct http_result *result, http_finished_fn finished,
-                                void *owner, struct http_curl_async **transfer);
+                                struct http_result *result, http_finished_fn finished, void *owner,
+                                struct http_curl_async **transfer);
 void http_curl_cancel(struct http_curl_async *transfer);
 void http_curl_multi_free(struct http_curl_multi *multi);
 

@@ -67,9 +67,9 @@ static void on_event(evutil_socket_t fd, short what, void *arg) {
 
 enum http_start http_plain_start(struct event_base *base, struct http_plain_pool **pool,
                                  const struct http_call *call,
-                                 const struct http_plain_target *target,
-                                 struct http_result *result, http_finished_fn finished,
-                                 void *owner, struct http_plain_async **transfer) {
+                                 const struct http_plain_target *target, struct http_result *result,
+                                 http_finished_fn finished, void *owner,
+                                 struct http_plain_async **transfer) {
     struct http_plain_async *t = calloc(1, sizeof *t);
     if (!t) {
         result->out_of_memory = true;

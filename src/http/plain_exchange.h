@@ -30,13 +30,13 @@ struct http_plain_exchange {
     double started, deadline, connect_deadline;
     int phase;
     int fd;
-    bool reused;     /* the connection came from the idle pool (it may turn out closed) */
-    bool ok;         /* the response arrived whole */
-    bool counted;    /* counted among the pool's active exchanges */
-    int address;     /* the target address being connected to, or connected */
-    int refused;     /* addresses that refused the connection */
-    int last_error;  /* errno of the last address that failed otherwise */
-    int last_failed; /* which address that was */
+    bool reused;           /* the connection came from the idle pool (it may turn out closed) */
+    bool ok;               /* the response arrived whole */
+    bool counted;          /* counted among the pool's active exchanges */
+    int address;           /* the target address being connected to, or connected */
+    int refused;           /* addresses that refused the connection */
+    int last_error;        /* errno of the last address that failed otherwise */
+    int last_failed;       /* which address that was */
     struct iovec parts[2]; /* what is left to send: the head, then the body */
     int part, part_count;
     struct http_response response;

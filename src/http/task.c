@@ -9,6 +9,8 @@
  * the task. They are built by the same code as the blocking call's (http_push_outcome); when
  * memory runs out, resume gets nothing and the task raises the blocking call's error, from
  * the yield's continuation.
+ * A request whose end is known at once (a connection refused on the spot, libcurl missing)
+ * returns without yielding, as the blocking call would.
  *
  * Lifetime: on the loop, the request userdata is kept alive by a registry reference of its
  * own, and listed in the state's struct http_async. If the task is never resumed, the
