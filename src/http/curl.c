@@ -3,9 +3,11 @@
  * loading it (and the TLS stack, Kerberos, LDAP and the rest it pulls in) costs 7 MB of
  * memory and a few milliseconds that a local invoke never needs.
  *
+ * This file sets a transfer up, reads its outcome and performs it blocking; curl_multi.c
+ * carries the same transfers out on a lambda.event loop, for requests made from tasks.
+ *
  * Nothing here raises: the callbacks only append to the result's buffers and report failure
  * to curl, and every failure ends up in result->failure_kind and result->message. */
-#include <curl/curl.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -17,7 +19,7 @@
 #include <strings.h>
 
 #include "common/ascii.h"
-#include "http/engine.h"
+#include "http/curl_engine.h"
 
 #ifndef CLC_LIBCURL_SONAME
 #define CLC_LIBCURL_SONAME "libcurl.so.4"
@@ -29,31 +31,15 @@
     "localhost,127.0.0.1,::1,169.254.169.254,169.254.170.2,169.254.170.23,fd00:ec2::254,"          \
     "fd00:ec2::23"
 
-/* The libcurl functions used, looked up once per process. */
-static struct curl_api {
-    bool tried, loaded;
-    char error[256];
-    CURLcode (*global_init)(long flags);
-    CURL *(*easy_init)(void);
-    CURLcode (*easy_setopt)(CURL *easy, CURLoption option, ...);
-    CURLcode (*easy_perform)(CURL *easy);
-    CURLcode (*easy_getinfo)(CURL *easy, CURLINFO info, ...);
-    void (*easy_cleanup)(CURL *easy);
-    const char *(*easy_strerror)(CURLcode code);
-    struct curl_slist *(*slist_append)(struct curl_slist *list, const char *line);
-    void (*slist_free_all)(struct curl_slist *list);
-    CURLSH *(*share_init)(void);
-    CURLSHcode (*share_setopt)(CURLSH *share, CURLSHoption option, ...);
-    CURLSHcode (*share_cleanup)(CURLSH *share);
-} curl;
+struct curl_api curl_api;
 
 static bool load_curl(void) {
-    if (curl.tried)
-        return curl.loaded;
-    curl.tried = true;
+    if (curl_api.tried)
+        return curl_api.loaded;
+    curl_api.tried = true;
     void *library = dlopen(CLC_LIBCURL_SONAME, RTLD_LAZY | RTLD_LOCAL);
     if (!library) {
-        snprintf(curl.error, sizeof curl.error, "cannot load libcurl: %s", dlerror());
+        snprintf(curl_api.error, sizeof curl_api.error, "cannot load libcurl: %s", dlerror());
         return false;
     }
     static const struct {
@@ -61,26 +47,30 @@ static bool load_curl(void) {
         size_t offset;
     } symbols[] = {
 #define SYMBOL(field) {"curl_" #field, offsetof(struct curl_api, field)}
-        SYMBOL(global_init),    SYMBOL(easy_init),    SYMBOL(easy_setopt),   SYMBOL(easy_perform),
-        SYMBOL(easy_getinfo),   SYMBOL(easy_cleanup), SYMBOL(easy_strerror), SYMBOL(slist_append),
-        SYMBOL(slist_free_all), SYMBOL(share_init),   SYMBOL(share_setopt),  SYMBOL(share_cleanup),
+        SYMBOL(global_init),         SYMBOL(easy_init),           SYMBOL(easy_setopt),
+        SYMBOL(easy_perform),        SYMBOL(easy_getinfo),        SYMBOL(easy_cleanup),
+        SYMBOL(easy_strerror),       SYMBOL(slist_append),        SYMBOL(slist_free_all),
+        SYMBOL(share_init),          SYMBOL(share_setopt),        SYMBOL(share_cleanup),
+        SYMBOL(multi_init),          SYMBOL(multi_setopt),        SYMBOL(multi_add_handle),
+        SYMBOL(multi_remove_handle), SYMBOL(multi_socket_action), SYMBOL(multi_info_read),
+        SYMBOL(multi_assign),        SYMBOL(multi_cleanup),
 #undef SYMBOL
     };
     for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) {
         void *function = dlsym(library, symbols[i].name);
         if (!function) {
-            snprintf(curl.error, sizeof curl.error, "cannot load libcurl: %s has no %s",
+            snprintf(curl_api.error, sizeof curl_api.error, "cannot load libcurl: %s has no %s",
                      CLC_LIBCURL_SONAME, symbols[i].name);
             return false;
         }
         /* POSIX guarantees that a function pointer survives the trip through void *. */
-        memcpy((char *)&curl + symbols[i].offset, &function, sizeof function);
+        memcpy((char *)&curl_api + symbols[i].offset, &function, sizeof function);
     }
-    if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(curl.error, sizeof curl.error, "cannot initialise libcurl");
+    if (curl_api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(curl_api.error, sizeof curl_api.error, "cannot initialise libcurl");
         return false;
     }
-    curl.loaded = true;
+    curl_api.loaded = true;
     return true;
 }
 
@@ -95,7 +85,7 @@ void http_curl_share_free(struct http_curl_share *share) {
     if (!share)
         return;
     if (share->handle)
-        curl.share_cleanup(share->handle);
+        curl_api.share_cleanup(share->handle);
     free(share);
 }
 
@@ -104,30 +94,21 @@ static CURLSH *share_handle(struct http_curl_share **share) {
         *share = calloc(1, sizeof **share);
         if (!*share)
             return NULL;
-        (*share)->handle = curl.share_init();
+        (*share)->handle = curl_api.share_init();
         /* Without a share (out of memory) every request simply opens its own connection. */
         if ((*share)->handle) {
-            curl.share_setopt((*share)->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-            curl.share_setopt((*share)->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-            curl.share_setopt((*share)->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+            curl_api.share_setopt((*share)->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+            curl_api.share_setopt((*share)->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+            curl_api.share_setopt((*share)->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
         }
     }
     return (*share)->handle;
 }
 
-struct transfer {
-    CURL *easy;
-    struct curl_slist *headers;
-    struct http_result *result;
-    bool head_complete; /* the blank line ending the head was seen (later lines: trailers) */
-    bool setopt_failed;
-    char error[CURL_ERROR_SIZE];
-};
-
 /* ---- curl callbacks: append only ---- */
 
 static size_t receive_body(char *data, size_t size, size_t count, void *userdata) {
-    struct transfer *t = userdata;
+    struct http_curl_transfer *t = userdata;
     return bytes_append(&t->result->body, data, size * count) ? size * count : 0;
 }
 
@@ -135,7 +116,7 @@ static size_t receive_body(char *data, size_t size, size_t count, void *userdata
  * (after a 1xx answer) starts over, and a folded line (obsolete, but still legal to receive)
  * is joined to the previous line with one space, because curl passes it on separately. */
 static size_t receive_header(char *line, size_t size, size_t count, void *userdata) {
-    struct transfer *t = userdata;
+    struct http_curl_transfer *t = userdata;
     struct bytes *head = &t->result->head;
     size_t length = size * count;
     if (length >= 5 && memcmp(line, "HTTP/", 5) == 0) {
@@ -168,7 +149,7 @@ static size_t receive_header(char *line, size_t size, size_t count, void *userda
 static int trace_sent_head(CURL *easy, curl_infotype type, char *data, size_t size,
                            void *userdata) {
     (void)easy;
-    struct transfer *t = userdata;
+    struct http_curl_transfer *t = userdata;
     if (type == CURLINFO_HEADER_OUT)
         bytes_append(&t->result->sent_head, data, size);
     return 0;
@@ -177,17 +158,17 @@ static int trace_sent_head(CURL *easy, curl_infotype type, char *data, size_t si
 /* ---- options ---- */
 
 #define SETOPT(t, option, value)                                                                   \
-    ((t)->setopt_failed |= curl.easy_setopt((t)->easy, option, value) != CURLE_OK)
+    ((t)->setopt_failed |= curl_api.easy_setopt((t)->easy, option, value) != CURLE_OK)
 
-static bool add_line(struct transfer *t, const char *line) {
-    struct curl_slist *longer = curl.slist_append(t->headers, line);
+static bool add_line(struct http_curl_transfer *t, const char *line) {
+    struct curl_slist *longer = curl_api.slist_append(t->headers, line);
     if (!longer)
         return false;
     t->headers = longer;
     return true;
 }
 
-static bool set_headers(struct transfer *t, const struct http_call *call) {
+static bool set_headers(struct http_curl_transfer *t, const struct http_call *call) {
     bool content_type = false, expect = false;
     for (size_t i = 0; i < call->header_count; i++) {
         const struct http_header *h = &call->headers[i];
@@ -215,7 +196,7 @@ static bool set_headers(struct transfer *t, const struct http_call *call) {
     return true;
 }
 
-static void set_method_and_body(struct transfer *t, const struct http_call *call) {
+static void set_method_and_body(struct http_curl_transfer *t, const struct http_call *call) {
     if (strcmp(call->method, "HEAD") == 0) {
         /* Without NOBODY curl would wait for the body the Content-Length announces. */
         SETOPT(t, CURLOPT_NOBODY, 1L);
@@ -229,7 +210,7 @@ static void set_method_and_body(struct transfer *t, const struct http_call *call
     }
 }
 
-static void set_tls(struct transfer *t, const struct http_call *call) {
+static void set_tls(struct http_curl_transfer *t, const struct http_call *call) {
     if (call->tls_cert)
         SETOPT(t, CURLOPT_SSLCERT, call->tls_cert);
     if (call->tls_key)
@@ -242,7 +223,7 @@ static void set_tls(struct transfer *t, const struct http_call *call) {
 }
 
 /* The user's no_proxy still applies; loopback is added to it. */
-static void set_no_proxy(struct transfer *t) {
+static void set_no_proxy(struct http_curl_transfer *t) {
     const char *user = getenv("no_proxy");
     if (!user || !*user)
         user = getenv("NO_PROXY");
@@ -337,22 +318,23 @@ static bool is_tls_error(CURLcode code, const char *detail) {
     }
 }
 
-static void report_failure(struct transfer *t, const struct http_call *call, CURLcode code) {
+static void report_failure(struct http_curl_transfer *t, const struct http_call *call,
+                           CURLcode code) {
     struct http_result *result = t->result;
-    const char *detail = t->error[0] ? t->error : curl.easy_strerror(code);
+    const char *detail = t->error[0] ? t->error : curl_api.easy_strerror(code);
     char *message = result->message;
     size_t size = sizeof result->message;
     message[0] = '\0';
     result->failure_kind = "transport";
     long os_error = 0;
-    curl.easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_error);
+    curl_api.easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_error);
     if (code == CURLE_COULDNT_CONNECT && os_error == ECONNREFUSED) {
         result->failure_kind = "refused";
         snprintf(message, size, "connection refused");
     } else if (code == CURLE_OPERATION_TIMEDOUT) {
         result->failure_kind = "timeout";
         curl_off_t connected = 0;
-        curl.easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &connected);
+        curl_api.easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &connected);
         bool connecting = connected == 0 && call->connect_timeout > 0 &&
                           (call->timeout == 0 || call->connect_timeout < call->timeout);
         if (connecting || call->timeout > 0)
@@ -384,17 +366,14 @@ static void report_failure(struct transfer *t, const struct http_call *call, CUR
 
 /* ---- the request ---- */
 
-static bool perform(struct transfer *t, struct http_curl_share **share,
-                    const struct http_call *call) {
-    struct http_result *result = t->result;
+static bool set_options(struct http_curl_transfer *t, struct http_curl_share **share,
+                        const struct http_call *call) {
     CURLSH *shared = share_handle(share);
     if (shared)
         SETOPT(t, CURLOPT_SHARE, shared);
     set_method_and_body(t, call);
-    if (!set_headers(t, call)) {
-        result->out_of_memory = true;
+    if (!set_headers(t, call))
         return false;
-    }
     set_tls(t, call);
     set_no_proxy(t);
     SETOPT(t, CURLOPT_URL, call->url);
@@ -415,13 +394,29 @@ static bool perform(struct transfer *t, struct http_curl_share **share,
         SETOPT(t, CURLOPT_DEBUGDATA, t);
         SETOPT(t, CURLOPT_VERBOSE, 1L);
     }
-    if (t->setopt_failed) {
-        /* Every option is valid, so only memory can have run out. */
-        result->out_of_memory = true;
+    /* Every option is valid, so only memory can have run out. */
+    return !t->setopt_failed;
+}
+
+bool http_curl_prepare(struct http_curl_transfer *t, struct http_curl_share **share,
+                       const struct http_call *call, struct http_result *result) {
+    *t = (struct http_curl_transfer){.result = result};
+    if (!load_curl()) {
+        result->failure_kind = "transport";
+        snprintf(result->message, sizeof result->message, "%s", curl_api.error);
         return false;
     }
+    t->easy = curl_api.easy_init();
+    if (!t->easy || !set_options(t, share, call)) {
+        result->out_of_memory = true;
+        http_curl_release(t);
+        return false;
+    }
+    return true;
+}
 
-    CURLcode code = curl.easy_perform(t->easy);
+bool http_curl_conclude(struct http_curl_transfer *t, const struct http_call *call, CURLcode code) {
+    struct http_result *result = t->result;
     if (result->body.failed || result->head.failed) {
         result->out_of_memory = true;
         return false;
@@ -432,32 +427,31 @@ static bool perform(struct transfer *t, struct http_curl_share **share,
     }
     double total = 0, connect = 0;
     char *ip = NULL;
-    curl.easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &result->status);
-    curl.easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &total);
-    curl.easy_getinfo(t->easy, CURLINFO_CONNECT_TIME, &connect);
-    curl.easy_getinfo(t->easy, CURLINFO_PRIMARY_IP, &ip);
-    curl.easy_getinfo(t->easy, CURLINFO_PRIMARY_PORT, &result->primary_port);
+    curl_api.easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &result->status);
+    curl_api.easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &total);
+    curl_api.easy_getinfo(t->easy, CURLINFO_CONNECT_TIME, &connect);
+    curl_api.easy_getinfo(t->easy, CURLINFO_PRIMARY_IP, &ip);
+    curl_api.easy_getinfo(t->easy, CURLINFO_PRIMARY_PORT, &result->primary_port);
     result->elapsed = total;
     result->connect_elapsed = connect;
     snprintf(result->primary_ip, sizeof result->primary_ip, "%s", ip ? ip : "");
     return true;
 }
 
+void http_curl_release(struct http_curl_transfer *t) {
+    if (t->easy)
+        curl_api.easy_cleanup(t->easy);
+    curl_api.slist_free_all(t->headers); /* NULL-safe */
+    t->easy = NULL;
+    t->headers = NULL;
+}
+
 bool http_curl_perform(struct http_curl_share **share, const struct http_call *call,
                        struct http_result *result) {
-    if (!load_curl()) {
-        result->failure_kind = "transport";
-        snprintf(result->message, sizeof result->message, "%s", curl.error);
+    struct http_curl_transfer t;
+    if (!http_curl_prepare(&t, share, call, result))
         return false;
-    }
-    struct transfer t = {.result = result};
-    t.easy = curl.easy_init();
-    if (!t.easy) {
-        result->out_of_memory = true;
-        return false;
-    }
-    bool ok = perform(&t, share, call);
-    curl.easy_cleanup(t.easy);
-    curl.slist_free_all(t.headers);
+    bool ok = http_curl_conclude(&t, call, curl_api.easy_perform(t.easy));
+    http_curl_release(&t);
     return ok;
 }

@@ -5,7 +5,11 @@
  * - plain.c sends plain-HTTP requests to loopback addresses itself: the local invoke and
  *   the Runtime API client, where libcurl's weight (it loads a TLS stack, Kerberos, LDAP,
  *   ...: 7 MB of a process's memory before the first request) buys nothing.
- * - curl.c sends everything else through libcurl, loaded on first use. */
+ * - curl.c sends everything else through libcurl, loaded on first use.
+ *
+ * Each engine can carry a call out in two ways: blocking (http_*_perform), or on a
+ * lambda.event loop (http_*_start), for a request made from a task: the transfer then goes on
+ * from the loop's callbacks and its end is reported to a function of the caller's. */
 #ifndef CLC_HTTP_ENGINE_H
 #define CLC_HTTP_ENGINE_H
 
@@ -53,6 +57,17 @@ struct http_result {
 /* Each returns true with the response in result, or false with failure_kind and message set
  * (or out_of_memory). */
 
+struct event_base;
+/* How a transfer started on a loop reports its end, once, from a libevent callback: ok as
+ * the blocking call would have returned it, the result filled. The engine has released the
+ * transfer before it calls this, so the owner may start or cancel others from it. */
+typedef void (*http_finished_fn)(void *owner, bool ok);
+enum http_start {
+    HTTP_IN_FLIGHT, /* under way: the finished function will be called */
+    HTTP_SUCCEEDED, /* over at once, as the blocking call would have returned true */
+    HTTP_FAILED,    /* over at once, as the blocking call would have returned false */
+};
+
 struct http_plain_pool; /* idle keep-alive connections of one Lua state */
 /* Where the plain engine sends a call it takes. */
 #define HTTP_PLAIN_MAX_ADDRESSES 2 /* localhost: ::1, then 127.0.0.1 */
@@ -72,11 +87,29 @@ bool http_plain_accepts(const struct http_call *call, struct http_plain_target *
 bool http_plain_perform(struct http_plain_pool **pool, const struct http_call *call,
                         const struct http_plain_target *target, struct http_result *result);
 void http_plain_pool_free(struct http_plain_pool *pool);
+struct http_plain_async; /* one transfer on a loop */
+enum http_start http_plain_start(struct event_base *base, struct http_plain_pool **pool,
+                                 const struct http_call *call,
+                                 const struct http_plain_target *target, struct http_result *result,
+                                 http_finished_fn finished, void *owner,
+                                 struct http_plain_async **transfer);
+/* Abandons a transfer under way: its connection is closed, finished is not called. */
+void http_plain_cancel(struct http_plain_async *transfer);
 
 struct http_curl_share; /* libcurl's connection, DNS and TLS session caches of one Lua state */
 bool http_curl_perform(struct http_curl_share **share, const struct http_call *call,
                        struct http_result *result);
 void http_curl_share_free(struct http_curl_share *share);
+/* libcurl's multi handle of one Lua state, driven by its lambda.event loop; created by the
+ * first start. Freeing it cancels the transfers it still carries. */
+struct http_curl_multi;
+struct http_curl_async; /* one transfer on a loop */
+enum http_start http_curl_start(struct http_curl_multi **multi, struct event_base *base,
+                                struct http_curl_share **share, const struct http_call *call,
+                                struct http_result *result, http_finished_fn finished, void *owner,
+                                struct http_curl_async **transfer);
+void http_curl_cancel(struct http_curl_async *transfer);
+void http_curl_multi_free(struct http_curl_multi *multi);
 
 void http_result_free(struct http_result *result);
 

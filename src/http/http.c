@@ -4,7 +4,11 @@
  * http_call, hands it to one of two engines (engine.h: the plain engine for loopback
  * http, libcurl for the rest) and turns the struct http_result into Lua values. The call's
  * C allocations live in a to-be-closed userdata, so a Lua error raised at any point, while
- * reading the options or while building the result, frees them; the engines never raise. */
+ * reading the options or while building the result, frees them; the engines never raise.
+ *
+ * Called from a task (lua/lambda/task.lua), the same request goes on the lambda.event loop
+ * instead of blocking, and the task waits for it (task.c); the options are read and the
+ * result built by the same code here. */
 #include <lauxlib.h>
 #include <math.h>
 #include <stdbool.h>
@@ -14,23 +18,16 @@
 #include "common/ascii.h"
 #include "common/luax.h"
 #include "host/modules.h"
-#include "http/engine.h"
+#include "http/binding.h"
 
-#define CALL_METATABLE "lambda.http.call"
 #define STATE_METATABLE "lambda.http.state"
+/* Registry key of the state: one per Lua state, however often the module is loaded. */
+#define STATE_KEY "lambda.http.instance"
 
-/* What one Lua state keeps between requests: idle connections of both engines. */
-struct http_state {
-    struct http_plain_pool *pool;
-    struct http_curl_share *share;
-};
-
-/* The C side of one call: the header array and the result's buffers. */
-struct call_storage {
-    struct http_header *headers;
-    size_t header_count, header_capacity;
-    struct http_result result;
-};
+/* Stack indices in request(). */
+#define OPTIONS 1
+#define REQUEST 2
+#define ANCHOR 3
 
 void http_result_free(struct http_result *result) {
     bytes_free(&result->head);
@@ -38,17 +35,19 @@ void http_result_free(struct http_result *result) {
     bytes_free(&result->sent_head);
 }
 
-static int call_release(lua_State *L) {
-    struct call_storage *storage = luaL_checkudata(L, 1, CALL_METATABLE);
-    free(storage->headers);
-    storage->headers = NULL;
-    storage->header_count = storage->header_capacity = 0;
-    http_result_free(&storage->result);
+static int request_release(lua_State *L) {
+    struct http_request *r = luaL_checkudata(L, 1, REQUEST_METATABLE);
+    http_task_cancel(L, r);
+    free(r->headers);
+    r->headers = NULL;
+    r->header_count = r->header_capacity = 0;
+    http_result_free(&r->result);
     return 0;
 }
 
 static int state_release(lua_State *L) {
     struct http_state *state = luaL_checkudata(L, 1, STATE_METATABLE);
+    http_task_state_closing(L, state);
     http_plain_pool_free(state->pool);
     http_curl_share_free(state->share);
     state->pool = NULL;
@@ -64,22 +63,28 @@ static int bad_field(lua_State *L, const char *field, const char *expected) {
         lua_pushfstring(L, "field '%s' must be %s, got %s", field, expected, luaL_typename(L, -1)));
 }
 
-/* opts[field] as a string (NULL when nil). Its value stays referenced by the options table,
- * so the pointer outlives the pop. */
-static const char *string_field(lua_State *L, int table, const char *field, size_t *length) {
-    int type = lua_getfield(L, table, field);
+/* Keeps the string on top of the stack alive as long as the request (the caller may change
+ * its table while a request from a task is under way) and pops it. */
+static void anchor(lua_State *L, struct http_request *r) {
+    lua_rawseti(L, ANCHOR, ++r->anchored);
+}
+
+/* opts[field] as a string (NULL when nil), anchored. */
+static const char *string_field(lua_State *L, struct http_request *r, const char *field,
+                                size_t *length) {
+    int type = lua_getfield(L, OPTIONS, field);
     const char *text = NULL;
     if (type == LUA_TSTRING)
         text = lua_tolstring(L, -1, length);
     else if (type != LUA_TNIL)
         bad_field(L, field, "a string");
-    lua_pop(L, 1);
+    anchor(L, r);
     return text;
 }
 
 /* opts[field] as a number of seconds; 0 when nil. */
 static double seconds_field(lua_State *L, const char *field) {
-    int type = lua_getfield(L, 1, field);
+    int type = lua_getfield(L, OPTIONS, field);
     double seconds = 0;
     if (type != LUA_TNIL) {
         int is_number;
@@ -93,11 +98,9 @@ static double seconds_field(lua_State *L, const char *field) {
     return seconds;
 }
 
-/* Adds the header whose name and value are at the given stack indices. The strings are
- * stored in the anchor table so that they stay alive (a number value is converted to a new
- * string). */
-static void add_header(lua_State *L, struct call_storage *storage, int anchor, int name_index,
-                       int value_index) {
+/* Adds the header whose name and value are at the given stack indices, both anchored (a
+ * number value is converted to a new string). */
+static void add_header(lua_State *L, struct http_request *r, int name_index, int value_index) {
     size_t name_length, value_length;
     if (lua_type(L, name_index) != LUA_TSTRING)
         luaL_argerror(L, 1,
@@ -115,27 +118,24 @@ static void add_header(lua_State *L, struct call_storage *storage, int anchor, i
     if (strcspn(value, "\r\n") != value_length)
         luaL_argerror(L, 1,
                       lua_pushfstring(L, "header '%s' has a line break or NUL in its value", name));
-    lua_Integer slot = (lua_Integer)storage->header_count * 2;
-    lua_rawseti(L, anchor, slot + 2);
+    anchor(L, r);
     lua_pushvalue(L, name_index);
-    lua_rawseti(L, anchor, slot + 1);
-    if (storage->header_count == storage->header_capacity) {
-        size_t capacity = storage->header_capacity ? storage->header_capacity * 2 : 8;
-        struct http_header *grown = realloc(storage->headers, capacity * sizeof *grown);
+    anchor(L, r);
+    if (r->header_count == r->header_capacity) {
+        size_t capacity = r->header_capacity ? r->header_capacity * 2 : 8;
+        struct http_header *grown = realloc(r->headers, capacity * sizeof *grown);
         if (!grown)
             luaL_error(L, "not enough memory");
-        storage->headers = grown;
-        storage->header_capacity = capacity;
+        r->headers = grown;
+        r->header_capacity = capacity;
     }
-    storage->headers[storage->header_count++] = (struct http_header){name, value};
+    r->headers[r->header_count++] = (struct http_header){name, value};
 }
 
 /* opts.headers: a map name -> value, or an array of {name, value} that keeps order and
  * repeats. */
-static void read_headers(lua_State *L, struct call_storage *storage) {
-    lua_newtable(L);
-    int anchor = lua_gettop(L);
-    int type = lua_getfield(L, 1, "headers");
+static void read_headers(lua_State *L, struct http_request *r) {
+    int type = lua_getfield(L, OPTIONS, "headers");
     if (type == LUA_TTABLE) {
         int headers = lua_gettop(L);
         if (lua_rawgeti(L, headers, 1) != LUA_TNIL) {
@@ -147,40 +147,44 @@ static void read_headers(lua_State *L, struct call_storage *storage) {
                         L, 1, lua_pushfstring(L, "headers[%I] must be a {name, value} pair", i));
                 lua_rawgeti(L, -1, 1);
                 lua_rawgeti(L, -2, 2);
-                add_header(L, storage, anchor, -2, -1);
+                add_header(L, r, -2, -1);
                 lua_pop(L, 3);
             }
         } else {
             lua_pop(L, 1);
             lua_pushnil(L);
             while (lua_next(L, headers)) {
-                add_header(L, storage, anchor, -2, -1);
+                add_header(L, r, -2, -1);
                 lua_pop(L, 1);
             }
         }
     } else if (type != LUA_TNIL) {
         bad_field(L, "headers", "a table");
     }
-    lua_pop(L, 1); /* the anchor stays on the stack until the call returns */
+    lua_pop(L, 1);
+    r->call.headers = r->headers;
+    r->call.header_count = r->header_count;
 }
 
-static void read_method_and_body(lua_State *L, struct http_call *call) {
+static void read_method_and_body(lua_State *L, struct http_request *r) {
+    struct http_call *call = &r->call;
     size_t method_length, body_length = 0;
-    call->method = string_field(L, 1, "method", &method_length);
+    call->method = string_field(L, r, "method", &method_length);
     if (!call->method) {
         call->method = "GET";
         method_length = strlen(call->method);
     }
     if (!ascii_is_token(call->method, method_length))
         luaL_argerror(L, 1, lua_pushfstring(L, "invalid method '%s'", call->method));
-    call->body = string_field(L, 1, "body", &body_length);
+    call->body = string_field(L, r, "body", &body_length);
     call->body_length = body_length;
     if (call->body && strcmp(call->method, "HEAD") == 0)
         luaL_argerror(L, 1, "a HEAD request cannot have a body");
 }
 
-static void read_tls(lua_State *L, struct http_call *call) {
-    int type = lua_getfield(L, 1, "tls");
+static void read_tls(lua_State *L, struct http_request *r) {
+    struct http_call *call = &r->call;
+    int type = lua_getfield(L, OPTIONS, "tls");
     if (type == LUA_TNIL) {
         lua_pop(L, 1);
         return;
@@ -196,8 +200,8 @@ static void read_tls(lua_State *L, struct http_call *call) {
             luaL_argerror(L, 1,
                           lua_pushfstring(L, "field 'tls.%s' must be a path, got %s", fields[i],
                                           luaL_typename(L, -1)));
-        *targets[i] = lua_tostring(L, -1); /* referenced by the tls table */
-        lua_pop(L, 1);
+        *targets[i] = lua_tostring(L, -1);
+        anchor(L, r);
     }
     lua_pop(L, 1);
 }
@@ -268,51 +272,67 @@ static int push_response(lua_State *L, const struct http_result *r, bool trace) 
     return 1;
 }
 
-/* request(opts) -> response | nil, message, kind */
-static int http_request(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
-    struct http_call call = {0};
+/* Reads and checks every option into r->call. */
+static void read_options(lua_State *L, struct http_request *r) {
+    struct http_call *call = &r->call;
     size_t url_length;
-    call.url = string_field(L, 1, "url", &url_length);
-    if (!call.url) {
-        lua_getfield(L, 1, "url");
+    call->url = string_field(L, r, "url", &url_length);
+    if (!call->url) {
+        lua_getfield(L, OPTIONS, "url");
         bad_field(L, "url", "a string");
     }
-    if (strlen(call.url) != url_length)
+    if (strlen(call->url) != url_length)
         luaL_argerror(L, 1, "field 'url' contains a NUL byte");
-    call.url_problem = url_parse(call.url, url_length, &call.parts);
-    call.timeout = seconds_field(L, "timeout");
-    call.connect_timeout = seconds_field(L, "connect_timeout");
-    lua_getfield(L, 1, "trace");
-    call.trace = lua_toboolean(L, -1);
+    call->url_problem = url_parse(call->url, url_length, &call->parts);
+    call->timeout = seconds_field(L, "timeout");
+    call->connect_timeout = seconds_field(L, "connect_timeout");
+    lua_getfield(L, OPTIONS, "trace");
+    call->trace = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    read_method_and_body(L, r);
+    read_headers(L, r);
+    read_tls(L, r);
+    r->plain = http_plain_accepts(call, &r->target);
+}
 
-    struct call_storage *storage = lua_newuserdatauv(L, sizeof *storage, 0);
-    memset(storage, 0, sizeof *storage);
-    luaL_setmetatable(L, CALL_METATABLE);
-    lua_toclose(L, -1);
-    read_method_and_body(L, &call);
-    read_headers(L, storage);
-    call.headers = storage->headers;
-    call.header_count = storage->header_count;
-    read_tls(L, &call);
+void http_perform(struct http_state *state, struct http_request *r) {
+    r->ok = r->plain ? http_plain_perform(&state->pool, &r->call, &r->target, &r->result)
+                     : http_curl_perform(&state->share, &r->call, &r->result);
+}
 
-    struct http_state *state = lua_touserdata(L, lua_upvalueindex(1));
-    struct http_result *result = &storage->result;
-    struct http_plain_target target;
-    bool ok = http_plain_accepts(&call, &target)
-                  ? http_plain_perform(&state->pool, &call, &target, result)
-                  : http_curl_perform(&state->share, &call, result);
-    if (result->out_of_memory)
-        return luaL_error(L, "not enough memory for the request to %s", call.url);
-    if (!ok) {
+int http_push_outcome(lua_State *L, struct http_request *r) {
+    if (r->result.out_of_memory)
+        return luaL_error(L, "not enough memory for the request to %s", r->call.url);
+    if (!r->ok) {
         luaL_pushfail(L);
-        lua_pushfstring(L, "%s: %s", call.url, result->message);
-        lua_pushstring(L, result->failure_kind);
+        lua_pushfstring(L, "%s: %s", r->call.url, r->result.message);
+        lua_pushstring(L, r->result.failure_kind);
         return 3;
     }
-    return push_response(L, result, call.trace);
+    return push_response(L, &r->result, r->call.trace);
+}
+
+/* request(opts) -> response | nil, message, kind */
+static int http_request(lua_State *L) {
+    luaL_checktype(L, OPTIONS, LUA_TTABLE);
+    lua_settop(L, OPTIONS);
+    struct http_request *r = lua_newuserdatauv(L, sizeof *r, 2);
+    memset(r, 0, sizeof *r);
+    r->self_ref = r->resume_ref = LUA_NOREF;
+    luaL_setmetatable(L, REQUEST_METATABLE);
+    lua_toclose(L, REQUEST);
+    lua_newtable(L);
+    lua_pushvalue(L, ANCHOR);
+    lua_setiuservalue(L, REQUEST, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_setiuservalue(L, REQUEST, 2);
+    read_options(L, r);
+
+    struct http_state *state = lua_touserdata(L, lua_upvalueindex(1));
+    if (http_in_task(L))
+        return http_task_request(L, state, r);
+    http_perform(state, r);
+    return http_push_outcome(L, r);
 }
 
 static const luaL_Reg http_functions[] = {
@@ -321,21 +341,32 @@ static const luaL_Reg http_functions[] = {
 };
 
 int luaopen_lambda_http(lua_State *L) {
-    if (luaL_newmetatable(L, CALL_METATABLE)) {
-        lua_pushcfunction(L, call_release);
+    if (luaL_newmetatable(L, REQUEST_METATABLE)) {
+        lua_pushcfunction(L, request_release);
         lua_setfield(L, -2, "__close");
-        lua_pushcfunction(L, call_release);
+        lua_pushcfunction(L, request_release);
         lua_setfield(L, -2, "__gc");
+        lua_createtable(L, 0, 1);
+        lua_pushcfunction(L, http_task_await);
+        lua_setfield(L, -2, "await");
+        lua_setfield(L, -2, "__index");
     }
     lua_pop(L, 1);
     luaL_newlibtable(L, http_functions);
-    struct http_state *state = lua_newuserdatauv(L, sizeof *state, 0);
-    memset(state, 0, sizeof *state);
-    if (luaL_newmetatable(L, STATE_METATABLE)) {
-        lua_pushcfunction(L, state_release);
-        lua_setfield(L, -2, "__gc");
+    /* Loading the module again (package.loaded cleared) keeps the state: its pool, and the
+     * requests under way. */
+    if (lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY) != LUA_TUSERDATA) {
+        lua_pop(L, 1);
+        struct http_state *state = lua_newuserdatauv(L, sizeof *state, 0);
+        memset(state, 0, sizeof *state);
+        if (luaL_newmetatable(L, STATE_METATABLE)) {
+            lua_pushcfunction(L, state_release);
+            lua_setfield(L, -2, "__gc");
+        }
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, STATE_KEY);
     }
-    lua_setmetatable(L, -2);
     luaL_setfuncs(L, http_functions, 1);
     return 1;
 }

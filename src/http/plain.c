@@ -1,9 +1,14 @@
 /* lambda.http's plain engine: HTTP/1.1 over a TCP connection to a loopback address, with
  * idle keep-alive connections kept per Lua state. It exists for memory, not speed: libcurl
  * and what it loads take 7 MB of a process that only needs to send one request to the local
- * emulator. It sends the same bytes libcurl would (the request head in libcurl's order), so
- * the two engines are interchangeable; anything it is not sure of goes to libcurl (see
- * http_plain_accepts in plain_target.c). */
+ * emulator. It sends the same bytes libcurl would (plain_head.c), so the two engines are
+ * interchangeable; anything it is not sure of goes to libcurl (see http_plain_accepts in
+ * plain_target.c).
+ *
+ * One request is a state machine (plain_exchange.h): connecting (each of the target's
+ * addresses in turn), sending, receiving, with one retry on a fresh connection when a kept
+ * connection turns out to have been closed by the server. http_plain_perform drives it with
+ * poll(); plain_event.c drives it with a lambda.event loop, for requests made from tasks. */
 #define _GNU_SOURCE /* MSG_NOSIGNAL, SOCK_CLOEXEC */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,17 +19,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "http/engine.h"
-#include "http/response_parse.h"
+#include "http/plain_exchange.h"
 
-#define MAX_IDLE 4           /* idle connections kept per Lua state */
+/* Idle connections kept per Lua state: MAX_IDLE while requests come one at a time; when tasks
+ * send many at once, as many as were under way at once (up to MAX_IDLE_CONCURRENT), or else
+ * most of them would be closed after each round and opened again for the next. */
+#define MAX_IDLE 4
+#define MAX_IDLE_CONCURRENT 64
 #define DEFAULT_CONNECT 300. /* seconds; libcurl's default connect timeout */
+
+enum phase { CONNECTING, SENDING, RECEIVING, OVER };
+
+/* What a step of the exchange came to. */
+enum outcome { PROGRESSED, WAITING, FAILED, RETRY };
 
 struct idle_connection {
     int fd;
@@ -33,130 +44,46 @@ struct idle_connection {
 };
 
 struct http_plain_pool {
-    struct idle_connection idle[MAX_IDLE];
+    struct idle_connection idle[MAX_IDLE_CONCURRENT];
     int count;
+    int active, peak; /* exchanges under way now, and the most at once so far */
 };
 
-/* ---- the request head, in libcurl's order ---- */
-
-static const struct http_header *find_header(const struct http_call *call, const char *name) {
-    for (size_t i = 0; i < call->header_count; i++)
-        if (strcasecmp(call->headers[i].name, name) == 0)
-            return &call->headers[i];
-    return NULL;
-}
-
-static bool build_head(const struct http_call *call, const struct http_plain_target *t,
-                       struct bytes *head) {
-    char number[32];
-    bytes_append_string(head, call->method);
-    bytes_append(head, " ", 1);
-    if (!t->path || t->path[0] == '?')
-        bytes_append(head, "/", 1);
-    if (t->path)
-        bytes_append_string(head, t->path);
-    bytes_append_string(head, " HTTP/1.1\r\nHost:");
-    const struct http_header *host = find_header(call, "Host");
-    if (host && host->value[0]) {
-        bytes_append(head, " ", 1);
-        bytes_append_string(head, host->value);
-    } else if (!host) {
-        bytes_append(head, " ", 1);
-        bytes_append(head, t->host, t->host_length);
-        if (t->port != 80) {
-            snprintf(number, sizeof number, ":%u", t->port);
-            bytes_append_string(head, number);
-        }
-    }
-    bytes_append_string(head, "\r\n");
-    if (!find_header(call, "Accept"))
-        bytes_append_string(head, "Accept: */*\r\n");
-    for (size_t i = 0; i < call->header_count; i++) {
-        const struct http_header *h = &call->headers[i];
-        if (h == host)
-            continue;
-        bytes_append_string(head, h->name);
-        bytes_append(head, ":", 1);
-        if (h->value[0]) {
-            bytes_append(head, " ", 1);
-            bytes_append_string(head, h->value);
-        }
-        bytes_append_string(head, "\r\n");
-    }
-    if (call->body && !find_header(call, "Content-Length")) {
-        snprintf(number, sizeof number, "Content-Length: %zu\r\n", call->body_length);
-        bytes_append_string(head, number);
-    }
-    return bytes_append_string(head, "\r\n");
-}
-
-/* ---- time ---- */
-
-static double now(void) {
+double http_plain_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Waits for events on fd until deadline (INFINITY: none). Returns the revents, 0 on
- * timeout. */
-static short wait_for(int fd, short events, double deadline) {
-    for (;;) {
-        int timeout_ms = -1;
-        if (isfinite(deadline)) {
-            double left = deadline - now();
-            if (left <= 0)
-                return 0;
-            timeout_ms = (int)ceil(left * 1000.0);
-        }
-        struct pollfd pfd = {fd, events, 0};
-        int ready = poll(&pfd, 1, timeout_ms);
-        if (ready > 0)
-            return pfd.revents;
-        if (ready == 0 && isfinite(deadline) && deadline - now() <= 0)
-            return 0;
-        if (ready < 0 && errno != EINTR)
-            return POLLERR;
-    }
-}
-
-/* ---- connections ---- */
-
-struct exchange {
-    const struct http_call *call;
-    const struct http_plain_target *target;
-    double started, deadline, connect_deadline;
-    int fd;
-    bool reused;
-    int connected; /* index of the address connected to */
-    struct http_result *result;
-};
-
-static bool fail(struct exchange *x, const char *kind, const char *format, const char *detail) {
+static void fail(struct http_plain_exchange *x, const char *kind, const char *format,
+                 const char *detail) {
     x->result->failure_kind = kind;
     snprintf(x->result->message, sizeof x->result->message, format, detail);
-    return false;
 }
 
-static bool timed_out(struct exchange *x, bool connecting) {
+static void timed_out(struct http_plain_exchange *x, bool connecting) {
     const struct http_call *call = x->call;
     char seconds[32];
     if (connecting && x->connect_deadline < x->deadline) {
         snprintf(seconds, sizeof seconds, "%g",
                  call->connect_timeout > 0 ? call->connect_timeout : DEFAULT_CONNECT);
-        return fail(x, "timeout", "connect timed out after %s s", seconds);
+        fail(x, "timeout", "connect timed out after %s s", seconds);
+        return;
     }
     snprintf(seconds, sizeof seconds, "%g", call->timeout);
-    return fail(x, "timeout", "timed out after %s s", seconds);
+    fail(x, "timeout", "timed out after %s s", seconds);
 }
+
+/* ---- the idle pool ---- */
 
 static bool same_address(const struct idle_connection *idle, const struct sockaddr_storage *a,
                          socklen_t length) {
     return idle->address_length == length && memcmp(&idle->address, a, length) == 0;
 }
 
-/* An idle connection to one of the target's addresses that the server has not closed. */
-static int take_idle(struct http_plain_pool *pool, struct exchange *x) {
+/* An idle connection to one of the target's addresses that the server has not closed. Taken
+ * out of the pool: no other exchange can use it until it is given back. */
+static int take_idle(struct http_plain_pool *pool, struct http_plain_exchange *x) {
     if (!pool)
         return -1;
     for (int a = 0; a < x->target->address_count; a++) {
@@ -174,30 +101,30 @@ static int take_idle(struct http_plain_pool *pool, struct exchange *x) {
                 close(idle.fd);
                 continue;
             }
-            x->connected = a;
+            x->address = a;
             return idle.fd;
         }
     }
     return -1;
 }
 
-static void keep_idle(struct http_plain_pool **pool, struct exchange *x) {
-    if (!*pool)
-        *pool = calloc(1, sizeof **pool);
-    if (!*pool) {
+static void keep_idle(struct http_plain_pool *pool, struct http_plain_exchange *x) {
+    if (!pool) {
         close(x->fd);
         return;
     }
-    struct http_plain_pool *p = *pool;
-    if (p->count == MAX_IDLE) { /* the oldest goes */
-        close(p->idle[0].fd);
-        memmove(&p->idle[0], &p->idle[1], (MAX_IDLE - 1) * sizeof p->idle[0]);
-        p->count--;
+    int limit = pool->peak < MAX_IDLE              ? MAX_IDLE
+                : pool->peak > MAX_IDLE_CONCURRENT ? MAX_IDLE_CONCURRENT
+                                                   : pool->peak;
+    while (pool->count >= limit) { /* the oldest go */
+        close(pool->idle[0].fd);
+        memmove(&pool->idle[0], &pool->idle[1], (size_t)(pool->count - 1) * sizeof pool->idle[0]);
+        pool->count--;
     }
-    struct idle_connection *idle = &p->idle[p->count++];
+    struct idle_connection *idle = &pool->idle[pool->count++];
     idle->fd = x->fd;
-    idle->address = x->target->addresses[x->connected];
-    idle->address_length = x->target->address_lengths[x->connected];
+    idle->address = x->target->addresses[x->address];
+    idle->address_length = x->target->address_lengths[x->address];
 }
 
 void http_plain_pool_free(struct http_plain_pool *pool) {
@@ -221,97 +148,92 @@ static void describe_address(const struct sockaddr_storage *address, char *text,
     }
 }
 
-/* Connects to the first address that accepts; sets x->fd. */
-static bool connect_target(struct exchange *x) {
-    int refused = 0, last_error = 0, last_address = 0;
-    for (int a = 0; a < x->target->address_count; a++) {
-        const struct sockaddr_storage *address = &x->target->addresses[a];
-        int fd = socket(address->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            last_error = errno;
-            last_address = a;
-            continue;
-        }
+/* ---- the steps ---- */
+
+/* Connects to the first address that accepts: WAITING for a connection under way (x->fd
+ * writable), PROGRESSED once connected, FAILED when none accepted. */
+static enum outcome step_connect(struct http_plain_exchange *x) {
+    const struct http_plain_target *target = x->target;
+    while (x->address < target->address_count) {
         int error = 0;
-        if (connect(fd, (const struct sockaddr *)address, x->target->address_lengths[a]) != 0) {
-            error = errno;
-            if (error == EINPROGRESS) {
-                double deadline =
-                    x->connect_deadline < x->deadline ? x->connect_deadline : x->deadline;
-                if (wait_for(fd, POLLOUT, deadline) == 0) {
-                    close(fd);
-                    return timed_out(x, true);
-                }
-                socklen_t length = sizeof error;
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0)
-                    error = errno;
+        if (x->fd < 0) {
+            const struct sockaddr_storage *address = &target->addresses[x->address];
+            int fd = socket(address->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (fd < 0) {
+                x->last_error = errno;
+                x->last_failed = x->address++;
+                continue;
             }
+            x->fd = fd;
+            if (connect(fd, (const struct sockaddr *)address,
+                        target->address_lengths[x->address]) != 0) {
+                error = errno;
+                if (error == EINPROGRESS)
+                    return WAITING;
+            }
+        } else { /* the connection under way has ended, one way or the other */
+            socklen_t length = sizeof error;
+            if (getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0)
+                error = errno;
         }
         if (error == 0) {
             int on = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-            x->fd = fd;
-            x->connected = a;
-            return true;
+            setsockopt(x->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+            return PROGRESSED;
         }
-        close(fd);
-        refused += error == ECONNREFUSED;
-        last_error = error;
-        last_address = a;
+        close(x->fd);
+        x->fd = -1;
+        x->refused += error == ECONNREFUSED;
+        x->last_error = error;
+        x->last_failed = x->address++;
     }
-    if (refused)
-        return fail(x, "refused", "%s", "connection refused");
+    if (x->refused) {
+        fail(x, "refused", "%s", "connection refused");
+        return FAILED;
+    }
     char ip[64], text[160];
     long port;
-    describe_address(&x->target->addresses[last_address], ip, sizeof ip, &port);
+    describe_address(&target->addresses[x->last_failed], ip, sizeof ip, &port);
     snprintf(text, sizeof text, "failed to connect to %s port %ld: %s", ip, port,
-             strerror(last_error));
-    return fail(x, "transport", "%s", text);
+             strerror(x->last_error));
+    fail(x, "transport", "%s", text);
+    return FAILED;
 }
 
-/* ---- one exchange: send the request, read the response ---- */
-
-enum outcome { DONE, FAILED, RETRY };
-
-/* Sends the head and the body; RETRY when a reused connection turned out to be closed. */
-static enum outcome send_request(struct exchange *x, const struct bytes *head) {
-    struct iovec parts[2] = {{head->data, head->length},
-                             {(void *)x->call->body, x->call->body ? x->call->body_length : 0}};
-    int count = parts[1].iov_len ? 2 : 1;
-    struct iovec *part = parts;
-    while (count > 0) {
-        struct msghdr message = {.msg_iov = part, .msg_iovlen = (size_t)count};
+/* Sends the rest of the head and the body; RETRY when a reused connection turned out to be
+ * closed. */
+static enum outcome step_send(struct http_plain_exchange *x) {
+    while (x->part < x->part_count) {
+        struct iovec *part = &x->parts[x->part];
+        struct msghdr message = {.msg_iov = part, .msg_iovlen = (size_t)(x->part_count - x->part)};
         ssize_t sent = sendmsg(x->fd, &message, MSG_NOSIGNAL);
         if (sent < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                if (wait_for(x->fd, POLLOUT, x->deadline) == 0) {
-                    timed_out(x, false);
-                    return FAILED;
-                }
-                continue;
-            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return WAITING;
             if (x->reused && (errno == EPIPE || errno == ECONNRESET))
                 return RETRY;
             fail(x, "transport", "send failure: %s", strerror(errno));
             return FAILED;
         }
         size_t left = (size_t)sent;
-        while (count > 0 && left >= part->iov_len) {
-            left -= part->iov_len;
-            part++;
-            count--;
+        while (x->part < x->part_count && left >= x->parts[x->part].iov_len) {
+            left -= x->parts[x->part].iov_len;
+            x->part++;
         }
-        if (count > 0) {
-            part->iov_base = (char *)part->iov_base + left;
-            part->iov_len -= left;
+        if (x->part < x->part_count) {
+            x->parts[x->part].iov_base = (char *)x->parts[x->part].iov_base + left;
+            x->parts[x->part].iov_len -= left;
         }
     }
-    return DONE;
+    return PROGRESSED;
 }
 
-static enum outcome receive_response(struct exchange *x, struct http_response *response) {
+/* Reads until the response is whole (PROGRESSED); RETRY when a reused connection turned out
+ * to be closed before any of the answer came. */
+static enum outcome step_receive(struct http_plain_exchange *x) {
+    struct http_response *response = &x->response;
     char buffer[65536];
     for (;;) {
         ssize_t got = recv(x->fd, buffer, sizeof buffer, 0);
@@ -326,11 +248,7 @@ static enum outcome receive_response(struct exchange *x, struct http_response *r
         } else if (errno == EINTR) {
             continue;
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (wait_for(x->fd, POLLIN, x->deadline) == 0) {
-                timed_out(x, false);
-                return FAILED;
-            }
-            continue;
+            return WAITING;
         } else {
             if (x->reused && response->received == 0 && errno == ECONNRESET)
                 return RETRY;
@@ -338,7 +256,7 @@ static enum outcome receive_response(struct exchange *x, struct http_response *r
             return FAILED;
         }
         if (state == HTTP_RESPONSE_DONE)
-            return DONE;
+            return PROGRESSED;
         if (state == HTTP_RESPONSE_ERROR) {
             if (response->head.failed || response->body.failed || response->pending.failed)
                 x->result->out_of_memory = true;
@@ -348,68 +266,189 @@ static enum outcome receive_response(struct exchange *x, struct http_response *r
     }
 }
 
-static bool caller_closes(const struct http_call *call) {
-    const struct http_header *connection = find_header(call, "Connection");
-    return connection && strcasecmp(connection->value, "close") == 0;
+/* ---- the exchange ---- */
+
+/* Connected (or a kept connection taken): the request goes out from its first byte. */
+static void start_sending(struct http_plain_exchange *x) {
+    x->result->connect_elapsed = http_plain_now() - x->started;
+    http_response_free(&x->response);
+    http_response_init(&x->response);
+    x->response.head_request = strcmp(x->call->method, "HEAD") == 0;
+    x->parts[0] = (struct iovec){x->head.data, x->head.length};
+    x->parts[1] = (struct iovec){(void *)x->call->body, x->call->body ? x->call->body_length : 0};
+    x->part = 0;
+    x->part_count = x->parts[1].iov_len ? 2 : 1;
+    x->phase = SENDING;
+}
+
+/* A kept connection the server had closed: once more on a new one, from the first address. */
+static void retry(struct http_plain_exchange *x) {
+    close(x->fd);
+    x->fd = -1;
+    x->reused = false;
+    x->address = 0;
+    x->phase = CONNECTING;
+}
+
+static void complete(struct http_plain_exchange *x) {
+    struct http_result *result = x->result;
+    struct http_response *response = &x->response;
+    x->ok = true;
+    result->status = response->status;
+    result->head = response->head;
+    result->body = response->body;
+    response->head = (struct bytes){0};
+    response->body = (struct bytes){0};
+    result->elapsed = http_plain_now() - x->started;
+    describe_address(&x->target->addresses[x->address], result->primary_ip,
+                     sizeof result->primary_ip, &result->primary_port);
+    if (response->keep_alive && response->extra == 0 && !http_plain_caller_closes(x->call)) {
+        keep_idle(*x->pool, x);
+        x->fd = -1;
+    }
+}
+
+void http_plain_begin(struct http_plain_exchange *x, struct http_plain_pool **pool,
+                      const struct http_call *call, const struct http_plain_target *target,
+                      struct http_result *result) {
+    memset(x, 0, sizeof *x);
+    x->call = call;
+    x->target = target;
+    x->pool = pool;
+    x->result = result;
+    x->fd = -1;
+    http_response_init(&x->response);
+    x->started = http_plain_now();
+    x->deadline = call->timeout > 0 ? x->started + call->timeout : INFINITY;
+    x->connect_deadline =
+        x->started + (call->connect_timeout > 0 ? call->connect_timeout : DEFAULT_CONNECT);
+    if (!http_plain_build_head(call, target, &x->head)) {
+        result->out_of_memory = true;
+        x->phase = OVER;
+        return;
+    }
+    if (!*pool)
+        *pool = calloc(1, sizeof **pool); /* without one, connections are simply not kept */
+    if (*pool) {
+        x->counted = true;
+        if (++(*pool)->active > (*pool)->peak)
+            (*pool)->peak = (*pool)->active;
+    }
+    x->fd = take_idle(*pool, x);
+    x->reused = x->fd >= 0;
+    if (x->reused)
+        start_sending(x);
+    else
+        x->phase = CONNECTING;
+}
+
+enum http_plain_wait http_plain_advance(struct http_plain_exchange *x) {
+    for (;;) {
+        enum outcome outcome;
+        switch (x->phase) {
+        case CONNECTING:
+            outcome = step_connect(x);
+            if (outcome == WAITING)
+                return HTTP_PLAIN_WRITE;
+            if (outcome == PROGRESSED)
+                start_sending(x);
+            break;
+        case SENDING:
+            outcome = step_send(x);
+            if (outcome == WAITING)
+                return HTTP_PLAIN_WRITE;
+            if (outcome == PROGRESSED)
+                x->phase = RECEIVING;
+            break;
+        case RECEIVING:
+            outcome = step_receive(x);
+            if (outcome == WAITING)
+                return HTTP_PLAIN_READ;
+            if (outcome == PROGRESSED) {
+                complete(x);
+                x->phase = OVER;
+            }
+            break;
+        default:
+            return HTTP_PLAIN_DONE;
+        }
+        if (outcome == RETRY)
+            retry(x);
+        else if (outcome == FAILED)
+            x->phase = OVER;
+    }
+}
+
+double http_plain_deadline(const struct http_plain_exchange *x) {
+    if (x->phase == CONNECTING && x->connect_deadline < x->deadline)
+        return x->connect_deadline;
+    return x->deadline;
+}
+
+void http_plain_expire(struct http_plain_exchange *x) {
+    timed_out(x, x->phase == CONNECTING);
+    x->phase = OVER;
+}
+
+void http_plain_abort(struct http_plain_exchange *x, const char *why) {
+    fail(x, "transport", "%s", why);
+    x->phase = OVER;
+}
+
+bool http_plain_end(struct http_plain_exchange *x) {
+    if (x->fd >= 0)
+        close(x->fd);
+    x->fd = -1;
+    if (x->counted)
+        (*x->pool)->active--;
+    x->counted = false;
+    if (x->call->trace && !x->result->out_of_memory) {
+        x->result->sent_head = x->head;
+        x->head = (struct bytes){0};
+    }
+    bytes_free(&x->head);
+    http_response_free(&x->response);
+    x->phase = OVER;
+    return x->ok;
+}
+
+/* ---- the blocking driver ---- */
+
+/* Waits for events on fd until deadline (INFINITY: none). Returns the revents, 0 on
+ * timeout. */
+static short wait_for(int fd, short events, double deadline) {
+    for (;;) {
+        int timeout_ms = -1;
+        if (isfinite(deadline)) {
+            double left = deadline - http_plain_now();
+            if (left <= 0)
+                return 0;
+            timeout_ms = (int)ceil(left * 1000.0);
+        }
+        struct pollfd pfd = {fd, events, 0};
+        int ready = poll(&pfd, 1, timeout_ms);
+        if (ready > 0)
+            return pfd.revents;
+        if (ready == 0 && isfinite(deadline) && deadline - http_plain_now() <= 0)
+            return 0;
+        if (ready < 0 && errno != EINTR)
+            return POLLERR;
+    }
 }
 
 bool http_plain_perform(struct http_plain_pool **pool, const struct http_call *call,
                         const struct http_plain_target *target, struct http_result *result) {
-    struct exchange x = {.call = call, .target = target, .fd = -1, .result = result};
-    x.started = now();
-    x.deadline = call->timeout > 0 ? x.started + call->timeout : INFINITY;
-    x.connect_deadline =
-        x.started + (call->connect_timeout > 0 ? call->connect_timeout : DEFAULT_CONNECT);
-
-    struct bytes head = {0};
-    if (!build_head(call, x.target, &head)) {
-        result->out_of_memory = true;
-        bytes_free(&head);
-        return false;
-    }
-    struct http_response response;
-    bool ok = false;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        x.fd = attempt == 0 ? take_idle(*pool, &x) : -1;
-        x.reused = x.fd >= 0;
-        if (!x.reused && !connect_target(&x))
+    struct http_plain_exchange x;
+    http_plain_begin(&x, pool, call, target, result);
+    for (;;) {
+        enum http_plain_wait wait = http_plain_advance(&x);
+        if (wait == HTTP_PLAIN_DONE)
             break;
-        result->connect_elapsed = now() - x.started;
-        http_response_init(&response);
-        response.head_request = strcmp(call->method, "HEAD") == 0;
-        enum outcome outcome = send_request(&x, &head);
-        if (outcome == DONE)
-            outcome = receive_response(&x, &response);
-        if (outcome == RETRY) {
-            close(x.fd);
-            x.fd = -1;
-            http_response_free(&response);
-            continue;
+        short events = wait == HTTP_PLAIN_READ ? POLLIN : POLLOUT;
+        if (wait_for(x.fd, events, http_plain_deadline(&x)) == 0) {
+            http_plain_expire(&x);
+            break;
         }
-        if (outcome == DONE) {
-            ok = true;
-            result->status = response.status;
-            result->head = response.head;
-            result->body = response.body;
-            response.head = (struct bytes){0};
-            response.body = (struct bytes){0};
-            result->elapsed = now() - x.started;
-            describe_address(&x.target->addresses[x.connected], result->primary_ip,
-                             sizeof result->primary_ip, &result->primary_port);
-            if (response.keep_alive && response.extra == 0 && !caller_closes(call)) {
-                keep_idle(pool, &x);
-                x.fd = -1;
-            }
-        }
-        http_response_free(&response);
-        break;
     }
-    if (x.fd >= 0)
-        close(x.fd);
-    if (call->trace && !result->out_of_memory) {
-        result->sent_head = head;
-        head = (struct bytes){0};
-    }
-    bytes_free(&head);
-    return ok;
+    return http_plain_end(&x);
 }

@@ -222,6 +222,9 @@ class _Handler(socketserver.StreamRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # Clients that open many connections at once (tasks) must not overflow the listen backlog
+    # (socketserver's default is 5), or their connections wait for SYN retransmissions.
+    request_queue_size = 128
 
     def __init__(self, address, family, ssl_context):
         self.address_family = family
