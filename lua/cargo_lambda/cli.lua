@@ -12,7 +12,7 @@
 --          wherever they are
 --   help = function() -> text  -- optional: the command's own --help
 --   flags = { {long = "data-file", short = "F", value = "PATH", help = "...",
---              type = "string"|"port"|"count"|"uint"|"seconds"|"boolean",
+--              type = "string"|"port"|"count"|"uint"|"seconds"|"fraction"|"boolean",
 --              choices = {"text", "json"}, default = ..., aliases = {"qualifier"},
 --              multiple = true (repeatable: the values come as a list)}, ... }
 --   run = function(options, positionals, rest) -> exit status
@@ -28,7 +28,7 @@ M.EXIT_FUNCTION_ERROR = 1
 M.EXIT_USAGE = 2
 M.EXIT_TRANSPORT = 3
 
-local COMMANDS = { "invoke", "watch", "run", "test" }
+local COMMANDS = { "invoke", "watch", "run", "test", "load-worker" }
 -- The original's visible alias: `cargo lambda start` is `cargo lambda watch`.
 local COMMAND_ALIASES = { start = "watch" }
 
@@ -77,6 +77,13 @@ local function convert(command, flag, value)
     if not n or n <= 0 or n ~= n or n == math.huge then
       M.usage_error(command, string.format("invalid value %s for %s: expected a positive " ..
         "number of seconds", text.quote(value), flag_label(flag)))
+    end
+    return n
+  elseif kind == "fraction" then
+    local n = value:match("^%d*%.?%d+$") and tonumber(value)
+    if not n or n < 0 or n > 1 then
+      M.usage_error(command, string.format("invalid value %s for %s: expected a fraction from "
+        .. "0 to 1", text.quote(value), flag_label(flag)))
     end
     return n
   end
@@ -303,7 +310,7 @@ local function load_command(name)
   name = COMMAND_ALIASES[name] or name
   for _, known in ipairs(COMMANDS) do
     if known == name then
-      return require("cargo_lambda.commands." .. name)
+      return require("cargo_lambda.commands." .. name:gsub("-", "_"))
     end
   end
   return nil
@@ -319,7 +326,8 @@ local function top_help()
     "Commands:",
   }
   for _, name in ipairs(COMMANDS) do
-    lines[#lines + 1] = string.format("  %-10s %s", name, require("cargo_lambda.commands." .. name).summary)
+    lines[#lines + 1] = string.format("  %-12s %s", name,
+      require("cargo_lambda.commands." .. name:gsub("-", "_")).summary)
   end
   lines[#lines + 1] = string.format("  %-10s %s", "help", "Print this message or the help of a command")
   lines[#lines + 1] = ""

@@ -103,12 +103,17 @@ static int loop_gc(lua_State *L) {
         loop->close_hooks[loop->close_hook_count].fn(
             L, loop->close_hooks[loop->close_hook_count].state);
     }
+    loop->closed = 1;
+    /* The state closing from inside one of the loop's own callbacks (os.exit(code, true) in a
+     * handler): the loop cannot run again nor be freed under itself, and the process is on
+     * its way out; the base is left to the exit. */
+    if (loop->L)
+        return 0;
     /* Connections freed while a deferred callback was pending are only released when that
      * callback runs; nothing of ours is left to call into Lua. */
     event_base_loop(loop->base, EVLOOP_NONBLOCK);
     event_base_free(loop->base);
     loop->base = NULL;
-    loop->closed = 1;
     return 0;
 }
 

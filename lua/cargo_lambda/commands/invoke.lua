@@ -62,6 +62,30 @@ local M = {
     { long = "tls-ca", value = "PATH", help = "CA certificates (PEM) that vouch for the emulator" },
     { long = "verbose", short = "v", type = "count",
       help = "Print the request, the answer's headers and timing on stderr" },
+    -- Load runs (cargo_lambda/load_run.lua).
+    { long = "repeat", value = "N", type = "uint",
+      help = "Load run: invoke N times and print a summary (count, errors, throughput, latency)" },
+    { long = "duration", value = "SECONDS", type = "seconds",
+      help = "Load run: invoke for this long and print a summary" },
+    { long = "concurrency", short = "c", value = "N", type = "uint",
+      help = "Load run: invocations in flight at once (default 1; per worker with --workers)" },
+    { long = "rate", value = "PER_SECOND", type = "seconds",
+      help = "Load run: start this many invocations per second, latency measured from each "
+        .. "scheduled start" },
+    { long = "max-error-rate", value = "FRACTION", type = "fraction",
+      help = "Load run: exit 1 when the share of failed invocations is over this (e.g. 0.01)" },
+    { long = "max-p99", value = "SECONDS", type = "seconds",
+      help = "Load run: exit 1 when the p99 latency is over this" },
+    { long = "workers", value = "W", type = "uint",
+      help = "Load run spread over W invocations of a load worker function (--worker-function)" },
+    { long = "worker-function", value = "NAME",
+      help = "The function running `cargo-lambda load-worker` that --workers invokes" },
+    { long = "worker-address", value = "ADDRESS",
+      help = "Emulator of the workers (default: the target's)" },
+    { long = "worker-port", value = "PORT", type = "port",
+      help = "Port of the workers' emulator (default: the target's)" },
+    { long = "worker-region", value = "REGION",
+      help = "Region of the workers with --remote (default: the target's)" },
   },
 }
 
@@ -339,8 +363,7 @@ function M.run(options, positionals)
   local payload_flag = options.data_ascii and "--data-ascii" or options.data_file
     and "--data-file" or "--data-example"
   local name = positionals[1]
-  local result
-  result, message, kind, field = client:invoke(name, {
+  local fields = {
     payload = payload,
     client_context = client_context or nil,
     identity = options.identity_id and { id = options.identity_id,
@@ -356,9 +379,20 @@ function M.run(options, positionals)
         require("lambda.aws").redact(why, settings and settings.credentials), attempt,
         options.retry_attempts, delay))
     end,
-  })
+  }
+  local flags = { payload = payload_flag, client_context = context_flag }
+  if options["repeat"] or options.duration then
+    fields.trace = nil
+    local status, problem, problem_field = require("cargo_lambda.load_run").run(options, client,
+      name, fields)
+    if problem then
+      return fail(status, in_flag_terms(problem, problem_field, flags))
+    end
+    return status
+  end
+  local result
+  result, message, kind, field = client:invoke(name, fields)
   if not result then
-    local flags = { payload = payload_flag, client_context = context_flag }
     return fail(cli.EXIT_USAGE, in_flag_terms(message, field, flags))
   end
   return report(options, client, result)
