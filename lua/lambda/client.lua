@@ -7,7 +7,9 @@
 --   if result.ok then print(result:json().answer) else print(result.error.message) end
 --
 -- Function, service and transport failures come back in the result (result.ok false,
--- result.error = {source = "function" | "service" | "transport", type, message, line}).
+-- result.error = {source = "function" | "service" | "transport", type, message, line}; a
+-- transport error's type is lambda.http's kind ("transport", "timeout", "tls") and its detail
+-- how the connection failed ("refused", "resolve")).
 -- Problems found before anything is sent (a bad value, a payload over the limit, no function
 -- in the project) are nil, message, kind ("input" or "not_found"), field. Misuse (a wrong type,
 -- an unknown field) raises, naming the field.
@@ -130,8 +132,8 @@ local function interpret(target, invocation, outcome, started)
   }, Result)
   local response = outcome.response
   if not response then
-    result.error = { source = "transport", type = outcome.kind, message = outcome.message,
-      line = outcome.message }
+    result.error = { source = "transport", type = outcome.kind, detail = outcome.detail,
+      message = outcome.message, line = outcome.message }
     return result
   end
   local headers = response.headers

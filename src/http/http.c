@@ -306,13 +306,21 @@ int http_push_outcome(lua_State *L, struct http_request *r) {
     if (!r->ok) {
         luaL_pushfail(L);
         lua_pushfstring(L, "%s: %s", r->call.url, r->result.message);
-        lua_pushstring(L, r->result.failure_kind);
+        /* The library's kinds (docs/scripting.md); how the connection failed is the detail. */
+        const char *kind = r->result.failure_kind;
+        if (strcmp(kind, "refused") == 0 || strcmp(kind, "resolve") == 0) {
+            lua_pushliteral(L, "transport");
+            lua_pushstring(L, kind);
+            return 4;
+        }
+        lua_pushstring(L, kind);
         return 3;
     }
     return push_response(L, &r->result, r->call.trace);
 }
 
-/* request(opts) -> response | nil, message, kind */
+/* request(opts) -> response | nil, message, kind ("transport", "timeout", "tls")[, detail
+ * ("refused", "resolve")] */
 static int http_request(lua_State *L) {
     luaL_checktype(L, OPTIONS, LUA_TTABLE);
     lua_settop(L, OPTIONS);

@@ -255,7 +255,7 @@ class FailureTests(unittest.TestCase):
             with self.subTest(host=url_host):
                 url = "http://%s:%d/x" % (url_host, unused_port(host))
                 out = failure(url=url)
-                self.assertEqual(out["kind"], "refused")
+                self.assertEqual((out["kind"], out["detail"]), ("transport", "refused"))
                 self.assertEqual(out["message"], url + ": connection refused")
 
     def test_timeout_within_the_time_set(self):
@@ -313,7 +313,7 @@ class FailureTests(unittest.TestCase):
     def test_unresolvable_host(self):
         url = "http://%s/" % UNRESOLVABLE
         out = failure(url=url, timeout=20)
-        self.assertEqual(out["kind"], "resolve")
+        self.assertEqual((out["kind"], out["detail"]), ("transport", "resolve"))
         self.assertTrue(out["message"].startswith(url + ": "), out)
 
     def test_unsupported_scheme(self):
@@ -343,7 +343,7 @@ class FailureTests(unittest.TestCase):
             out, _ = probe({"request": {"url": "http://%s/run" % UNRESOLVABLE, "timeout": 20}},
                            env={"http_proxy": proxy.url().rstrip("/"),
                                 "no_proxy": "example.com," + UNRESOLVABLE})
-            self.assertEqual(out.get("kind"), "resolve", out)
+            self.assertEqual((out.get("kind"), out.get("detail")), ("transport", "resolve"), out)
             self.assertEqual(proxy.requests, [])
 
 

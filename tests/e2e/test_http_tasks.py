@@ -122,9 +122,10 @@ class TaskTests(ScratchTestCase):
             {"url": "http://127.0.0.1:1/", "headers": {"X-A": "1\r\nX-B: 2"}},
         ]
         results = self.both_ways(requests)
-        self.assertEqual([r.get("kind") for r in results],
-                         ["refused", "refused", "timeout", "transport", "transport",
-                          "transport", "resolve", None, None])
+        self.assertEqual([(r.get("kind"), r.get("detail")) for r in results],
+                         [("transport", "refused"), ("transport", "refused"), ("timeout", None),
+                          ("transport", None), ("transport", None), ("transport", None),
+                          ("transport", "resolve"), (None, None), (None, None)])
         self.assertEqual(results[2]["message"], slow.url("/slow") + ": timed out after 0.3 s")
         self.assertIn("'timeout'", results[7]["raised"])
         self.assertIn("line break", results[8]["raised"])

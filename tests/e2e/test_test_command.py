@@ -67,7 +67,7 @@ describe("assertions", function()
       result{ok = true, body = '{"name":"Ada","age":37,"tags":["a"]}'})
   end)
   it("names the error of a failed invocation", function()
-    assert.invoked(result{ok = false, error = {source = "transport", type = "refused",
+    assert.invoked(result{ok = false, error = {source = "transport", type = "transport",
       line = "connection refused"}})
   end)
 end)

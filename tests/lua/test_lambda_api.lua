@@ -74,7 +74,7 @@ t.case("a transport error is a result: nothing listens there", function()
   t.eq(result.ok, false)
   t.eq(result.status, nil)
   t.eq(result.error.source, "transport")
-  t.eq(result.error.type, "refused")
+  t.eq({ result.error.type, result.error.detail }, { "transport", "refused" })
 end)
 
 t.case("input problems are nil, message, kind, field; nothing is sent", function()

@@ -315,7 +315,7 @@ local function report(options, client, result)
   print_log(result.log)
   local problem = result.error
   if problem and problem.source == "transport" then
-    if problem.type == "refused" and not options.remote then
+    if problem.detail == "refused" and not options.remote then
       return fail(cli.EXIT_TRANSPORT, string.format("%s: connection refused: is the emulator "
         .. "running? Start it with 'cargo lambda watch'", result.url))
     end

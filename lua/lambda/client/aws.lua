@@ -135,7 +135,7 @@ function Target:send(invocation)
     for _, pair in ipairs(signature.headers) do
       request_headers[#request_headers + 1] = pair
     end
-    local response, message, failure = http.request({
+    local response, message, failure, detail = http.request({
       method = "POST",
       url = target,
       headers = request_headers,
@@ -148,8 +148,9 @@ function Target:send(invocation)
     if not response then
       -- Only a refused connection proves nothing was sent; a timeout or a dropped connection
       -- may have run the function already.
-      if failure ~= "refused" or attempt >= self.retry_attempts then
-        return { message = message, kind = failure, url = target, attempts = attempt }
+      if detail ~= "refused" or attempt >= self.retry_attempts then
+        return { message = message, kind = failure, detail = detail, url = target,
+          attempts = attempt }
       end
       retry_why = message
     elseif is_retryable_status(response.status) and attempt < self.retry_attempts then

@@ -89,7 +89,7 @@ function Target:send(invocation)
         .. ',"cognitoIdentityPoolId":' .. json_string(invocation.identity.pool_id) .. "}",
     }
   end
-  local response, message, kind = http.request({
+  local response, message, kind, detail = http.request({
     method = "POST",
     url = target,
     headers = headers,
@@ -99,7 +99,7 @@ function Target:send(invocation)
     tls = self.tls,
     trace = invocation.trace,
   })
-  return { response = response, message = message, kind = kind, url = target }
+  return { response = response, message = message, kind = kind, detail = detail, url = target }
 end
 
 return M

@@ -5,10 +5,10 @@
 --   argument            call http.request(argument) as is, to test argument checking
 --   repeat              send the request this many times (default 1); the last result counts
 --   each                also list every result, in order, as "each": {status, body} or
---                       {message, kind}
+--                       {message, kind, detail}
 --   maps                report whether libcurl was loaded into the process ("libcurl_loaded")
 -- Prints one JSON object: {"ok": true, "response": {...}} on an HTTP answer,
--- {"ok": false, "message": ..., "kind": ...} on failure, {"raised": message} when
+-- {"ok": false, "message": ..., "kind": ..., "detail": ...} on failure, {"raised": message} when
 -- http.request raised an error.
 local http = require("lambda.http")
 
@@ -40,15 +40,15 @@ if argument == nil then
   end
 end
 
-local ok, response, message, kind
+local ok, response, message, kind, detail
 local each = {}
 for _ = 1, spec["repeat"] or 1 do
-  ok, response, message, kind = pcall(http.request, argument)
+  ok, response, message, kind, detail = pcall(http.request, argument)
   if not ok then
     break
   end
   each[#each + 1] = response and { status = response.status, body = response.body }
-    or { message = message, kind = kind }
+    or { message = message, kind = kind, detail = detail }
 end
 
 local out
@@ -62,7 +62,8 @@ elseif response then
   end
   out = { ok = true, response = response }
 else
-  out = { ok = false, response_type = type(response), message = message, kind = kind }
+  out = { ok = false, response_type = type(response), message = message, kind = kind,
+    detail = detail }
 end
 if spec.each then
   out.each = each

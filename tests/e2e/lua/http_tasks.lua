@@ -26,7 +26,8 @@
 -- Prints one JSON object: {"results": [...], "took": seconds for the requests,
 -- "loop_created": whether lambda.event's loop exists at the end, ...} with each result
 -- {"ok": true, "response": {...}} (a body over 1000 bytes given as body_length and
--- body_sha256), {"ok": false, "message": ..., "kind": ...} or {"raised": first line}.
+-- body_sha256), {"ok": false, "message": ..., "kind": ..., "detail": ...} or {"raised": first
+-- line}.
 local http = require("lambda.http")
 local time = require("lambda.time")
 local json = require("cjson")
@@ -79,12 +80,13 @@ for _, options in ipairs(requests) do
 end
 
 -- What request() returned (or raised), in a form JSON can carry.
-local function describe(ok, response, message, kind)
+local function describe(ok, response, message, kind, detail)
   if not ok then
     return { raised = tostring(response):match("^[^\n]*") }
   end
   if not response then
-    return { ok = false, response_type = type(response), message = message, kind = kind }
+    return { ok = false, response_type = type(response), message = message, kind = kind,
+      detail = detail }
   end
   if #response.body > 1000 then
     response.body_length = #response.body
