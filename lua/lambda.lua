@@ -11,6 +11,8 @@
 local M = {}
 
 M.version = require("lambda.build").version
+-- This program's path: what starts a Lua function (`{lambda.executable, "run", "f.lua"}`).
+M.executable = require("lambda.build").executable
 
 -- client{...} -> a target to invoke functions on (lambda.client)
 function M.client(options)

@@ -1,5 +1,7 @@
-/* The host: builds the Lua state, loads the embedded scripts and hands argv to lua/main.lua.
+/* The host: builds the Lua state, loads the embedded scripts and hands argv to lua/cargo_lambda/main.lua.
  * Everything a user sees is decided in Lua; this file only wires C to Lua. */
+#define _POSIX_C_SOURCE 200809L /* readlink */
+
 #include "host/host.h"
 
 #include <lauxlib.h>
@@ -7,7 +9,9 @@
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/fd_limit.h"
 #include "common/luax.h"
@@ -17,12 +21,19 @@
 /* Status for a failure inside our own scripts, distinct from the documented 0-3. */
 #define EXIT_INTERNAL 70
 
-/* lambda.build: facts about this binary, from the build (the one version string is CMake's
- * project version). */
+/* lambda.build: facts about this binary: its version (the one version string is CMake's
+ * project version) and its path, so that a script can start functions with the same binary
+ * (`cargo-lambda run handler.lua`). */
 static int luaopen_lambda_build(lua_State *L) {
-    lua_createtable(L, 0, 1);
+    lua_createtable(L, 0, 2);
     lua_pushliteral(L, CLC_VERSION);
     lua_setfield(L, -2, "version");
+    char path[PATH_MAX];
+    ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (length > 0) {
+        lua_pushlstring(L, path, (size_t)length);
+        lua_setfield(L, -2, "executable");
+    }
     return 1;
 }
 
