@@ -81,7 +81,7 @@ size_t hdr_text_length(const struct hdr *h) {
     if (h->total > 0) {
         size += 16;
         uint32_t next = 0;
-        for (uint32_t slot = hdr_first_slot(h); slot <= hdr_last_slot(h); slot++) {
+        for (uint32_t slot = hdr_first_slot(h), last = hdr_last_slot(h); slot <= last; slot++) {
             if (h->counts[slot]) {
                 size += varint_length(slot - next) + varint_length(h->counts[slot]);
                 next = slot + 1;
@@ -101,7 +101,7 @@ void hdr_encode(const struct hdr *h, char *text) {
         write_double(&w, h->min);
         write_double(&w, h->max);
         uint32_t next = 0;
-        for (uint32_t slot = hdr_first_slot(h); slot <= hdr_last_slot(h); slot++) {
+        for (uint32_t slot = hdr_first_slot(h), last = hdr_last_slot(h); slot <= last; slot++) {
             if (h->counts[slot]) {
                 write_varint(&w, slot - next);
                 write_varint(&w, h->counts[slot]);

@@ -61,7 +61,7 @@ bool hdr_merge(struct hdr *h, const struct hdr *other) {
         h->min = min;
     if (h->total == 0 || max > h->max)
         h->max = max;
-    for (uint32_t slot = hdr_first_slot(other); slot <= hdr_last_slot(other); slot++)
+    for (uint32_t slot = hdr_first_slot(other), last = hdr_last_slot(other); slot <= last; slot++)
         h->counts[slot] += other->counts[slot];
     h->total += other->total;
     h->clamped += other->clamped;
@@ -81,7 +81,8 @@ uint64_t hdr_rank(double percentile, uint64_t total) {
     double whole = floor(exact);
     /* A percentile such as 99.9 is a decimal no double holds: 99.9 / 100 * 1,000,000 comes
      * out as 999000.0000000001, which must stay rank 999,000 rather than take the next value.
-     * The three roundings (the decimal, the division, the product) stay within 4 ulp. */
+     * The three roundings (the decimal, the division, the product) move it by less than
+     * exact * 4 * DBL_EPSILON. (Past 2^50 values, a rank is only as exact as a double.) */
     double rank = exact - whole <= exact * 4 * DBL_EPSILON ? whole : whole + 1;
     if (rank < 1)
         return 1;
@@ -118,7 +119,7 @@ static double slot_middle(uint32_t slot) {
 /* The mean of the slots' middles, not yet kept within [min, max]. */
 static double middle_mean(const struct hdr *h) {
     double sum = 0;
-    for (uint32_t slot = hdr_first_slot(h); slot <= hdr_last_slot(h); slot++)
+    for (uint32_t slot = hdr_first_slot(h), last = hdr_last_slot(h); slot <= last; slot++)
         if (h->counts[slot])
             sum += (double)h->counts[slot] * slot_middle(slot);
     return sum / (double)h->total;
@@ -132,7 +133,7 @@ double hdr_mean(const struct hdr *h) {
 /* Around the middles' own mean, so that values sharing one slot deviate by 0. */
 double hdr_stddev(const struct hdr *h) {
     double mean = middle_mean(h), squares = 0;
-    for (uint32_t slot = hdr_first_slot(h); slot <= hdr_last_slot(h); slot++) {
+    for (uint32_t slot = hdr_first_slot(h), last = hdr_last_slot(h); slot <= last; slot++) {
         if (h->counts[slot]) {
             double deviation = slot_middle(slot) - mean;
             squares += (double)h->counts[slot] * deviation * deviation;

@@ -41,7 +41,9 @@
  * checks all of it (counts adding up, min and max in their buckets); anything else is
  * nil, "invalid histogram text: <why>", "input". A text that decodes encodes to itself.
  *
- * Cost of h:record(seconds): about 45 ns a call from Lua, 4 ns in C (bench/histogram.lua). */
+ * Cost of h:record(seconds), on the project's 2-core machine: 54-60 ns a call from Lua, of
+ * which a method call doing nothing (h:count()) takes 46-50 ns (bench/histogram.lua); the C
+ * function underneath, hdr_record, 2.6-2.8 ns. */
 #include <lauxlib.h>
 #include <stdint.h>
 
@@ -197,7 +199,7 @@ static int histogram_buckets(lua_State *L) {
     if (h->total == 0)
         return 1;
     lua_Integer n = 0;
-    for (uint32_t slot = hdr_first_slot(h); slot <= hdr_last_slot(h); slot++) {
+    for (uint32_t slot = hdr_first_slot(h), last = hdr_last_slot(h); slot <= last; slot++) {
         if (h->counts[slot] == 0)
             continue;
         lua_createtable(L, 2, 0);
