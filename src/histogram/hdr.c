@@ -84,7 +84,7 @@ uint64_t hdr_rank(double percentile, uint64_t total) {
      * The three roundings (the decimal, the division, the product) move it by less than
      * exact * 4 * DBL_EPSILON. (Past 2^50 values, a rank is only as exact as a double.) */
     double rank = exact - whole <= exact * 4 * DBL_EPSILON ? whole : whole + 1;
-    if (rank < 1)
+    if (!(rank >= 1)) /* NaN too: converting it would be undefined */
         return 1;
     if (rank >= (double)total)
         return total;
@@ -92,7 +92,7 @@ uint64_t hdr_rank(double percentile, uint64_t total) {
 }
 
 double hdr_percentile(const struct hdr *h, double percentile) {
-    if (percentile <= 0)
+    if (!(percentile > 0)) /* NaN too */
         return h->min;
     uint64_t rank = hdr_rank(percentile, h->total);
     uint32_t last = hdr_last_slot(h);

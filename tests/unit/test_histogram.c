@@ -114,6 +114,7 @@ static void test_rank(void) {
     CHECK(hdr_rank(99.9, 1000000) == 999000);
     CHECK(hdr_rank(99.99, 1000000) == 999900);
     CHECK(hdr_rank(0, 10) == 1 && hdr_rank(100, 10) == 10 && hdr_rank(50, 1) == 1);
+    CHECK(hdr_rank(NAN, 10) == 1 && hdr_rank(-5, 10) == 1 && hdr_rank(1e300, 10) == 10);
     CHECK(hdr_rank(50, HDR_MAX_TOTAL) >= UINT64_C(4611686018427387000));
 }
 
