@@ -29,7 +29,7 @@
  * It reports the highest value of the bucket holding that value, as HdrHistogram does, but
  * never above max() nor below min(): percentile(0) is min() and percentile(100) is max().
  * mean() and stddev() count each value as the middle of its bucket (the mean kept within
- * [min, max]), so they share the precision.
+ * [min, max]): each value is off by at most half a bucket.
  *
  * An empty histogram: count() and clamped() are 0; min, max, mean, stddev and percentile
  * return nil. Misuse raises: a value that is not a number (strings included), NaN, infinite
