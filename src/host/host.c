@@ -51,6 +51,7 @@ static const luaL_Reg preloaded_modules[] = {
     {"lambda.ini", luaopen_lambda_ini},
     {"lambda.xml", luaopen_lambda_xml},
     {"lambda.event", luaopen_lambda_event},
+    {"lambda.histogram", luaopen_lambda_histogram},
     {NULL, NULL},
 };
 
