@@ -40,6 +40,7 @@ static const luaL_Reg preloaded_modules[] = {
     {"lambda.ini", luaopen_lambda_ini},
     {"lambda.xml", luaopen_lambda_xml},
     {"lambda.event", luaopen_lambda_event},
+    {"lambda.eventstream", luaopen_lambda_eventstream},
     {NULL, NULL},
 };
 

@@ -16,5 +16,6 @@ int luaopen_lambda_sigv4(lua_State *L);  /* AWS Signature Version 4 */
 int luaopen_lambda_ini(lua_State *L);    /* the AWS shared config/credentials format */
 int luaopen_lambda_xml(lua_State *L);    /* XML documents (STS answers) on expat */
 int luaopen_lambda_event(lua_State *L);  /* event loop, timers, HTTP server, processes */
+int luaopen_lambda_eventstream(lua_State *L); /* AWS event streams: incremental decoder */
 
 #endif
