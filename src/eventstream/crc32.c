@@ -1,7 +1,7 @@
 /* CRC-32 (reflected polynomial 0xEDB88320) eight bytes at a time ("slicing by 8"): the
  * decoder checksums every byte of a stream, and the byte-at-a-time table lambda.crypto uses
- * runs at about a quarter of this speed. tables[k][b] is the CRC contribution of byte b followed by k
- * zero bytes, so eight table lookups fold in eight input bytes at once. */
+ * runs at about a quarter of this speed. tables[k][b] is the CRC contribution of byte b
+ * followed by k zero bytes, so eight table lookups fold in eight input bytes at once. */
 #include "eventstream/crc32.h"
 
 #include <stdbool.h>

@@ -134,12 +134,14 @@ static inline bool run_case(const struct stream_case *c, struct feeding f, bool 
     bool finished = eventstream_decoder_finish(&d);
     if (feed_failed && (finished || strcmp(d.error, feed_error) != 0))
         went_back = true;
-    if (!finished) { /* and still after the end */
+    if (!finished) { /* the same fault, and nothing taken, after the end too */
+        char final_error[sizeof d.error];
+        memcpy(final_error, d.error, sizeof d.error);
         const char *more = "x";
         size_t one = 1;
         struct eventstream_message m;
         if (eventstream_decoder_next(&d, &more, &one, &m) != EVENTSTREAM_ERROR || one != 1 ||
-            eventstream_decoder_finish(&d) || strcmp(d.error, feed_error[0] ? feed_error : d.error))
+            eventstream_decoder_finish(&d) || strcmp(d.error, final_error) != 0)
             went_back = true;
     }
 
