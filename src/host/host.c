@@ -52,6 +52,7 @@ static const luaL_Reg preloaded_modules[] = {
     {"lambda.xml", luaopen_lambda_xml},
     {"lambda.event", luaopen_lambda_event},
     {"lambda.histogram", luaopen_lambda_histogram},
+    {"lambda.eventstream", luaopen_lambda_eventstream},
     {NULL, NULL},
 };
 

@@ -17,5 +17,6 @@ int luaopen_lambda_ini(lua_State *L);    /* the AWS shared config/credentials fo
 int luaopen_lambda_xml(lua_State *L);    /* XML documents (STS answers) on expat */
 int luaopen_lambda_event(lua_State *L);  /* event loop, timers, HTTP server, processes */
 int luaopen_lambda_histogram(lua_State *L); /* latency histogram: percentiles, merge, text */
+int luaopen_lambda_eventstream(lua_State *L); /* AWS event streams: incremental decoder */
 
 #endif
