@@ -23,7 +23,8 @@ struct symbol {
     size_t offset; /* of its field in the table */
 };
 
-/* One library's outcome, decided by the first attempt. */
+/* One library's outcome, decided by the first attempt (the program has one thread, so the
+ * attempt needs no lock). */
 struct attempt {
     bool tried, loaded;
     char error[256];
