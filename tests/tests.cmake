@@ -8,7 +8,11 @@ set(TEST_ENV
     "CARGO_LAMBDA_BIN=$<TARGET_FILE:cargo-lambda>"
     "CARGO_LAMBDA_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
     "CARGO_LAMBDA_SHARED_DIR=${SHARED_DIR}"
-    "CARGO_LAMBDA_BUILD_DIR=${CMAKE_BINARY_DIR}")
+    "CARGO_LAMBDA_BUILD_DIR=${CMAKE_BINARY_DIR}"
+    # The libraries the binary loads on first use (test_openssl_loading.py breaks them).
+    "CLC_LIBCRYPTO_SONAME=${LIBCRYPTO_SONAME}"
+    "CLC_LIBSSL_SONAME=${LIBSSL_SONAME}"
+    "CLC_LIBEVENT_OPENSSL_SONAME=${LIBEVENT_OPENSSL_SONAME}")
 
 # Extra test programs (e.g. the toml-test decoder) are tests/tools/<x>.c.
 file(GLOB TEST_TOOLS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/tools/*.c)

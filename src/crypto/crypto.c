@@ -1,15 +1,17 @@
 /* lambda.crypto: the few primitives the Lua side needs from OpenSSL (digests for cache file
  * names, HMAC, base64 for headers such as X-Amz-Client-Context and X-Amz-Log-Result, random
- * bytes for jitter and session names). Signing requests is lambda.sigv4's job. */
+ * bytes for jitter and session names). Signing requests is lambda.sigv4's job.
+ *
+ * libcrypto is loaded by the first function that calls it (common/openssl.h), not when the
+ * module is required: the commands require it whether or not they use it. When it cannot be
+ * loaded, random_bytes answers nil, message as for its other failures; the functions that
+ * have no failure result raise that message, as they raise when OpenSSL fails. */
 #include <lauxlib.h>
 #include <limits.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "common/openssl.h"
 #include "host/modules.h"
 
 /* random_bytes serves jitter and identifiers; a larger request is a caller's mistake. */
@@ -19,6 +21,15 @@
 #define BASE64_CHUNK (3 * 1024 * 1024)
 
 static const char hex_digits[] = "0123456789abcdef";
+
+/* libcrypto's functions; raises "cannot load libcrypto: ..." when it cannot be loaded. */
+static const struct openssl_crypto *libcrypto(lua_State *L) {
+    const char *error;
+    const struct openssl_crypto *crypto = openssl_crypto(&error);
+    if (!crypto)
+        luaL_error(L, "%s", error);
+    return crypto;
+}
 
 static void push_hex(lua_State *L, const unsigned char *bytes, size_t length) {
     luaL_Buffer buffer;
@@ -30,25 +41,29 @@ static void push_hex(lua_State *L, const unsigned char *bytes, size_t length) {
     luaL_pushresultsize(&buffer, 2 * length);
 }
 
-static int push_digest_hex(lua_State *L, const EVP_MD *md) {
+static int push_digest_hex(lua_State *L, const struct openssl_crypto *crypto, const EVP_MD *md) {
     size_t length;
-    const char *data = luaL_checklstring(L, 1, &length);
+    const char *data = lua_tolstring(L, 1, &length);
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_length;
-    if (!EVP_Digest(data, length, digest, &digest_length, md, NULL))
-        return luaL_error(L, "%s digest failed in OpenSSL", EVP_MD_get0_name(md));
+    if (!crypto->EVP_Digest(data, length, digest, &digest_length, md, NULL))
+        return luaL_error(L, "%s digest failed in OpenSSL", crypto->EVP_MD_get0_name(md));
     push_hex(L, digest, digest_length);
     return 1;
 }
 
 /* sha256_hex(data) -> 64 lower-case hex digits */
 static int crypto_sha256_hex(lua_State *L) {
-    return push_digest_hex(L, EVP_sha256());
+    luaL_checkstring(L, 1);
+    const struct openssl_crypto *crypto = libcrypto(L);
+    return push_digest_hex(L, crypto, crypto->EVP_sha256());
 }
 
 /* sha1_hex(data) -> 40 lower-case hex digits */
 static int crypto_sha1_hex(lua_State *L) {
-    return push_digest_hex(L, EVP_sha1());
+    luaL_checkstring(L, 1);
+    const struct openssl_crypto *crypto = libcrypto(L);
+    return push_digest_hex(L, crypto, crypto->EVP_sha1());
 }
 
 /* hmac_sha256(key, data) -> the 32 raw bytes of the MAC */
@@ -57,14 +72,15 @@ static int crypto_hmac_sha256(lua_State *L) {
     const char *key = luaL_checklstring(L, 1, &key_length);
     const char *data = luaL_checklstring(L, 2, &data_length);
     luaL_argcheck(L, key_length <= INT_MAX, 1, "key too long");
+    const struct openssl_crypto *crypto = libcrypto(L);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_length;
     /* OpenSSL's HMAC interfaces read a NULL key as "keep the previous key"; an empty key must
      * be passed as a real (empty) buffer. */
     static const unsigned char empty_key[1] = {0};
     const void *key_bytes = key_length ? (const void *)key : (const void *)empty_key;
-    if (!HMAC(EVP_sha256(), key_bytes, (int)key_length, (const unsigned char *)data, data_length,
-              mac, &mac_length))
+    if (!crypto->HMAC(crypto->EVP_sha256(), key_bytes, (int)key_length, (const unsigned char *)data,
+                      data_length, mac, &mac_length))
         return luaL_error(L, "HMAC-SHA256 failed in OpenSSL");
     lua_pushlstring(L, (const char *)mac, mac_length);
     return 1;
@@ -74,13 +90,14 @@ static int crypto_hmac_sha256(lua_State *L) {
 static int crypto_base64_encode(lua_State *L) {
     size_t length;
     const unsigned char *data = (const unsigned char *)luaL_checklstring(L, 1, &length);
+    const struct openssl_crypto *crypto = libcrypto(L);
     luaL_Buffer buffer;
     luaL_buffinit(L, &buffer);
     while (length > 0) {
         size_t chunk = length < BASE64_CHUNK ? length : BASE64_CHUNK;
         /* + 1: EVP_EncodeBlock writes a terminating NUL that is not kept. */
         char *out = luaL_prepbuffsize(&buffer, 4 * ((chunk + 2) / 3) + 1);
-        int written = EVP_EncodeBlock((unsigned char *)out, data, (int)chunk);
+        int written = crypto->EVP_EncodeBlock((unsigned char *)out, data, (int)chunk);
         luaL_addsize(&buffer, (size_t)written);
         data += chunk;
         length -= chunk;
@@ -166,9 +183,16 @@ static int crypto_base64_decode(lua_State *L) {
 static int crypto_random_bytes(lua_State *L) {
     lua_Integer count = luaL_checkinteger(L, 1);
     luaL_argcheck(L, count >= 0 && count <= MAX_RANDOM_BYTES, 1, "must be between 0 and 65536");
+    const char *error;
+    const struct openssl_crypto *crypto = openssl_crypto(&error);
+    if (!crypto) {
+        luaL_pushfail(L);
+        lua_pushstring(L, error);
+        return 2;
+    }
     luaL_Buffer buffer;
     unsigned char *out = (unsigned char *)luaL_buffinitsize(L, &buffer, (size_t)count);
-    if (count > 0 && RAND_bytes(out, (int)count) != 1) {
+    if (count > 0 && crypto->RAND_bytes(out, (int)count) != 1) {
         luaL_pushfail(L);
         lua_pushliteral(L, "random_bytes: OpenSSL's random generator failed");
         return 2;
@@ -182,7 +206,8 @@ static int crypto_constant_time_equal(lua_State *L) {
     size_t a_length, b_length;
     const char *a = luaL_checklstring(L, 1, &a_length);
     const char *b = luaL_checklstring(L, 2, &b_length);
-    lua_pushboolean(L, a_length == b_length && CRYPTO_memcmp(a, b, a_length) == 0);
+    const struct openssl_crypto *crypto = libcrypto(L);
+    lua_pushboolean(L, a_length == b_length && crypto->CRYPTO_memcmp(a, b, a_length) == 0);
     return 1;
 }
 

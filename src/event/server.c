@@ -200,7 +200,7 @@ static void close_server(lua_State *L, struct http_server *server, int notify) {
     }
     while (server->conns)
         http_conn_server_closing(L, server->conns, notify);
-    SSL_CTX_free(server->tls);
+    http_tls_free(server->tls);
     server->tls = NULL;
     event_unref(L, &server->ref);
 }
@@ -348,7 +348,7 @@ static int server_close(lua_State *L) {
 static int server_gc(lua_State *L) {
     struct http_server *server = check_server(L);
     close_server(L, server, 0);
-    SSL_CTX_free(server->tls);
+    http_tls_free(server->tls);
     server->tls = NULL;
     return 0;
 }

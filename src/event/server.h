@@ -141,6 +141,8 @@ void http_conn_kill_now(lua_State *L, struct http_conn *conn);
 /* server_tls.c: loads cert and key into a new *context (freed by the caller, also on
  * failure); returns 0, or -1 with the message pushed. */
 int http_tls_load(lua_State *L, SSL_CTX **context, const char *cert, const char *key);
+/* Frees a context from http_tls_load (NULL: nothing to free). */
+void http_tls_free(SSL_CTX *context);
 /* A bufferevent accepting TLS on fd, or NULL (fd left open). */
 struct bufferevent *http_tls_accept(struct event_base *base, evutil_socket_t fd, SSL_CTX *tls);
 

@@ -1,12 +1,14 @@
 /* SHA-256, HMAC-SHA256 and SigV4 signing keys (see key.h). The OpenSSL contexts are
- * made once and reused: fetching an algorithm costs more than hashing a small request. */
+ * made once and reused: fetching an algorithm costs more than hashing a small request. They
+ * are made by the first signature, which loads libcrypto (common/openssl.h), not when the
+ * module is opened: a local invoke requires lambda.sigv4 and never signs. */
 #include "sigv4/key.h"
 
 #include <lauxlib.h>
 #include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <string.h>
+
+#include "common/openssl.h"
 
 #define HASHER_TYPE "lambda.sigv4.hasher"
 #define KEY_CACHE_SLOTS 4
@@ -22,6 +24,8 @@ struct cached_key {
 /* A key serves one secret, day, region and service: a process that signs many requests
  * derives it once, and a few slots cover a program that talks to STS and Lambda in turn. */
 struct sigv4_hasher {
+    const struct openssl_crypto *crypto; /* NULL until the first signature */
+    int ready;                           /* the objects below are made */
     EVP_MD *sha256;
     EVP_MD_CTX *digest;
     EVP_MAC_CTX *hmac;
@@ -31,35 +35,42 @@ struct sigv4_hasher {
 
 int sigv4_sha256(struct sigv4_hasher *hasher, const void *data, size_t length,
                  unsigned char out[SIGV4_HASH_LENGTH]) {
-    return EVP_DigestInit_ex2(hasher->digest, hasher->sha256, NULL) &&
-           EVP_DigestUpdate(hasher->digest, data, length) &&
-           EVP_DigestFinal_ex(hasher->digest, out, NULL);
+    const struct openssl_crypto *crypto = hasher->crypto;
+    return crypto->EVP_DigestInit_ex2(hasher->digest, hasher->sha256, NULL) &&
+           crypto->EVP_DigestUpdate(hasher->digest, data, length) &&
+           crypto->EVP_DigestFinal_ex(hasher->digest, out, NULL);
 }
 
 int sigv4_hmac(struct sigv4_hasher *hasher, const void *key, size_t key_length, const void *data,
                size_t length, unsigned char out[SIGV4_HASH_LENGTH]) {
+    const struct openssl_crypto *crypto = hasher->crypto;
     size_t written;
-    return EVP_MAC_init(hasher->hmac, key, key_length, NULL) &&
-           EVP_MAC_update(hasher->hmac, data, length) &&
-           EVP_MAC_final(hasher->hmac, out, &written, SIGV4_HASH_LENGTH);
+    return crypto->EVP_MAC_init(hasher->hmac, key, key_length, NULL) &&
+           crypto->EVP_MAC_update(hasher->hmac, data, length) &&
+           crypto->EVP_MAC_final(hasher->hmac, out, &written, SIGV4_HASH_LENGTH);
+}
+
+void sigv4_cleanse(struct sigv4_hasher *hasher, void *data, size_t length) {
+    hasher->crypto->OPENSSL_cleanse(data, length);
 }
 
 static int add_to_fingerprint(struct sigv4_hasher *hasher, const char *text, size_t length) {
     unsigned char prefix[8];
     for (int i = 0; i < 8; i++) /* length-prefixed, so that no two tuples run together */
         prefix[i] = (unsigned char)((unsigned long long)length >> (8 * i));
-    return EVP_DigestUpdate(hasher->digest, prefix, sizeof prefix) &&
-           EVP_DigestUpdate(hasher->digest, text, length);
+    return hasher->crypto->EVP_DigestUpdate(hasher->digest, prefix, sizeof prefix) &&
+           hasher->crypto->EVP_DigestUpdate(hasher->digest, text, length);
 }
 
 static int fingerprint_of(struct sigv4_hasher *hasher, const struct sigv4_scope *scope,
                           unsigned char fingerprint[SIGV4_HASH_LENGTH]) {
-    return EVP_DigestInit_ex2(hasher->digest, hasher->sha256, NULL) &&
+    const struct openssl_crypto *crypto = hasher->crypto;
+    return crypto->EVP_DigestInit_ex2(hasher->digest, hasher->sha256, NULL) &&
            add_to_fingerprint(hasher, scope->secret, scope->secret_length) &&
            add_to_fingerprint(hasher, scope->date, 8) &&
            add_to_fingerprint(hasher, scope->region, scope->region_length) &&
            add_to_fingerprint(hasher, scope->service, scope->service_length) &&
-           EVP_DigestFinal_ex(hasher->digest, fingerprint, NULL);
+           crypto->EVP_DigestFinal_ex(hasher->digest, fingerprint, NULL);
 }
 
 /* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request") */
@@ -71,8 +82,8 @@ int sigv4_signing_key(struct sigv4_hasher *hasher, const struct sigv4_scope *sco
         return 0;
     for (int i = 0; i < KEY_CACHE_SLOTS; i++) {
         struct cached_key *slot = &hasher->cache[i];
-        if (slot->filled &&
-            CRYPTO_memcmp(slot->fingerprint, fingerprint, sizeof fingerprint) == 0) {
+        if (slot->filled && hasher->crypto->CRYPTO_memcmp(slot->fingerprint, fingerprint,
+                                                          sizeof fingerprint) == 0) {
             memcpy(key, slot->key, SIGV4_HASH_LENGTH);
             return 1;
         }
@@ -85,7 +96,7 @@ int sigv4_signing_key(struct sigv4_hasher *hasher, const struct sigv4_scope *sco
         sigv4_hmac(hasher, key, SIGV4_HASH_LENGTH, scope->region, scope->region_length, key) &&
         sigv4_hmac(hasher, key, SIGV4_HASH_LENGTH, scope->service, scope->service_length, key) &&
         sigv4_hmac(hasher, key, SIGV4_HASH_LENGTH, "aws4_request", 12, key);
-    OPENSSL_cleanse(secret, sizeof secret);
+    sigv4_cleanse(hasher, secret, sizeof secret);
     if (!ok)
         return 0;
     struct cached_key *slot = &hasher->cache[hasher->next_slot];
@@ -98,10 +109,13 @@ int sigv4_signing_key(struct sigv4_hasher *hasher, const struct sigv4_scope *sco
 
 static int release_hasher(lua_State *L) {
     struct sigv4_hasher *hasher = luaL_checkudata(L, 1, HASHER_TYPE);
-    EVP_MAC_CTX_free(hasher->hmac);
-    EVP_MD_CTX_free(hasher->digest);
-    EVP_MD_free(hasher->sha256);
-    OPENSSL_cleanse(hasher, sizeof *hasher); /* the cached keys */
+    const struct openssl_crypto *crypto = hasher->crypto;
+    if (!crypto)
+        return 0; /* never signed: nothing made, no key cached */
+    crypto->EVP_MAC_CTX_free(hasher->hmac);
+    crypto->EVP_MD_CTX_free(hasher->digest);
+    crypto->EVP_MD_free(hasher->sha256);
+    crypto->OPENSSL_cleanse(hasher, sizeof *hasher); /* the cached keys */
     return 0;
 }
 
@@ -113,15 +127,31 @@ struct sigv4_hasher *sigv4_push_hasher(lua_State *L) {
         lua_setfield(L, -2, "__gc");
     }
     lua_setmetatable(L, -2);
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    hasher->hmac = mac ? EVP_MAC_CTX_new(mac) : NULL;
-    EVP_MAC_free(mac); /* the context holds its own reference */
-    hasher->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    hasher->digest = EVP_MD_CTX_new();
-    OSSL_PARAM digest[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-                           OSSL_PARAM_construct_end()};
-    if (!hasher->hmac || !hasher->sha256 || !hasher->digest ||
-        !EVP_MAC_CTX_set_params(hasher->hmac, digest))
-        luaL_error(L, "lambda.sigv4: OpenSSL offers no SHA-256 or HMAC");
     return hasher;
+}
+
+const char *sigv4_hasher_ready(lua_State *L, struct sigv4_hasher *hasher) {
+    if (hasher->ready)
+        return NULL;
+    const char *error;
+    const struct openssl_crypto *crypto = hasher->crypto = openssl_crypto(&error);
+    if (!crypto)
+        return error;
+    /* Objects made by an earlier attempt that failed halfway are freed first. */
+    crypto->EVP_MAC_CTX_free(hasher->hmac);
+    crypto->EVP_MD_CTX_free(hasher->digest);
+    crypto->EVP_MD_free(hasher->sha256);
+    EVP_MAC *mac = crypto->EVP_MAC_fetch(NULL, "HMAC", NULL);
+    hasher->hmac = mac ? crypto->EVP_MAC_CTX_new(mac) : NULL;
+    crypto->EVP_MAC_free(mac); /* the context holds its own reference */
+    hasher->sha256 = crypto->EVP_MD_fetch(NULL, "SHA256", NULL);
+    hasher->digest = crypto->EVP_MD_CTX_new();
+    OSSL_PARAM digest[] = {
+        crypto->OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+        crypto->OSSL_PARAM_construct_end()};
+    if (!hasher->hmac || !hasher->sha256 || !hasher->digest ||
+        !crypto->EVP_MAC_CTX_set_params(hasher->hmac, digest))
+        luaL_error(L, "lambda.sigv4: OpenSSL offers no SHA-256 or HMAC");
+    hasher->ready = 1;
+    return NULL;
 }

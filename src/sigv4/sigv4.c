@@ -4,11 +4,11 @@
  * canonical.c and headers.c, the hashing from key.c.
  *
  * Malformed options are the calling program's mistake and raise an error naming the field; a
- * URL that cannot be parsed is answered with nil, message. No message quotes the secret key. */
+ * URL that cannot be parsed, and libcrypto that cannot be loaded (on the first signature), are
+ * answered with nil, message. No message quotes the secret key. */
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
 
 #include <lauxlib.h>
-#include <openssl/crypto.h>
 #include <string.h>
 #include <time.h>
 
@@ -36,6 +36,8 @@ struct request {
     struct url parts;
     char amz_date[AMZ_DATE_LENGTH + 1];
     char payload_hash[HEX_LENGTH + 1]; /* or UNSIGNED-PAYLOAD */
+    const char *body;                  /* to hash into payload_hash, or NULL */
+    size_t body_length;
     int normalize, content_sha256_header, omit_session_token;
     lua_Integer expires;
     int headers;        /* stack index of opts.headers, 0 when absent */
@@ -149,8 +151,9 @@ static void read_time(lua_State *L, struct request *r) {
     lua_pop(L, 1);
 }
 
-/* opts.body or opts.payload_hash: the last line of the canonical request. */
-static void read_payload(lua_State *L, struct sigv4_hasher *hasher, struct request *r) {
+/* opts.body or opts.payload_hash: the last line of the canonical request. A body is hashed
+ * later, by hash_body, once the options are known to be right and libcrypto is loaded. */
+static void read_payload(lua_State *L, struct request *r) {
     int body_type = lua_getfield(L, 1, "body");
     int hash_type = lua_getfield(L, 1, "payload_hash");
     if (body_type != LUA_TNIL && hash_type != LUA_TNIL)
@@ -168,15 +171,18 @@ static void read_payload(lua_State *L, struct sigv4_hasher *hasher, struct reque
         lua_pop(L, 1); /* the body, or nil, is on top now */
         if (body_type != LUA_TNIL && body_type != LUA_TSTRING)
             bad_field(L, "body", "a string");
-        size_t length = 0;
-        const char *body = body_type == LUA_TNIL ? "" : lua_tolstring(L, -1, &length);
-        unsigned char digest[SIGV4_HASH_LENGTH];
-        if (!sigv4_sha256(hasher, body, length, digest))
-            openssl_failed(L);
-        to_hex(digest, SIGV4_HASH_LENGTH, r->payload_hash);
+        /* The body stays referenced by the options table, argument 1. */
+        r->body = body_type == LUA_TNIL ? "" : lua_tolstring(L, -1, &r->body_length);
         lua_pushnil(L); /* keeps the count for the pop below */
     }
     lua_pop(L, 2);
+}
+
+static void hash_body(lua_State *L, struct sigv4_hasher *hasher, struct request *r) {
+    unsigned char digest[SIGV4_HASH_LENGTH];
+    if (!sigv4_sha256(hasher, r->body, r->body_length, digest))
+        openssl_failed(L);
+    to_hex(digest, SIGV4_HASH_LENGTH, r->payload_hash);
 }
 
 static void read_credentials(lua_State *L, struct request *r) {
@@ -198,7 +204,7 @@ static void read_credentials(lua_State *L, struct request *r) {
 }
 
 /* Reads every option, leaving the strings it points to on the stack. */
-static void read_options(lua_State *L, struct sigv4_hasher *hasher, struct request *r) {
+static void read_options(lua_State *L, struct request *r) {
     r->method = string_field(L, 1, "method", "method", &r->method_length, 1);
     if (!ascii_is_token(r->method, r->method_length))
         bad_field(L, "method", "an HTTP method");
@@ -211,7 +217,7 @@ static void read_options(lua_State *L, struct sigv4_hasher *hasher, struct reque
         bad_field(L, "region", "a non-empty string without '/', ',' or spaces");
     read_credentials(L, r);
     read_time(L, r);
-    read_payload(L, hasher, r);
+    read_payload(L, r);
     r->normalize = boolean_field(L, "normalize_path", 1);
     r->omit_session_token = boolean_field(L, "omit_session_token", 0);
     r->content_sha256_header = boolean_field(L, "content_sha256_header", 0);
@@ -381,7 +387,7 @@ static void sign_canonical_request(lua_State *L, struct sigv4_hasher *hasher,
                                 r->secret_length, r->region_length, r->service_length};
     int ok = sigv4_signing_key(hasher, &scope, key) &&
              sigv4_hmac(hasher, key, sizeof key, string_to_sign, strlen(string_to_sign), digest);
-    OPENSSL_cleanse(key, sizeof key);
+    sigv4_cleanse(hasher, key, sizeof key);
     if (!ok)
         openssl_failed(L);
     to_hex(digest, SIGV4_HASH_LENGTH, s->hex);
@@ -395,7 +401,15 @@ static int sign_request(lua_State *L, int presign) {
     struct request r;
     memset(&r, 0, sizeof r);
     r.presign = presign;
-    read_options(L, hasher, &r);
+    read_options(L, &r);
+    const char *unavailable = sigv4_hasher_ready(L, hasher);
+    if (unavailable) {
+        luaL_pushfail(L);
+        lua_pushstring(L, unavailable);
+        return 2;
+    }
+    if (r.body)
+        hash_body(L, hasher, &r);
     const char *problem = url_parse(r.url, r.url_length, &r.parts);
     if (problem) {
         luaL_pushfail(L);
@@ -476,7 +490,8 @@ int luaopen_lambda_sigv4(lua_State *L) {
         {"canonical_query", sigv4_canonical_query},
         {NULL, NULL},
     };
-    /* These share one hasher: its OpenSSL objects and its cache of signing keys. */
+    /* These share one hasher: its OpenSSL objects and its cache of signing keys. It loads
+     * libcrypto on the first signature, not here. */
     static const luaL_Reg signing_functions[] = {
         {"sign", sigv4_sign},
         {"presign", sigv4_presign},

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# How close a local `cargo-lambda invoke` comes to the floor: one hyperfine run, against the same
+# local server, of /bin/true (starting a process), bench/floor_client.c (the same request on a
+# plain socket, libc only), `cargo-lambda --version` (starting the binary and its Lua state),
+# the local invoke and curl; then the medians, invoke/floor, and peak RSS (GNU time).
+# Prints numbers; asserts nothing.
+# Usage: bench/startup.sh [build dir]   (needs hyperfine, curl, python3, /usr/bin/time)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+bin=$build/cargo-lambda
+floor=$build/floor_client
+for program in "$bin" "$floor"; do
+  [ -x "$program" ] || { echo "build first: $program not found" >&2; exit 2; }
+done
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 fixtures/stand_in_emulator.py --host 127.0.0.1 --port "$port" 2>/dev/null &
+server=$!
+results=$(mktemp)
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -f "$results"' EXIT
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break || sleep 0.1; done
+
+payload='{"command":"bench","n":[1,2,3]}'
+floor_cmd="$floor 127.0.0.1 $port bench '$payload'"
+version_cmd="$bin --version"
+invoke_cmd="$bin invoke --invoke-address 127.0.0.1 -P $port -A '$payload' bench"
+curl_cmd="curl -sS -X POST --data-binary '$payload' -H 'Content-Type:' http://127.0.0.1:$port/2015-03-31/functions/bench/invocations"
+# The floor must send what invoke sends and get the same answer, or the comparison is void.
+[ "$(eval "$floor_cmd")" = "$(eval "$invoke_cmd")" ] ||
+  { echo "floor_client and invoke disagree" >&2; exit 1; }
+
+hyperfine -N --warmup 20 --min-runs 300 --export-json "$results" \
+  -n true /bin/true -n floor "$floor_cmd" -n version "$version_cmd" -n invoke "$invoke_cmd" \
+  -n curl "$curl_cmd" >/dev/null
+python3 - "$results" <<'PY'
+import json, sys
+results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+for name in ("true", "floor", "version", "invoke", "curl"):
+    r = results[name]
+    print("%-8s median %6.2f ms  (mean %.2f ± %.2f)" % (
+        name, r["median"] * 1e3, r["mean"] * 1e3, r["stddev"] * 1e3))
+print("invoke/floor %.2fx (target <= 1.6x), invoke - floor %.2f ms" % (
+    results["invoke"]["median"] / results["floor"]["median"],
+    (results["invoke"]["median"] - results["floor"]["median"]) * 1e3))
+PY
+peak() { /usr/bin/time -f %M sh -c "exec $1 >/dev/null" 2>&1 | tail -n 1; }
+echo "peak RSS: invoke $(peak "$invoke_cmd") KB (target < 5120 KB), floor $(peak "$floor_cmd") KB," \
+  "version $(peak "$version_cmd") KB"

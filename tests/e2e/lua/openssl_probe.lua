@@ -1,0 +1,61 @@
+-- Which of OpenSSL's libraries the process has mapped after one action:
+-- `cargo-lambda run openssl_probe.lua ACTION [CERT KEY]`, ACTION being
+--   require   require lambda.crypto, lambda.sigv4 and lambda.event, and call none of them
+--   digest    crypto.sha256_hex("abc")
+--   random    crypto.random_bytes(8)
+--   sign      sigv4.sign a GET request
+--   https     event.http_server with tls = {cert = CERT, key = KEY}, then close it
+-- Prints one JSON object: {"result": <text or true>, "error": <message>} as the call returned
+-- (or {"raised": <message>}), and "libcrypto", "libssl", "libevent_openssl": whether
+-- /proc/self/maps shows the library.
+local json = require("cjson")
+local crypto = require("lambda.crypto")
+local sigv4 = require("lambda.sigv4")
+local event = require("lambda.event")
+
+local action, cert, key = ...
+local actions = {
+  require = function()
+    return true
+  end,
+  digest = function()
+    return crypto.sha256_hex("abc")
+  end,
+  random = function()
+    local bytes, message = crypto.random_bytes(8)
+    return bytes and #bytes, message
+  end,
+  sign = function()
+    local signed, message = sigv4.sign({
+      method = "GET", url = "https://lambda.us-east-1.amazonaws.com/", service = "lambda",
+      region = "us-east-1", time = 1440938160,
+      credentials = { access_key_id = "AKIDEXAMPLE", secret_access_key = "secret" },
+    })
+    return signed and signed.signature, message
+  end,
+  https = function()
+    local server, message = event.http_server({
+      address = "127.0.0.1", port = 0, handler = function() end,
+      tls = { cert = cert, key = key },
+    })
+    if server then
+      server:close()
+    end
+    return server and true, message
+  end,
+}
+
+local out = {}
+local ok, result, message = pcall(assert(actions[action], "unknown action"))
+if ok then
+  out.result, out.error = result, message
+else
+  out.raised = result
+end
+local maps = assert(io.open("/proc/self/maps"))
+local mapped = maps:read("a")
+maps:close()
+for _, library in ipairs({ "libcrypto", "libssl", "libevent_openssl" }) do
+  out[library] = mapped:find(library, 1, true) ~= nil
+end
+io.write(json.encode(out), "\n")

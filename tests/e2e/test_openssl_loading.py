@@ -1,0 +1,166 @@
+"""OpenSSL is loaded on first use (src/common/openssl.c): the binary does not link libcrypto,
+libssl or libevent_openssl, a local invoke never maps them, and the first digest, signature or
+https server loads what it needs. When a library cannot be loaded, the call that needed it says
+so in one line ("cannot load libcrypto: ...") and everything else still works."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import unittest
+
+from certs import make_certs
+from harness import BIN, ScratchTestCase
+from testserver import TestServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROBE = os.path.join(HERE, "lua", "openssl_probe.lua")
+OPENSSL_LIBRARIES = ("libcrypto", "libssl", "libevent_openssl")
+# The names the binary loads, from the build (tests/tests.cmake).
+SONAMES = {
+    "libcrypto": os.environ.get("CLC_LIBCRYPTO_SONAME"),
+    "libssl": os.environ.get("CLC_LIBSSL_SONAME"),
+    "libevent_openssl": os.environ.get("CLC_LIBEVENT_OPENSSL_SONAME"),
+}
+
+
+def mapped_libraries(maps):
+    return {name for name in OPENSSL_LIBRARIES + ("libcurl",) if name in maps}
+
+
+class LinkTests(unittest.TestCase):
+    def test_the_binary_links_none_of_them(self):
+        if not shutil.which("ldd"):
+            self.skipTest("ldd is not installed")
+        listed = subprocess.run(["ldd", BIN], capture_output=True, text=True, check=True).stdout
+        self.assertIn("libevent_core", listed)  # ldd did list the libraries
+        for name in OPENSSL_LIBRARIES:
+            self.assertNotIn(name, listed)
+
+
+class LocalInvokeTests(ScratchTestCase):
+    def test_a_local_invoke_maps_none_of_them(self):
+        """The server reads the invoke's /proc/PID/maps while the invoke waits for its answer,
+        after everything it does before sending has been done."""
+        started = threading.Event()
+        process = {}
+        seen = {}
+
+        def gate(request):
+            if started.wait(10):
+                with open("/proc/%d/maps" % process["pid"]) as maps:
+                    seen["maps"] = maps.read()
+            return 200, {}, b'{"ok":true}'
+
+        with TestServer() as server:
+            server.set_gate(gate)
+            invoke = subprocess.Popen(
+                [BIN, "invoke", "--invoke-address", "127.0.0.1", "-P", str(server.port),
+                 "-A", '{"n": 1}', "f"],
+                env=self.env(), cwd=self.scratch, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            process["pid"] = invoke.pid
+            started.set()
+            stdout, stderr = invoke.communicate(timeout=60)
+        self.assertEqual(invoke.returncode, 0, stderr)
+        self.assertEqual(stdout, b'{"ok":true}\n')
+        self.assertIn("liblua", seen["maps"])  # the maps of the right process
+        self.assertEqual(mapped_libraries(seen["maps"]), set())
+
+
+class ProbeTestCase(ScratchTestCase):
+    def probe(self, *args, env=None):
+        result = self.cli("run", PROBE, *args, env=env)
+        self.assertExit(result, 0)
+        return json.loads(result.stdout)
+
+    def loaded(self, out):
+        return {name for name in OPENSSL_LIBRARIES if out[name]}
+
+
+class FirstUseTests(ProbeTestCase):
+    def test_requiring_the_modules_loads_nothing(self):
+        out = self.probe("require")
+        self.assertEqual(out["result"], True)
+        self.assertEqual(self.loaded(out), set())
+
+    def test_a_digest_loads_libcrypto_only(self):
+        out = self.probe("digest")
+        self.assertEqual(out["result"],
+                         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        self.assertEqual(self.loaded(out), {"libcrypto"})
+
+    def test_random_bytes_load_libcrypto_only(self):
+        out = self.probe("random")
+        self.assertEqual(out["result"], 8)
+        self.assertEqual(self.loaded(out), {"libcrypto"})
+
+    def test_a_signature_loads_libcrypto_only(self):
+        out = self.probe("sign")
+        self.assertRegex(out["result"], "^[0-9a-f]{64}$")
+        self.assertEqual(self.loaded(out), {"libcrypto"})
+
+    def test_an_https_server_loads_libssl_and_libevent_openssl(self):
+        certs = make_certs(self.scratch)
+        out = self.probe("https", certs["server_cert"], certs["server_key"])
+        self.assertEqual(out.get("result"), True, out)
+        self.assertEqual(self.loaded(out), set(OPENSSL_LIBRARIES))
+
+
+class MissingLibraryTests(ProbeTestCase):
+    """A library that cannot be loaded: a file that is not one, found first through
+    LD_LIBRARY_PATH under the name the binary loads."""
+
+    def env_without(self, *names):
+        for name in names:
+            if not SONAMES[name]:
+                self.skipTest("CLC_*_SONAME is not set (run through ctest)")
+        directory = os.path.join(self.scratch, "broken-libraries")
+        os.makedirs(directory, exist_ok=True)
+        for name in names:
+            with open(os.path.join(directory, SONAMES[name]), "w") as broken:
+                broken.write("not a library\n")
+        return self.env(LD_LIBRARY_PATH=directory)
+
+    def assertCannotLoad(self, message, name):
+        self.assertRegex(message, "^cannot load %s: .*%s" % (name, re.escape(SONAMES[name])))
+        self.assertNotIn("\n", message)
+
+    def test_without_libcrypto_calls_that_need_it_say_so(self):
+        env = self.env_without("libcrypto")
+        out = self.probe("random", env=env)
+        self.assertIsNone(out.get("result"))
+        self.assertCannotLoad(out["error"], "libcrypto")
+        out = self.probe("sign", env=env)
+        self.assertIsNone(out.get("result"))
+        self.assertCannotLoad(out["error"], "libcrypto")
+        # A digest has no failure result: it raises, as when OpenSSL fails.
+        out = self.probe("digest", env=env)
+        self.assertIn("cannot load libcrypto: ", out["raised"])
+        self.assertEqual(self.loaded(self.probe("require", env=env)), set())
+
+    def test_without_libssl_or_libevent_openssl_an_https_server_says_so(self):
+        certs = make_certs(self.scratch)
+        for name in ("libssl", "libevent_openssl"):
+            with self.subTest(name):
+                out = self.probe("https", certs["server_cert"], certs["server_key"],
+                                 env=self.env_without(name))
+                self.assertIsNone(out.get("result"))
+                self.assertCannotLoad(out["error"], name)
+                shutil.rmtree(os.path.join(self.scratch, "broken-libraries"))
+
+    def test_a_local_invoke_works_without_any_of_them(self):
+        env = self.env_without(*OPENSSL_LIBRARIES)
+        with TestServer() as server:
+            server.respond(200, body=b'{"ok":true}')
+            result = self.cli("invoke", "--invoke-address", "127.0.0.1", "-P", str(server.port),
+                              "-A", "{}", "f", env=env)
+        self.assertExit(result, 0)
+        self.assertEqual(result.stdout, b'{"ok":true}\n')
+
+
+if __name__ == "__main__":
+    unittest.main()
