@@ -66,12 +66,7 @@ end
 -- The summary as JSON (docs/load.md lists the keys): the histogram as its encoded text.
 function M.json(summary)
   local json = require("lambda.json")
-  local copy = {}
-  for key, value in pairs(summary) do
-    copy[key] = value
-  end
-  copy.histogram = summary.histogram:encode()
-  return json.pretty(json.encode(copy))
+  return json.pretty(json.encode(require("lambda.load").encode(summary)))
 end
 
 -- nil, or the line saying which threshold the run crossed.

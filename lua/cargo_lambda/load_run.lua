@@ -7,8 +7,8 @@ local cli = require("cargo_lambda.cli")
 
 local M = {}
 
--- What a load worker needs to reach the target (never credentials: a worker on AWS uses its
--- own execution role).
+-- The lambda.client fields by which load workers reach the target (never credentials: a
+-- worker on AWS uses its own execution role).
 local function target_of(options)
   if options.remote then
     return { remote = true, region = options.region, endpoint_url = options.endpoint_url,
@@ -21,6 +21,8 @@ local function target_of(options)
   return { address = options.invoke_address, port = options.invoke_port, tls = tls }
 end
 
+-- Where the workers are invoked: where the target is, unless --worker-address/--worker-port
+-- (local) or --worker-region (remote) say otherwise.
 local function worker_client(options, target_client)
   local lambda = require("lambda")
   if options.remote then
@@ -31,61 +33,6 @@ local function worker_client(options, target_client)
   end
   return lambda.client({ address = options.worker_address or options.invoke_address,
     port = options.worker_port or options.invoke_port, tls = false })
-end
-
--- The run spread over W workers: each runs the same loop on its share (repeat: N split as
--- evenly as it goes; duration: all of it; rate: split), the summaries merge into one.
-local function run_on_workers(options, client, name, fields)
-  local lambda = require("lambda")
-  local workers = options.workers
-  local workers_client, message = worker_client(options, client)
-  if not workers_client then
-    return nil, message
-  end
-  local requests = {}
-  local total = options["repeat"]
-  for i = 1, workers do
-    local job = {
-      target = target_of(options),
-      name = name,
-      fields = { payload = fields.payload, qualifier = fields.qualifier,
-        invocation_type = fields.invocation_type, log_type = fields.log_type,
-        client_context = fields.client_context },
-      concurrency = options.concurrency or 1,
-      rate = options.rate and options.rate / workers or nil,
-      duration = options.duration,
-    }
-    if total then
-      job["repeat"] = total // workers + (i <= total % workers and 1 or 0)
-    end
-    if not total or job["repeat"] > 0 then
-      requests[#requests + 1] = { name = options.worker_function, payload = job,
-        timeout = options.duration and options.duration + 120 or nil }
-    end
-  end
-  local results, problem = workers_client:invoke_all(requests, { concurrency = #requests })
-  if not results then
-    return nil, problem
-  end
-  local parts = {}
-  for i, result in ipairs(results) do
-    if not result.ok then
-      return nil, string.format("load worker %d (%s) failed: %s", i, options.worker_function,
-        result.error.line)
-    end
-    local part, decode_problem = result:json()
-    if type(part) ~= "table" or type(part.histogram) ~= "string" then
-      return nil, string.format("load worker %d answered something that is not a load summary%s",
-        i, decode_problem and (": " .. decode_problem) or "")
-    end
-    local histogram, histogram_problem = lambda.histogram.decode(part.histogram)
-    if not histogram then
-      return nil, string.format("load worker %d: %s", i, histogram_problem)
-    end
-    part.histogram = histogram
-    parts[#parts + 1] = part
-  end
-  return require("lambda.load").merge(parts)
 end
 
 -- Returns the exit status, or status, message, field for a problem found before the run.
@@ -110,23 +57,27 @@ function M.run(options, client, name, fields)
   if require("lambda.fs").isatty("stderr") and not options.workers then
     show, clear = report.progress(options["repeat"])
   end
-  local summary, message, kind, field
-  if options.workers then
-    summary, message = run_on_workers(options, client, name, fields)
-    kind = "service"
-  else
-    local settings = {
-      client = client, name = name, concurrency = options.concurrency or 1, rate = options.rate,
-      duration = options.duration, should_stop = function()
-        return interrupted
-      end, on_progress = show,
-    }
-    settings["repeat"] = options["repeat"]
-    for key, value in pairs(fields) do
-      settings[key] = value
-    end
-    summary, message, kind, field = lambda.load(settings)
+  local settings = {
+    client = client, name = name, concurrency = options.concurrency or 1, rate = options.rate,
+    duration = options.duration, should_stop = function()
+      return interrupted
+    end, on_progress = show,
+  }
+  settings["repeat"] = options["repeat"]
+  for key, value in pairs(fields) do
+    settings[key] = value
   end
+  if options.workers then
+    local workers, message, kind = worker_client(options, client)
+    if not workers then
+      return (kind == "input" or kind == "not_found") and cli.EXIT_USAGE or cli.EXIT_TRANSPORT,
+        message
+    end
+    settings.workers = { count = options.workers, name = options.worker_function,
+      client = workers, target = target_of(options) }
+    settings.client = nil
+  end
+  local summary, message, kind, field = lambda.load(settings)
   on_interrupt:cancel()
   if clear then
     clear()

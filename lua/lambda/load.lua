@@ -17,6 +17,14 @@
 --                                    (no coordinated omission); nil: back to back
 --   ["repeat"] = N | duration = s    how many invocations, or for how long (invocations in
 --                                    flight at the end are awaited and counted)
+--   workers = {count = W, name = "load-worker", client = c, target = {address, port, ...}}
+--                                    spread the run over W invocations of a load worker
+--                                    function (`cargo-lambda load-worker`, or lambda.load.worker
+--                                    in a function of one's own) invoked through `client`
+--                                    (default: the default client); `target` is the lambda.client
+--                                    fields by which the workers reach the function (no
+--                                    credentials: a worker on AWS uses its own role); `repeat`
+--                                    and `rate` are split among them, `duration` is each one's
 --   should_stop = fn() -> bool       asked before each start (an interrupt)
 --   on_progress = fn(progress)       called every progress_interval seconds (default 0.25)
 --                                    with {done, errors, elapsed, rate}
@@ -24,7 +32,12 @@
 --   {count, successes, errors = {total, ["function"] = {[type] = n}, service = {[type] = n},
 --    throttled = n, transport = {[type] = n}}, duration, throughput,
 --    latency = {min, mean, p50, p90, p99, p999, max}, histogram, interrupted}
--- or nil, message, kind (a request refused before anything was sent).
+-- or nil, message, kind (a request refused before anything was sent; a worker that failed).
+--
+-- load.encode(summary) -> the summary as plain data for JSON (the histogram as its text)
+-- load.decode(data) -> summary | nil, message, "input"   (encode's inverse)
+-- load.merge(summaries) -> one summary: counts add up, histograms merge
+-- load.worker(job) -> the encoded summary of a worker's share (the load worker's handler)
 local M = {}
 
 local THROTTLED = { TooManyRequestsException = true, ThrottlingException = true }
@@ -63,7 +76,7 @@ end
 -- The fields of an invocation, copied from options (everything but the load's own).
 local OWN = { client = true, name = true, payload = true, payloads = true, request = true,
   concurrency = true, rate = true, ["repeat"] = true, duration = true, should_stop = true,
-  on_progress = true, progress_interval = true }
+  on_progress = true, progress_interval = true, workers = true }
 
 local function new_counts()
   return { total = 0, ["function"] = {}, service = {}, throttled = 0, transport = {} }
@@ -118,9 +131,63 @@ function M.merge(summaries)
   return merged
 end
 
+local SUMMARY_KEYS = { { "count", "number" }, { "successes", "number" }, { "errors", "table" },
+  { "duration", "number" }, { "throughput", "number" }, { "latency", "table" },
+  { "histogram", "string" }, { "interrupted", "boolean" } }
+
+-- encode(summary) -> a copy for JSON, the histogram as its text
+function M.encode(summary)
+  local copy = {}
+  for key, value in pairs(summary) do
+    copy[key] = value
+  end
+  copy.histogram = summary.histogram:encode()
+  return copy
+end
+
+-- decode(data) -> summary | nil, message, "input": a summary from encode (a worker's answer)
+function M.decode(data)
+  if type(data) ~= "table" then
+    return nil, "a load summary must be an object", "input"
+  end
+  for _, entry in ipairs(SUMMARY_KEYS) do
+    local key, kind = entry[1], entry[2]
+    if type(data[key]) ~= kind then
+      return nil, string.format("a load summary needs '%s' (a %s)", key, kind), "input"
+    end
+  end
+  local errors = data.errors
+  if type(errors.total) ~= "number" or type(errors.throttled) ~= "number" then
+    return nil, "a load summary's 'errors' needs 'total' and 'throttled'", "input"
+  end
+  local histogram, problem = require("lambda.histogram").decode(data.histogram)
+  if not histogram then
+    return nil, problem, "input"
+  end
+  local summary = {}
+  for key, value in pairs(data) do
+    summary[key] = value
+  end
+  for _, source in ipairs({ "function", "service", "transport" }) do
+    if type(errors[source]) ~= "table" then
+      errors[source] = {}
+    end
+  end
+  summary.histogram = histogram
+  return summary
+end
+
+-- worker(job) -> encoded summary (see lambda.load.workers)
+function M.worker(job)
+  return require("lambda.load.workers").handle(job, M)
+end
+
 -- load{...} -> summary | nil, message, kind (see the header comment)
 function M.run(options)
   local concurrency = check(options)
+  if options.workers ~= nil then
+    return require("lambda.load.workers").run(options, M)
+  end
   local lambda = require("lambda")
   local task = require("lambda.task")
   local time = require("lambda.time")

@@ -16,61 +16,8 @@ local M = {
   flags = {},
 }
 
-local JOB_FIELDS = { target = "table", name = "string", fields = "table",
-  concurrency = "number", rate = "number", ["repeat"] = "number", duration = "number" }
-
-local function check_job(job)
-  if type(job) ~= "table" then
-    return nil, "the job must be a JSON object from `cargo-lambda invoke --workers`"
-  end
-  for key, value in pairs(job) do
-    if JOB_FIELDS[key] == nil then
-      return nil, "unknown job field '" .. tostring(key) .. "'"
-    elseif type(value) ~= JOB_FIELDS[key] then
-      return nil, string.format("job field '%s' must be a %s", key, JOB_FIELDS[key])
-    end
-  end
-  if job.target == nil or (job["repeat"] == nil) == (job.duration == nil) then
-    return nil, "the job needs a target and exactly one of repeat and duration"
-  end
-  return true
-end
-
--- One job: the load run of this share, its summary with the histogram encoded.
-function M.handle(job)
-  local ok, problem = check_job(job)
-  if not ok then
-    error(problem, 0)
-  end
-  local lambda = require("lambda")
-  local client, message = lambda.client(job.target)
-  if not client then
-    error("the job's target: " .. message, 0)
-  end
-  local settings = {
-    client = client, name = job.name, concurrency = math.tointeger(job.concurrency) or 1,
-    rate = job.rate, duration = job.duration,
-  }
-  settings["repeat"] = job["repeat"] and math.tointeger(job["repeat"])
-  for key, value in pairs(job.fields or {}) do
-    settings[key] = value
-  end
-  local summary, failure = lambda.load(settings)
-  if not summary then
-    error(failure, 0)
-  end
-  local answer = {}
-  for key, value in pairs(summary) do
-    answer[key] = value
-  end
-  answer.histogram = summary.histogram:encode()
-  return answer
-end
-
 function M.run()
-  local _, problem = require("lambda.runtime").start(function(event)
-    return M.handle(event)
-  end)
+  local _, problem = require("lambda.runtime").start(require("lambda.load").worker)
   io.stderr:write("cargo-lambda load-worker: ", tostring(problem), "\n")
   return cli.EXIT_TRANSPORT
 end
