@@ -211,9 +211,12 @@ function M.fixture(options)
     return { client = assert(lambda.client(require("lambda.client").defaults())),
       remote = target.remote }
   end
-  local settings = { project = true, on_output = false }
+  local settings = { on_output = false }
   for key, value in pairs(options or {}) do
     settings[key] = value
+  end
+  if settings.project == nil and settings.command == nil then
+    settings.project = true
   end
   local emulator, message = lambda.emulator.start(settings)
   if not emulator then

@@ -6,12 +6,14 @@ endpoint."""
 
 import os
 import shutil
+import signal
 import subprocess
+import time
 import unittest
 import xml.etree.ElementTree as ElementTree
 
 from fakelambda import ACCESS_KEY, SECRET_KEY, FakeLambda
-from harness import ScratchTestCase
+from harness import BIN, SOURCE_DIR, ScratchTestCase
 
 HAS_BUSTED = os.path.exists("/usr/share/lua/5.4/busted/runner.lua")
 HAS_PERL_TAP = shutil.which("perl") is not None and subprocess.run(
@@ -207,6 +209,77 @@ end)
                              "/2015-03-31/functions/greeter/invocations?Qualifier=live")
             self.assertTrue(fake.verdicts[0][0], fake.verdicts[0])
             self.assertEqual(fake.verdicts[0][3], "eu-west-1")
+
+    def fixture_spec(self, marker, body):
+        probe = os.path.join(SOURCE_DIR, "fixtures", "functions", "probe.lua")
+        return self.write("spec/fixture_spec.lua", """
+local lambda = require("lambda")
+local fixture = lambda.test.fixture{command = {%r, "run", %r}, env = {CLC_MARKER = %r}}
+describe("the emulator fixture", function()
+%s
+end)
+""" % (BIN, probe, marker, body))
+
+    def processes_with(self, marker):
+        """Processes whose environment holds marker (the fixture's functions)."""
+        found = []
+        needle = ("CLC_MARKER=" + marker).encode()
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/environ" % pid, "rb") as handle:
+                    if needle in handle.read().split(b"\0"):
+                        found.append(int(pid))
+            except OSError:
+                pass
+        return found
+
+    def test_fixture_starts_the_emulator_and_lambda_invoke_goes_to_it(self):
+        marker = "fixture-%d" % os.getpid()
+        self.fixture_spec(marker, """
+  it("invokes the function through the default client", function()
+    assert.is_false(fixture.remote)
+    local result = lambda.invoke{name = "probe", payload = {action = "echo", n = 7}}
+    assert.invoked(result)
+    assert.json_equal({action = "echo", n = 7}, lambda.json.encode(result:json().event))
+  end)
+  it("reports a function error", function()
+    local result = fixture.client:invoke("probe", {payload = {action = "fail", message = "no"}})
+    assert.function_error(result, "Runtime.HandlerError")
+  end)
+""")
+        result = self.cli("test", "spec", "-o", "TAP", timeout=120)
+        self.assertExit(result, 0)
+        self.assertIn(b"ok 2", result.stdout)
+        self.assertEqual(self.processes_with(marker), [])
+
+    def test_ctrl_c_stops_the_run_with_the_emulator_and_its_functions(self):
+        marker = "interrupt-%d" % os.getpid()
+        ready = os.path.join(self.scratch, "ready")
+        self.fixture_spec(marker, """
+  it("waits for Ctrl-C", function()
+    assert.invoked(lambda.invoke{name = "probe", payload = {action = "echo"}})
+    local file = assert(io.open(%r, "w"))
+    file:close()
+    lambda.sleep(120)
+  end)
+""" % ready)
+        process = subprocess.Popen([BIN, "test", "spec"], cwd=self.scratch, env=self.env(),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(ready) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(os.path.exists(ready), "the spec never reached its wait")
+        self.assertNotEqual(self.processes_with(marker), [])
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+        self.assertEqual(process.returncode, 130, err)
+        self.assertIn(b"interrupted", err)
+        deadline = time.monotonic() + 10
+        while self.processes_with(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.processes_with(marker), [])
 
 
 if __name__ == "__main__":
