@@ -28,6 +28,20 @@ class Examples(ScratchTestCase):
         for script in scripts:
             self.assertIn('"%s"' % script, tests, script + " has no test")
 
+    def test_spec_runs_against_the_emulator(self):
+        path = os.path.join(EXAMPLES, "spec", "greeter_spec.lua")
+        with open(path) as handle:
+            self.assertIn("-- Run: cargo-lambda test examples/spec", handle.read(2000))
+        result = self.cli("test", "examples/spec", "-o", "TAP", cwd=SOURCE_DIR, timeout=120)
+        self.assertExit(result, 0)
+        out = result.stdout.decode()
+        self.assertIn("1..5", out)
+        self.assertEqual(len(re.findall(r"^ok \d+", out, re.M)), 5, out)
+        self.assertNotIn("not ok", out)
+        # From elsewhere, by path, it finds its function all the same.
+        result = self.cli("test", path, cwd=self.scratch, timeout=120)
+        self.assertExit(result, 0)
+
     def test_emulator(self):
         out = self.run_example("emulator.lua")
         self.assertRegex(out, r"emulator listening on http://127\.0\.0\.1:\d+")
