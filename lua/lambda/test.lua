@@ -100,10 +100,7 @@ local function deep_equal(a, b)
     return false
   end
   if type(a) ~= "table" then
-    if type(a) == "number" and math.type(a) ~= math.type(b) then
-      return a == b and math.type(a) == "float" and a == math.floor(a) -- 1.0 vs 1
-    end
-    return a == b
+    return a == b -- numbers by value: the JSON numbers 1 and 1.0 are equal, as in Lua
   end
   for k, v in pairs(a) do
     if not deep_equal(v, b[k]) then
@@ -176,8 +173,8 @@ function M.register_assertions()
     local seconds, result = arguments[1], arguments[2]
     local took = type(result) == "table" and result.duration
     state.failure_message = arguments[3] or string.format(
-      "Expected the invocation to take less than %.3f s, it took %s", tonumber(seconds) or 0,
-      took and string.format("%.3f s", took) or "(no duration: " .. describe_result(result) .. ")")
+      "Expected the invocation to take less than %.6g s, it took %s", tonumber(seconds) or 0,
+      took and string.format("%.6f s", took) or "(no duration: " .. describe_result(result) .. ")")
     return type(took) == "number" and took < seconds
   end, "Expected the invocation to be faster", "Expected the invocation to be slower")
 end
