@@ -91,7 +91,7 @@ local function user_environment(options)
     for piece in item:gmatch("[^,]+") do
       local key, value = emulator.parse_env_var(piece)
       if not key then
-        return nil, value
+        return nil, "--env-var: " .. value
       end
       env[key] = value
     end
@@ -108,6 +108,14 @@ function M.run(options, _, rest)
   end
   if options.max_instances < 1 then
     cli.usage_error(M.name, "--max-instances must be at least 1")
+  end
+  -- lambda.emulator.start's bounds (it raises on anything else).
+  local max_seconds = require("lambda.emulator.limits").MAX_SECONDS
+  for _, flag in ipairs({ "timeout", "init_timeout" }) do
+    if options[flag] > max_seconds then
+      cli.usage_error(M.name, string.format("--%s must be at most %d seconds",
+        (flag:gsub("_", "-")), max_seconds))
+    end
   end
   local env, env_error = user_environment(options)
   if not env then
