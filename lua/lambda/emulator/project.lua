@@ -57,8 +57,9 @@ function M.load(project, bins)
     loaded.functions = chosen
   end
   if #loaded.functions == 0 then
-    return nil, loaded.manifest .. " has no bin targets: nothing to run as a function",
-      "not_found", "project"
+    return nil, loaded.manifest .. " has no bin targets (src/main.rs, src/bin/<name>.rs, "
+      .. "src/bin/<name>/main.rs or [[bin]]): nothing to run as a function", "not_found",
+      "project"
   end
   return loaded
 end
