@@ -30,6 +30,9 @@
 --   tls = {cert = path, key = path}   serve https (both files; there is no other form)
 --   on_output(name, line)   a function's output (default: "[name] line" on stdout; false: drop)
 --   on_status(text)         what the emulator does (building, restarting); default: nothing
+--   on_invocation(record)   once per invocation, when it has been answered (or its invoker
+--                           went away first): {function_name, request_id, route, outcome,
+--                           error_type, queued, duration}; see Pool:report in pool.lua
 -- Returns the emulator, or nil, message, kind, field. Misuse raises, naming the field: an
 -- unknown field, a wrong type, a number out of its bounds, project with command.
 local M = {}
@@ -41,6 +44,7 @@ local FIELDS = {
   command = "table", address = "string", port = "integer", concurrency = "integer",
   timeout = "number", init_timeout = "number", max_instances = "integer", region = "string",
   env = "table", tls = "table", on_output = "function|boolean", on_status = "function",
+  on_invocation = "function",
 }
 
 -- The bounds of the numeric fields: watch's flags have the same (--invoke-port leaves out 0,
@@ -241,6 +245,7 @@ function M.start(options)
     max_instances = options.max_instances,
     region = region,
     print = on_output,
+    on_invocation = options.on_invocation,
     launcher = launcher_options and launcher_module.new(launcher_options) or nil,
     extensions = require("lambda.emulator.extensions").new(),
   })

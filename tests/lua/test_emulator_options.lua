@@ -47,6 +47,7 @@ t.case("the header's forms: tls is {cert, key} only, unknown fields raise", func
   t.matches(start_error({ tls = true }), "field 'tls' must be a table, got boolean")
   t.matches(start_error({ tls = { cert = "c.pem" } }), "field 'tls' must be {cert = path, key")
   t.matches(start_error({ watch = "yes" }), "field 'watch' must be a boolean")
+  t.matches(start_error({ on_invocation = true }), "field 'on_invocation' must be a function")
   t.matches(start_error({ timout = 3 }), "unknown field 'timout'")
 end)
 
