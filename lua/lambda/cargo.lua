@@ -1,8 +1,10 @@
 -- lambda.cargo: the functions of a Cargo project, i.e. the names of its bin targets, worked out
 -- from the manifests with cargo's own rules (workspace discovery, target auto-discovery) so
 -- that `invoke` never has to run `cargo metadata`. The answer is the one
--- `cargo metadata --no-deps` gives; where cargo would refuse the project, the message names the
--- manifest and the field at fault.
+-- `cargo metadata --no-deps` gives; where cargo would refuse the project, the failure is
+-- nil, message, kind: the message names the manifest and the field at fault, the kind is
+-- "not_found" (no Cargo.toml, a manifest that is not there), "io" (one that cannot be read)
+-- or "input" (one that does not parse, a field cargo refuses, a workspace cargo refuses).
 local fs = require("lambda.fs")
 local toml = require("lambda.toml")
 local glob = require("lambda.glob")
@@ -28,12 +30,17 @@ local DEPENDENCY_SECTIONS = {
 }
 
 -- Expected failures (bad manifests, missing files) travel as errors carrying this metatable
--- up to the public functions, which turn them into nil, message; anything else is a bug and
--- propagates unchanged.
+-- up to the public functions, which turn them into nil, message, kind; anything else is a bug
+-- and propagates unchanged.
 local Failure = {}
 
+local function fail_as(kind, format, ...)
+  error(setmetatable({ message = string.format(format, ...), kind = kind }, Failure), 0)
+end
+
+-- Most failures are a manifest cargo refuses: "input".
 local function fail(format, ...)
-  error(setmetatable({ message = string.format(format, ...) }, Failure), 0)
+  fail_as("input", format, ...)
 end
 
 local function protect(body, ...)
@@ -42,7 +49,7 @@ local function protect(body, ...)
     return result
   end
   if getmetatable(result) == Failure then
-    return nil, result.message
+    return nil, result.message, result.kind
   end
   error(result, 0)
 end
@@ -50,7 +57,8 @@ end
 local function absolute(p)
   local result, message = path.absolute(p)
   if not result then
-    fail("%s", message)
+    -- The working directory is gone.
+    fail_as("io", "%s", message)
   end
   return result
 end
@@ -100,15 +108,17 @@ end
 -- [package] table (nil in a virtual manifest); workspace, present when the manifest has
 -- [workspace], holds its root_dir, members (nil when not given), exclude and raw table.
 local function read_manifest(path)
-  local text, read_error = fs.read(path)
+  local text, read_error, read_kind = fs.read(path)
   if not text then
-    -- lambda.fs says "<path>: <reason>"; keep only the reason.
+    -- lambda.fs says "<path>: <reason>"; keep only the reason. Its kinds carry over: a
+    -- manifest that is not there is "not_found", one that cannot be read "io", one that is
+    -- not a regular file "input".
     local prefix = path .. ": "
     local reason = read_error
     if reason:sub(1, #prefix) == prefix then
       reason = reason:sub(#prefix + 1)
     end
-    fail("%s: cannot read: %s", path, reason)
+    fail_as(read_kind or "io", "%s: cannot read: %s", path, reason)
   end
   local doc, syntax_error = toml.decode(text)
   if not doc then
@@ -529,7 +539,7 @@ local function find_manifest(dir)
       return candidate
     end
     if current == "/" then
-      fail("could not find `Cargo.toml` in `%s` or any parent directory", start)
+      fail_as("not_found", "could not find `Cargo.toml` in `%s` or any parent directory", start)
     end
     current = dirname(current)
   end
@@ -576,7 +586,7 @@ local function project(manifest_path)
 end
 
 --- Path of the nearest Cargo.toml in dir (default: the working directory) or a parent of it,
---- found the way cargo finds it; nil, message when there is none.
+--- found the way cargo finds it; nil, message, "not_found" when there is none.
 function M.find_manifest(dir)
   check_string_argument(dir, 1, "find_manifest", true)
   return protect(find_manifest, dir)
@@ -584,17 +594,20 @@ end
 
 --- The workspace manifest_path belongs to, as `cargo metadata --no-deps` run there sees it:
 --- {manifest, workspace_root, packages = {{name, manifest, bins}}, functions}, packages sorted
---- by name, functions the sorted bin names of all packages; or nil, message.
+--- by name, functions the sorted bin names of all packages; or nil, message, kind.
 function M.project(manifest_path)
   check_string_argument(manifest_path, 1, "project")
   return protect(project, manifest_path)
 end
 
---- The sorted function (bin target) names of that workspace, or nil, message.
+--- The sorted function (bin target) names of that workspace, or nil, message, kind.
 function M.functions(manifest_path)
   check_string_argument(manifest_path, 1, "functions")
-  local result, message = protect(project, manifest_path)
-  return result and result.functions, message
+  local result, message, kind = protect(project, manifest_path)
+  if not result then
+    return nil, message, kind
+  end
+  return result.functions
 end
 
 return M

@@ -9,32 +9,73 @@
 -- minimal Extensions API on one port, on the lambda.event loop: it runs while the script
 -- waits (task:wait, client:invoke from the main chunk, lambda.sleep, ...).
 --
--- start{...} options (all optional):
+-- start{...} options (all optional; docs/scripting.md, section 4, has the details):
 --   project = path | true   a Cargo project (its Cargo.toml or folder; true: the project around
 --                           the current directory): its bin targets are the functions, built
 --                           and started with cargo run on their first invocation
 --   bins = {name, ...}      only these functions of the project
 --   cargo = {release, features = {...}, all_features, no_default_features, program}
---   watch = true            restart the functions when the project's files change
+--   watch = false           a project is watched by default (its functions restart when its
+--                           files change); false turns that off. bins, cargo and watch only
+--                           matter with a project: without one they are ignored
 --   command = {argv...}     run this command as every function instead (any name is one)
 --   (neither project nor command: functions are started by hand, finding the Runtime API at
 --   AWS_LAMBDA_RUNTIME_API=host:port/.rt/<name>)
 --   address = "127.0.0.1"   "localhost" is 127.0.0.1 and ::1 on one port; "::" every interface
---   port = 0                0: any free port (emulator.port says which)
---   concurrency = 1, timeout = 900, init_timeout = 10, max_instances = 64, region = "us-east-1"
+--   port = 0                0: any free port (emulator.port says which); at most 65535
+--   concurrency = 1, max_instances = 64      whole numbers, at least 1
+--   timeout = 900, init_timeout = 10         seconds, above 0 and at most limits.MAX_SECONDS
+--   region = "us-east-1"
 --   env = {NAME = value}    the functions' environment, on top of the manifest's
---   tls = {cert, key}       serve https
+--   tls = {cert = path, key = path}   serve https (both files; there is no other form)
 --   on_output(name, line)   a function's output (default: "[name] line" on stdout; false: drop)
 --   on_status(text)         what the emulator does (building, restarting); default: nothing
--- Returns the emulator, or nil, message, kind, field.
+--   on_invocation(record)   once per invocation, when it has been answered (or its invoker
+--                           went away first): {function_name, request_id, route, outcome,
+--                           error_type, queued, duration}; see Pool:report in pool.lua
+-- Returns the emulator, or nil, message, kind, field. Misuse raises, naming the field: an
+-- unknown field, a wrong type, a number out of its bounds, project with command.
 local M = {}
+
+local limits = require("lambda.emulator.limits")
 
 local FIELDS = {
   project = "string|boolean", bins = "table", cargo = "table", watch = "boolean",
   command = "table", address = "string", port = "integer", concurrency = "integer",
   timeout = "number", init_timeout = "number", max_instances = "integer", region = "string",
   env = "table", tls = "table", on_output = "function|boolean", on_status = "function",
+  on_invocation = "function",
 }
+
+-- The bounds of the numeric fields: watch's flags have the same (--invoke-port leaves out 0,
+-- "any free port", which a script may want).
+local BOUNDS = {
+  port = { min = 0, max = 65535, text = "from 0 to 65535" },
+  concurrency = { min = 1, text = "at least 1" },
+  max_instances = { min = 1, text = "at least 1" },
+  timeout = { above = 0, max = limits.MAX_SECONDS,
+    text = string.format("above 0 and at most %d seconds", limits.MAX_SECONDS) },
+  init_timeout = { above = 0, max = limits.MAX_SECONDS,
+    text = string.format("above 0 and at most %d seconds", limits.MAX_SECONDS) },
+}
+
+local function with_article(kinds)
+  return (kinds:gsub("[^|]+", function(kind)
+    return (kind:match("^[aeiou]") and "an " or "a ") .. kind
+  end):gsub("|", " or "))
+end
+
+local function check_bounds(field, value)
+  local bounds = BOUNDS[field]
+  -- Written so that NaN fails every comparison, and so every bound.
+  local fits = (bounds.min == nil or value >= bounds.min)
+    and (bounds.above == nil or value > bounds.above)
+    and (bounds.max == nil or value <= bounds.max)
+  if not fits then
+    error(string.format("emulator.start: field '%s' must be %s, got %s", field, bounds.text,
+      tostring(value)), 4)
+  end
+end
 
 local function check_fields(options)
   for key, value in pairs(options) do
@@ -51,17 +92,15 @@ local function check_fields(options)
       fits = fits or allowed == kind
     end
     if not fits then
-      error(string.format("emulator.start: field '%s' must be a %s, got %s", key,
-        wanted:gsub("|", " or "), type(value)), 3)
+      error(string.format("emulator.start: field '%s' must be %s, got %s", key,
+        with_article(wanted), math.type(value) == "float" and "a float" or type(value)), 3)
+    end
+    if BOUNDS[key] then
+      check_bounds(key, value)
     end
   end
   if options.project ~= nil and options.command ~= nil then
     error("emulator.start: give either 'project' or 'command', not both", 3)
-  end
-  for _, field in ipairs({ "concurrency", "max_instances" }) do
-    if options[field] ~= nil and options[field] < 1 then
-      error(string.format("emulator.start: field '%s' must be at least 1", field), 3)
-    end
   end
   if options.tls and (type(options.tls.cert) ~= "string" or type(options.tls.key) ~= "string") then
     error("emulator.start: field 'tls' must be {cert = path, key = path}", 3)
@@ -206,6 +245,7 @@ function M.start(options)
     max_instances = options.max_instances,
     region = region,
     print = on_output,
+    on_invocation = options.on_invocation,
     launcher = launcher_options and launcher_module.new(launcher_options) or nil,
     extensions = require("lambda.emulator.extensions").new(),
   })
@@ -277,9 +317,13 @@ function Emulator:stop()
   if self.stopped then
     return
   end
-  self.stopped = true
   local event = require("lambda.event")
   local task = require("lambda.task")
+  -- Refused before anything is stopped, at the caller's line.
+  if not task.can_wait() then
+    error("emulator:stop: " .. task.CANNOT_WAIT .. " (emulator:kill() stops at once)", 2)
+  end
+  self.stopped = true
   if self.watcher then
     self.watcher:close()
   end

@@ -1,5 +1,8 @@
 -- lambda.examples: example event payloads (the invoke command's --data-example), downloaded
 -- once from the examples site and kept in <cache dir>/cargo-lambda/invoke-fixtures/<name>.
+-- Examples the original cargo-lambda cached in its old place, ~/.cargo/lambda/invoke-fixtures
+-- ($CARGO_HOME/lambda/invoke-fixtures), are read from there when the cache has none; nothing
+-- is ever written there.
 local cache = require("lambda.cache")
 local http = require("lambda.http")
 local text = require("lambda.text")
@@ -10,6 +13,39 @@ M.DEFAULT_URL = "https://event-examples.cargo-lambda.info"
 M.CACHE_NAMESPACE = "invoke-fixtures"
 -- Longer names could not be cache keys (255 bytes) once normalized.
 M.MAX_NAME = 240
+-- The most read from the old cache without max_bytes: AWS's Invoke payload limit (6 MiB), as
+-- no larger example could be sent.
+M.MAX_BYTES = 6291456
+
+-- The original's old cache folder: $CARGO_HOME/lambda/invoke-fixtures, CARGO_HOME being
+-- ~/.cargo unless set (to an absolute path, as cargo wants it); nil without a home.
+function M.old_cache_directory()
+  local cargo_home = os.getenv("CARGO_HOME")
+  if not (cargo_home and cargo_home:sub(1, 1) == "/") then
+    local home = os.getenv("HOME")
+    if not (home and home:sub(1, 1) == "/") then
+      return nil
+    end
+    cargo_home = home .. "/.cargo"
+  end
+  return cargo_home:gsub("/+$", "") .. "/lambda/invoke-fixtures"
+end
+
+-- The example from the old cache folder, read with the cache's rules (no link followed, only
+-- this user's regular files in folders others cannot write to, at most max_bytes), never
+-- changed. Returns the data, or nil (absent, or refused with a warning).
+local function from_old_cache(file, options)
+  local directory = M.old_cache_directory()
+  if not directory then
+    return nil
+  end
+  local old = cache.open_read_only(directory, options.on_warning)
+  local data, problem = old:get(file, options.max_bytes or M.MAX_BYTES)
+  if not data and problem and options.on_warning then
+    options.on_warning("ignoring the example in the old cache folder: " .. problem)
+  end
+  return data
+end
 
 -- The original's normalisation: "apigw-request", "apigw-request.json",
 -- "example-apigw-request" and "example-apigw-request.json" all name
@@ -51,7 +87,8 @@ end
 -- else happens), "not_found" (no such example), "too_large" (a file:// example over
 -- max_bytes), "service" (the site answered with another error), "transport" or "timeout"
 -- (the site could not be reached).
--- options: {skip_cache = bool, timeout = seconds, max_bytes = n (file:// reads stop there),
+-- options: {skip_cache = bool, timeout = seconds, max_bytes = n (file:// and old-cache reads
+--   stop there),
 --   on_warning = function(message): a cache entry ignored, a cache folder fixed (without it
 --   lambda.cache writes its own warnings on stderr)}
 function M.fetch(name, options)
@@ -77,6 +114,12 @@ function M.fetch(name, options)
       if options.on_warning then
         options.on_warning("ignoring the cached example: " .. read_error)
       end
+    end
+  end
+  if not options.skip_cache then
+    local old = from_old_cache(file, options)
+    if old then
+      return old
     end
   end
   local url = M.base_url() .. "/" .. file

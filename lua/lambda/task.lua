@@ -4,7 +4,8 @@
 -- A task suspends by yielding one *awaitable*: a value with a method `await(self, resume)`
 -- that arranges for `resume(...)` to be called exactly once, later, with the values the wait
 -- returns. Timers, other tasks, HTTP requests made from a task (lambda.http) and processes are
--- awaitables. Everything that waits goes through M.await, which works anywhere:
+-- awaitables. Everything that waits goes through one function (wait, M.await's body), which
+-- works anywhere:
 --   - in a task's own thread it yields to the scheduler;
 --   - elsewhere (the main chunk of a script, a coroutine of the script's own) it runs the
 --     loop until the awaitable completes;
@@ -27,6 +28,9 @@ end
 
 -- Whether this module is running the loop on behalf of a wait outside any task.
 local driving = false
+
+-- wait(awaitable, level): every wait's body (below, after the tasks).
+local wait
 
 local Task = {}
 Task.__index = Task
@@ -129,7 +133,7 @@ end
 -- task:wait() -> what the task's function returned; raises its error.
 function Task:wait()
   if not self.done then
-    M.await(self)
+    wait(self, 2)
   end
   self.waited = true
   if self.failure then
@@ -170,18 +174,21 @@ local CANNOT_WAIT = "cannot wait here: the event loop is running (this is one of
   .. "callbacks); wait from a task (lambda.spawn) instead"
 M.CANNOT_WAIT = CANNOT_WAIT
 
--- await(awaitable) -> the values it completes with (see the header comment).
-function M.await(awaitable)
-  if not is_awaitable(awaitable) then
-    error(string.format("bad argument #1 to 'await' (awaitable expected, got %s)",
-      type(awaitable)), 2)
-  end
+-- Waits for an awaitable (see the header comment). A wait that cannot happen here raises at
+-- `level`, counted as error() counts from the function that called wait: each public
+-- function passes the level of its own caller, so that the message points at the script's
+-- line, not at this file. Callers must not tail-call it (that would drop their frame).
+function wait(awaitable, level)
   if M.in_task() then
     return coroutine.yield(awaitable)
   end
   if driving then
     error("cannot wait here: a wait outside any task is already running the loop; "
-      .. "wait from a task (lambda.spawn) instead", 2)
+      .. "wait from a task (lambda.spawn) instead", level + 1)
+  end
+  -- Refused before the awaitable is asked to arrange anything (a timer, a signal handler).
+  if event.running() then
+    error(CANNOT_WAIT, level + 1)
   end
   local results, abandoned
   awaitable:await(function(...)
@@ -200,16 +207,26 @@ function M.await(awaitable)
     if not ran then
       abandoned = true
       if tostring(problem):find("already running", 1, true) then
-        error(CANNOT_WAIT, 2)
+        error(CANNOT_WAIT, level + 1)
       end
       error(problem, 0)
     end
     if not results then
       abandoned = true
       error("the event loop stopped before the wait was over (event.stop() was called, or "
-        .. "nothing was left that could end it)", 2)
+        .. "nothing was left that could end it)", level + 1)
     end
   end
+  return table.unpack(results, 1, results.n)
+end
+
+-- await(awaitable) -> the values it completes with (see the header comment).
+function M.await(awaitable)
+  if not is_awaitable(awaitable) then
+    error(string.format("bad argument #1 to 'await' (awaitable expected, got %s)",
+      type(awaitable)), 2)
+  end
+  local results = table.pack(wait(awaitable, 2))
   return table.unpack(results, 1, results.n)
 end
 
@@ -228,7 +245,7 @@ function M.sleep(seconds)
   if type(seconds) ~= "number" or seconds ~= seconds or seconds < 0 then
     error("bad argument #1 to 'sleep' (a non-negative number of seconds expected)", 2)
   end
-  M.await(setmetatable({ seconds = seconds }, Sleep))
+  wait(setmetatable({ seconds = seconds }, Sleep), 2)
 end
 
 -- A signal as an awaitable: resumes with the name of the first of its signals that arrives.
@@ -253,7 +270,8 @@ function M.wait_signal(...)
   if #names == 0 then
     error("bad argument #1 to 'wait_signal' (a signal name expected)", 2)
   end
-  return M.await(setmetatable({ names = names }, Signal))
+  local arrived = wait(setmetatable({ names = names }, Signal), 2)
+  return arrived
 end
 
 -- all{fn, ...} -> {first result of each, in order}: runs them as tasks at once and waits for
@@ -274,7 +292,7 @@ function M.all(functions)
   local firsts, failure = {}, nil
   for i, task in ipairs(started) do
     if not task.done then
-      M.await(task)
+      wait(task, 2)
     end
     task.waited = true
     if task.failure then

@@ -3,8 +3,10 @@
  *
  *   cache.root() -> <cache>/cargo-lambda | nil, message, kind
  *   cache.open(namespace [, on_warning]) -> cache | nil, message, kind
- *   c:get(key) -> contents | nil (absent) | nil, message, kind;  c:put(key, data) -> true | nil, message, kind
- *   c:path(key), c:remove(key)
+ *   cache.open_read_only(directory [, on_warning]) -> cache: the files of another program's
+ *     cache (an absolute folder), read with the same rules and never changed
+ *   c:get(key [, max_bytes]) -> contents | nil (absent) | nil, message, kind
+ *   c:put(key, data) -> true | nil, message, kind;  c:path(key), c:remove(key)
  *
  * What others could have planted is never trusted. An entry that is a symbolic link is neither
  * read (O_NOFOLLOW) nor replaced, nor is an entry that is not a regular file or belongs to
@@ -12,41 +14,32 @@
  * the cache is made of, cargo-lambda and the namespace, must be directories owned by this
  * user; one that group or others may write to is changed to mode 0700, with a warning (on
  * `on_warning(message)`, else on stderr), before it is used; one owned by another user is not
- * used. Folders the cache creates get mode 0700. */
+ * used. Folders the cache creates get mode 0700. A read-only cache changes nothing: a folder
+ * others may write to is not used (a warning); put and remove raise. get with max_bytes
+ * refuses a larger entry ("too_large") without reading more than max_bytes + 1 bytes. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/write.h"
 #include "common/luax.h"
 #include "host/modules.h"
 
 #define CACHE_TYPE "lambda.cache"
 #define CACHE_DIRECTORY 1  /* user value: <root>/<namespace> */
 #define CACHE_ON_WARNING 2 /* user value: on_warning function or nil */
+#define CACHE_READ_ONLY 3  /* user value: true for open_read_only's caches */
 #define MAX_KEY_LENGTH 255
 #define TEMP_SUFFIX "/.tmp-XXXXXX"
-
-/* What went wrong in a system call: "cannot <action> <path>: <strerror(error)>". */
-struct io_failure {
-    const char *action;
-    const char *path;
-    int error;
-};
-
-static bool set_failure(struct io_failure *failure, const char *action, const char *path) {
-    failure->action = action;
-    failure->path = path;
-    failure->error = errno;
-    return false;
-}
 
 /* Every failure of this module is nil, message, kind: 3 values. */
 static int push_failure(lua_State *L, const struct io_failure *failure) {
@@ -139,6 +132,19 @@ static int cache_root(lua_State *L) {
     return 1;
 }
 
+/* Replaces the directory on top of the stack with a cache of it; on_warning is at index 2. */
+static int push_cache(lua_State *L, bool read_only) {
+    lua_newuserdatauv(L, 0, 3);
+    lua_insert(L, -2);
+    lua_setiuservalue(L, -2, CACHE_DIRECTORY);
+    lua_pushvalue(L, 2);
+    lua_setiuservalue(L, -2, CACHE_ON_WARNING);
+    lua_pushboolean(L, read_only);
+    lua_setiuservalue(L, -2, CACHE_READ_ONLY);
+    luaL_setmetatable(L, CACHE_TYPE);
+    return 1;
+}
+
 /* cache.open(namespace [, on_warning]) -> cache | nil, message, kind */
 static int cache_open(lua_State *L) {
     if (!lua_isnoneornil(L, 2))
@@ -150,13 +156,40 @@ static int cache_open(lua_State *L) {
     if (cache_root(L) == 3)
         return 3;
     lua_pushfstring(L, "%s/%s", lua_tostring(L, -1), namespace);
-    lua_newuserdatauv(L, 0, 2);
-    lua_insert(L, -2);
-    lua_setiuservalue(L, -2, CACHE_DIRECTORY);
-    lua_pushvalue(L, 2);
-    lua_setiuservalue(L, -2, CACHE_ON_WARNING);
-    luaL_setmetatable(L, CACHE_TYPE);
-    return 1;
+    return push_cache(L, false);
+}
+
+/* cache.open_read_only(directory [, on_warning]) -> cache. The folder and the one above it
+ * are checked as a cache's two folders are. */
+static int cache_open_read_only(lua_State *L) {
+    size_t length;
+    const char *directory = luaL_checklstring(L, 1, &length);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_settop(L, 2);
+    luaL_argcheck(L, strlen(directory) == length, 1, "path contains a NUL byte");
+    /* Trailing slashes would make the folder above it the folder itself. */
+    while (length > 1 && directory[length - 1] == '/')
+        length--;
+    luaL_argcheck(L, is_absolute(directory) && length > 1, 1, "an absolute path below / expected");
+    lua_pushlstring(L, directory, length);
+    return push_cache(L, true);
+}
+
+static bool is_read_only(lua_State *L) {
+    lua_getiuservalue(L, 1, CACHE_READ_ONLY);
+    bool read_only = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return read_only;
+}
+
+/* put and remove on a read-only cache are programming errors. */
+static void check_writable(lua_State *L, const char *method) {
+    luaL_checkudata(L, 1, CACHE_TYPE);
+    if (is_read_only(L)) {
+        lua_getiuservalue(L, 1, CACHE_DIRECTORY);
+        luaL_error(L, "cache:%s: the cache %s is read-only", method, lua_tostring(L, -1));
+    }
 }
 
 /* Pushes the cache's directory and returns it. */
@@ -181,8 +214,9 @@ static void warn(lua_State *L, const char *message) {
 enum folder_state { FOLDER_USABLE, FOLDER_ABSENT, FOLDER_REFUSED };
 
 /* Checks one folder of the cache before it is used (see the header comment); fixes its mode
- * when group or others may write to it. FOLDER_REFUSED pushes nil, message. */
-static enum folder_state check_folder(lua_State *L, const char *path) {
+ * when group or others may write to it, or refuses it in a read-only cache. FOLDER_REFUSED
+ * pushes nil, message, kind. */
+static enum folder_state check_folder(lua_State *L, const char *path, bool read_only) {
     struct stat info;
     if (stat(path, &info) != 0) {
         if (errno == ENOENT)
@@ -207,6 +241,17 @@ static enum folder_state check_folder(lua_State *L, const char *path) {
     }
     if ((info.st_mode & (S_IWGRP | S_IWOTH)) == 0)
         return FOLDER_USABLE;
+    char mode[8];
+    snprintf(mode, sizeof mode, "%04o", (unsigned)(info.st_mode & 07777));
+    if (read_only) {
+        lua_pushfstring(L,
+                        "cache folder %s is writable by group or others (mode %s); not using "
+                        "it",
+                        path, mode);
+        luax_push_failure(L, "io", lua_tostring(L, -1));
+        lua_remove(L, -4);
+        return FOLDER_REFUSED;
+    }
     if (chmod(path, 0700) != 0) {
         lua_pushfstring(L,
                         "cache folder %s is writable by group or others and cannot be made "
@@ -216,8 +261,6 @@ static enum folder_state check_folder(lua_State *L, const char *path) {
         lua_remove(L, -4);
         return FOLDER_REFUSED;
     }
-    char mode[8];
-    snprintf(mode, sizeof mode, "%04o", (unsigned)(info.st_mode & 07777));
     lua_pushfstring(L,
                     "cache folder %s was writable by group or others (mode %s); changed it "
                     "to 0700",
@@ -229,13 +272,14 @@ static enum folder_state check_folder(lua_State *L, const char *path) {
 
 /* Checks both folders of the cache at index 1: <root> and <root>/<namespace>. */
 static enum folder_state check_folders(lua_State *L) {
+    bool read_only = is_read_only(L);
     const char *directory = push_directory(L);
     const char *slash = strrchr(directory, '/');
-    lua_pushlstring(L, directory, (size_t)(slash - directory));
+    lua_pushlstring(L, directory, slash > directory ? (size_t)(slash - directory) : 1);
     int top = lua_gettop(L);
-    enum folder_state state = check_folder(L, lua_tostring(L, top));
+    enum folder_state state = check_folder(L, lua_tostring(L, top), read_only);
     if (state == FOLDER_USABLE)
-        state = check_folder(L, directory);
+        state = check_folder(L, directory, read_only);
     if (state == FOLDER_REFUSED) /* nil, message, kind go below the two paths, which go */
         lua_rotate(L, top - 1, 3);
     lua_pop(L, 2);
@@ -264,8 +308,19 @@ static int cache_path(lua_State *L) {
     return push_entry_path(L) ? 1 : 3;
 }
 
-/* c:get(key) -> contents | nil (absent) | nil, message, kind */
+/* Pushes nil, "cannot read <path>: larger than N bytes", "too_large". */
+static int push_too_large(lua_State *L, const char *path, lua_Integer max_bytes) {
+    lua_pushfstring(L, "cannot read %s: larger than %I bytes", path, (LUAI_UACINT)max_bytes);
+    luax_push_failure(L, "too_large", lua_tostring(L, -1));
+    lua_remove(L, -4);
+    return 3;
+}
+
+/* c:get(key [, max_bytes]) -> contents | nil (absent) | nil, message, kind */
 static int cache_get(lua_State *L) {
+    lua_Integer max_bytes = luaL_optinteger(L, 3, -1);
+    luaL_argcheck(L, lua_isnoneornil(L, 3) || max_bytes >= 0, 3, "max_bytes must be 0 or more");
+    lua_settop(L, 2);
     const char *path = push_entry_path(L);
     if (!path)
         return 3;
@@ -303,13 +358,19 @@ static int cache_get(lua_State *L) {
         return push_refused(L, "read", path, "not a regular file");
     if (info.st_uid != geteuid())
         return push_refused(L, "read", path, "owned by another user");
+    if (max_bytes >= 0 && (lua_Integer)info.st_size > max_bytes)
+        return push_too_large(L, path, max_bytes);
+    /* At most max_bytes + 1 bytes are read: one more than allowed shows a file that grew. */
+    size_t allowed = max_bytes >= 0 ? (size_t)max_bytes + 1 : SIZE_MAX, total = 0;
     size_t chunk = LUAL_BUFFERSIZE;
     /* One read for the usual case; +1 so that read sees end of file at once. */
     if (info.st_size > 0)
         chunk = (size_t)info.st_size + 1;
     luaL_Buffer contents;
     luaL_buffinit(L, &contents);
-    for (;;) {
+    while (total < allowed) {
+        if (chunk > allowed - total)
+            chunk = allowed - total;
         char *space = luaL_prepbuffsize(&contents, chunk);
         ssize_t count = read(*fd, space, chunk);
         if (count < 0 && errno == EINTR)
@@ -322,86 +383,14 @@ static int cache_get(lua_State *L) {
         if (count == 0)
             break;
         luaL_addsize(&contents, (size_t)count);
+        total += (size_t)count;
         chunk = LUAL_BUFFERSIZE;
     }
     luax_close_fd(fd);
+    if (max_bytes >= 0 && total > (size_t)max_bytes)
+        return push_too_large(L, path, max_bytes);
     luaL_pushresult(&contents);
     return 1;
-}
-
-/* mkdir -p with mode 0700 for each directory created. path is modified while working and
- * restored before returning. */
-static bool make_directories(char *path, struct io_failure *failure) {
-    struct stat info;
-    if (stat(path, &info) == 0 && S_ISDIR(info.st_mode))
-        return true;
-    for (char *end = path + 1;; end++) {
-        if (*end != '/' && *end != '\0')
-            continue;
-        char saved = *end;
-        *end = '\0';
-        bool made = mkdir(path, 0700) == 0;
-        if (!made && errno == EEXIST) {
-            made = stat(path, &info) == 0 && S_ISDIR(info.st_mode);
-            errno = ENOTDIR;
-        }
-        if (!made) {
-            /* The message needs the failing prefix, so keep the copy cut there. */
-            set_failure(failure, "create", path);
-            return false;
-        }
-        *end = saved;
-        if (saved == '\0')
-            return true;
-    }
-}
-
-static bool write_all(int fd, const char *data, size_t size) {
-    while (size > 0) {
-        ssize_t count = write(fd, data, size);
-        if (count < 0 && errno == EINTR)
-            continue;
-        if (count < 0)
-            return false;
-        data += count;
-        size -= (size_t)count;
-    }
-    return true;
-}
-
-static bool sync_directory(const char *directory, struct io_failure *failure) {
-    int fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return set_failure(failure, "open", directory);
-    /* Some file systems cannot sync a directory; the rename is done, so that is no failure. */
-    if (fsync(fd) != 0 && errno != EINVAL) {
-        set_failure(failure, "sync", directory);
-        close(fd);
-        return false;
-    }
-    close(fd);
-    return true;
-}
-
-/* Writes data to target through a temporary file in the same directory and a rename, removing
- * the temporary file on any failure. No Lua calls in here: nothing can unwind past the
- * cleanup. temp holds "<directory>/.tmp-XXXXXX" and is filled in by mkstemp (O_EXCL: it never
- * follows a link). */
-static bool write_atomically(const char *directory, char *temp, const char *target,
-                             const char *data, size_t size, struct io_failure *failure) {
-    int fd = mkstemp(temp);
-    if (fd < 0)
-        return set_failure(failure, "create a temporary file in", directory);
-    bool written = write_all(fd, data, size) || set_failure(failure, "write", temp);
-    written = written && (fsync(fd) == 0 || set_failure(failure, "sync", temp));
-    int close_status = close(fd);
-    written = written && (close_status == 0 || set_failure(failure, "write", temp));
-    if (written && rename(temp, target) == 0)
-        return sync_directory(directory, failure);
-    if (written)
-        set_failure(failure, "replace", target);
-    unlink(temp);
-    return false;
 }
 
 /* Copies the string at index into Lua-owned memory, so C may modify it and a Lua error cannot
@@ -415,6 +404,7 @@ static char *push_scratch(lua_State *L, const char *text, size_t extra) {
 
 /* c:put(key, data) -> true | nil, message, kind */
 static int cache_put(lua_State *L) {
+    check_writable(L, "put");
     size_t size;
     const char *data = luaL_checklstring(L, 3, &size);
     const char *target = push_entry_path(L);
@@ -425,7 +415,7 @@ static int cache_put(lua_State *L) {
     char *temp = push_scratch(L, directory_path, sizeof TEMP_SUFFIX);
     strcat(temp, TEMP_SUFFIX);
     struct io_failure failure;
-    if (!make_directories(directory, &failure))
+    if (!cache_make_directories(directory, &failure))
         return push_failure(L, &failure);
     if (check_folders(L) == FOLDER_REFUSED)
         return 3;
@@ -434,7 +424,7 @@ static int cache_put(lua_State *L) {
     struct stat info;
     if (lstat(target, &info) == 0 && S_ISLNK(info.st_mode))
         return push_refused(L, "replace", target, "a symbolic link (not followed)");
-    if (!write_atomically(directory, temp, target, data, size, &failure))
+    if (!cache_write_atomically(directory, temp, target, data, size, &failure))
         return push_failure(L, &failure);
     lua_pushboolean(L, 1);
     return 1;
@@ -442,6 +432,7 @@ static int cache_put(lua_State *L) {
 
 /* c:remove(key) -> true | nil, message, kind; an absent entry is already removed. */
 static int cache_remove(lua_State *L) {
+    check_writable(L, "remove");
     const char *path = push_entry_path(L);
     if (!path)
         return 3;
@@ -455,7 +446,8 @@ static int cache_remove(lua_State *L) {
 }
 
 static int cache_tostring(lua_State *L) {
-    lua_pushfstring(L, "cache (%s)", push_directory(L));
+    bool read_only = (luaL_checkudata(L, 1, CACHE_TYPE), is_read_only(L));
+    lua_pushfstring(L, "%scache (%s)", read_only ? "read-only " : "", push_directory(L));
     return 1;
 }
 
@@ -473,6 +465,7 @@ static const luaL_Reg cache_metamethods[] = {
 static const luaL_Reg cache_functions[] = {
     {"root", cache_root},
     {"open", cache_open},
+    {"open_read_only", cache_open_read_only},
     {NULL, NULL},
 };
 

@@ -10,7 +10,7 @@ from testserver import TestServer
 EXAMPLE = b'{"resource": "/{proxy+}", "path": "/hello/world", "httpMethod": "POST"}'
 
 
-class DataExample(ScratchTestCase):
+class ExampleTestCase(ScratchTestCase):
     def setUp(self):
         super().setUp()
         self.examples = TestServer(host="127.0.0.1")
@@ -30,6 +30,8 @@ class DataExample(ScratchTestCase):
     def cache_file(self, name):
         return os.path.join(self.cache_home, "cargo-lambda", "invoke-fixtures", name)
 
+
+class DataExample(ExampleTestCase):
     def test_download_then_cache(self):
         self.examples.respond(200, body=EXAMPLE)
         result = self.run_example("--data-example", "apigw-request")
@@ -184,6 +186,105 @@ class DataExample(ScratchTestCase):
             self.assertExit(result, 0)
             self.assertEqual(self.emulator.requests[-1].body, data, name)
         print("sent %d real event fixtures" % len(names))
+
+
+class OldCacheFolder(ExampleTestCase):
+    """The original cargo-lambda cached examples in ~/.cargo/lambda/invoke-fixtures
+    ($CARGO_HOME/lambda/invoke-fixtures): an example found there is read when the cache has
+    none, with the cache's rules, and nothing there is ever written or changed."""
+
+    def old_folder(self, cargo_home=None):
+        return os.path.join(cargo_home or os.path.join(self.home, ".cargo"), "lambda",
+                            "invoke-fixtures")
+
+    def put_old(self, name, data, cargo_home=None):
+        folder = self.old_folder(cargo_home)
+        os.makedirs(folder, mode=0o755, exist_ok=True)
+        path = os.path.join(folder, name)
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return path
+
+    def snapshot(self, folder):
+        """{name: (mode, size, mtime_ns)} of everything under folder, folder included."""
+        found = {}
+        for root, dirs, files in os.walk(folder):
+            for name in [""] + dirs + files:
+                info = os.lstat(os.path.join(root, name))
+                found[os.path.join(root, name)] = (info.st_mode, info.st_size, info.st_mtime_ns)
+        return found
+
+    def test_an_example_there_is_read_when_the_cache_has_none(self):
+        self.put_old("example-legacy.json", b'{"from": "old cache"}')
+        before = self.snapshot(os.path.join(self.home, ".cargo"))
+        result = self.run_example("-E", "legacy")
+        self.assertExit(result, 0)
+        self.assertEqual(result.stderr, b"")
+        self.assertEqual(self.emulator.requests[0].body, b'{"from": "old cache"}')
+        self.assertEqual(self.examples.requests, [])
+        # Read, not moved nor copied: the old folder is as it was, the cache has no entry.
+        self.assertEqual(self.snapshot(os.path.join(self.home, ".cargo")), before)
+        self.assertFalse(os.path.exists(self.cache_file("example-legacy.json")))
+
+    def test_cargo_home_is_where_the_old_folder_is(self):
+        cargo_home = os.path.join(self.scratch, "cargo-home")
+        self.put_old("example-legacy.json", b'{"in": "CARGO_HOME"}', cargo_home)
+        env = self.env(CARGO_LAMBDA_EXAMPLES_URL=self.examples.url("/events/"),
+                       XDG_CACHE_HOME=self.cache_home, CARGO_HOME=cargo_home)
+        result = self.cli("invoke", "--invoke-address", "127.0.0.1", "-P",
+                          str(self.emulator.port), "-E", "legacy", env=env)
+        self.assertExit(result, 0)
+        self.assertEqual(self.emulator.requests[0].body, b'{"in": "CARGO_HOME"}')
+
+    def test_the_cache_comes_first_and_skip_cache_reads_neither(self):
+        self.put_old("example-both.json", b'{"from": "old"}')
+        os.makedirs(os.path.dirname(self.cache_file("x")))
+        with open(self.cache_file("example-both.json"), "wb") as handle:
+            handle.write(b'{"from": "new"}')
+        self.assertExit(self.run_example("-E", "both"), 0)
+        self.examples.respond(200, body=b'{"from": "site"}')
+        self.assertExit(self.run_example("-E", "both", "--skip-cache"), 0)
+        self.assertEqual([r.body for r in self.emulator.requests],
+                         [b'{"from": "new"}', b'{"from": "site"}'])
+
+    def test_a_link_there_is_never_followed(self):
+        secret = os.path.join(self.scratch, "secret.json")
+        with open(secret, "wb") as handle:
+            handle.write(b'{"private": true}')
+        folder = os.path.dirname(self.put_old("example-other.json", b"{}"))
+        os.symlink(secret, os.path.join(folder, "example-linked.json"))
+        self.examples.respond(200, body=EXAMPLE)
+        result = self.run_example("-E", "linked")
+        self.assertExit(result, 0)
+        self.assertEqual(self.emulator.requests[0].body, EXAMPLE)
+        self.assertOneLineError(result, "warning: ignoring the example in the old cache folder: "
+                                "cannot read %s: it is a symbolic link (not followed)"
+                                % os.path.join(folder, "example-linked.json"))
+        self.assertTrue(os.path.islink(os.path.join(folder, "example-linked.json")))
+
+    def test_one_over_the_payload_limit_is_not_read_past_it(self):
+        # An Event invocation's limit is 1 MiB: a larger file is refused from its size, and
+        # the example is downloaded instead.
+        self.put_old("example-big.json", b"x" * (1024 * 1024 + 1))
+        self.examples.respond(200, body=EXAMPLE)
+        self.emulator.respond(202)
+        result = self.run_example("-E", "big", "--invocation-type", "Event")
+        self.assertExit(result, 0)
+        self.assertOneLineError(result, "warning: ignoring the example in the old cache folder",
+                                "larger than 1048576 bytes")
+        self.assertEqual(self.emulator.requests[0].body, EXAMPLE)
+
+    def test_a_folder_others_may_write_to_is_not_used_nor_changed(self):
+        folder = os.path.dirname(self.put_old("example-open.json", b'{"planted": true}'))
+        os.chmod(folder, 0o777)
+        self.examples.respond(200, body=EXAMPLE)
+        result = self.run_example("-E", "open")
+        self.assertExit(result, 0)
+        self.assertEqual(self.emulator.requests[0].body, EXAMPLE)
+        self.assertOneLineError(result, "warning: ignoring the example in the old cache folder: "
+                                "cache folder %s is writable by group or others (mode 0777); "
+                                "not using it" % folder)
+        self.assertEqual(os.stat(folder).st_mode & 0o777, 0o777)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,14 @@ class RunScript(ScratchTestCase):
         self.assertExit(result, 1)
         self.assertIn(b"scenario failed", result.stderr)
 
+    def test_help_points_at_the_public_library(self):
+        # The program's own modules are internal (docs/scripting.md, section 8): the help
+        # names the library a script is meant to use, and where it is documented.
+        text = self.cli("help", "run").stdout.decode()
+        self.assertIn('require "lambda"', text)
+        self.assertIn("docs/scripting.md", text)
+        self.assertNotIn("own modules", text)
+
     def test_missing_script(self):
         result = self.cli("run", os.path.join(self.scratch, "absent.lua"))
         self.assertExit(result, 2)

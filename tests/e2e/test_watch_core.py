@@ -575,6 +575,15 @@ class ProcessTest(WatchTestCase):
         self.assertNotEqual(result.returncode, 0)
         self.assertOneLineError(result, str(port))
 
+    def test_timeouts_past_the_emulators_bound_are_usage_errors(self):
+        # lambda.emulator.start's bound (4294967295 s, the original's u32): past it the
+        # Runtime API's deadline could not be written; watch says so in its own terms.
+        for flag in ("--timeout", "--init-timeout"):
+            result = self.cli("watch", "--invoke-address", "127.0.0.1", "-P", str(free_port()),
+                              flag, "4294967296", "--", "true", timeout=20)
+            self.assertExit(result, 2)
+            self.assertOneLineError(result, flag, "at most 4294967295 seconds")
+
     def test_output_is_prefixed_with_the_function_name(self):
         with self.emulator(flags=["-v"]) as emu:
             self.assertOk(emu.invoke("probe", {"action": "log", "lines": ["hello from probe"]}))
@@ -634,6 +643,12 @@ class EnvironmentTest(WatchTestCase):
                           "--env-file", env_file, "--", "true", timeout=20)
         self.assertNotEqual(result.returncode, 0)
         self.assertOneLineError(result, "bad.env", "line 2")
+
+    def test_bad_env_var_names_the_flag_and_the_item(self):
+        result = self.cli("watch", "--invoke-address", "127.0.0.1", "-P", str(free_port()),
+                          "--env-var", "GOOD=1,=oops", "--", "true", timeout=20)
+        self.assertExit(result, 2)
+        self.assertOneLineError(result, "error: --env-var: '=oops' is not KEY=VALUE")
 
     def test_runtime_api_address_and_aws_variables(self):
         with self.emulator(flags=["--region", "eu-west-2"]) as emu:

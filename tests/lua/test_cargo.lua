@@ -50,12 +50,19 @@ local function check_functions(path, expected)
   check_list(names, expected, path)
 end
 
-local function check_error(path, expected_message)
-  local names, message = cargo.functions(path)
+-- Failures are nil, message, kind: the message names the manifest and the field at fault.
+local function check_error(path, expected_message, expected_kind)
+  local names, message, kind = cargo.functions(path)
   assert(names == nil, path .. ": expected an error, got " .. show(names))
   assert(message == expected_message,
     string.format("%s:\n  expected message %q\n  got              %q", path, expected_message,
       tostring(message)))
+  assert(kind == expected_kind, string.format("%s: expected kind %q, got %s", path,
+    expected_kind, show(kind)))
+  -- project() fails the same way.
+  local project, project_message, project_kind = cargo.project(path)
+  assert(project == nil and project_message == message and project_kind == kind,
+    path .. ": project() and functions() disagree")
 end
 
 local function shell_quote(text)
@@ -127,28 +134,30 @@ local function cases()
 
   -- Errors name the file, and the field or position at fault.
   check_error(manifest("missing-manifest"),
-    manifest("missing-manifest") .. ": cannot read: No such file or directory")
-  local _, syntax = cargo.functions(manifest("malformed"))
+    manifest("missing-manifest") .. ": cannot read: No such file or directory", "not_found")
+  local _, syntax, syntax_kind = cargo.functions(manifest("malformed"))
   local prefix = manifest("malformed") .. ": line 3, column 11: "
   assert(type(syntax) == "string" and syntax:sub(1, #prefix) == prefix and #syntax > #prefix,
     "malformed TOML: expected " .. prefix .. "..., got " .. tostring(syntax))
+  assert(syntax_kind == "input", "malformed TOML: kind " .. tostring(syntax_kind))
   check_error(manifest("bin-without-name"),
-    manifest("bin-without-name") .. ": bin[2].name: required field is missing")
+    manifest("bin-without-name") .. ": bin[2].name: required field is missing", "input")
   check_error(manifest("bad-members"),
-    manifest("bad-members") .. ": workspace.members[2]: expected a string, got integer")
+    manifest("bad-members") .. ": workspace.members[2]: expected a string, got integer", "input")
   check_error(manifest("duplicate-bin"), manifest("duplicate-bin")
-    .. ": bin: found duplicate binary name dup, but all binary targets must have a unique name")
+    .. ": bin: found duplicate binary name dup, but all binary targets must have a unique name",
+    "input")
   check_error(manifest("bin-path-unknown"), manifest("bin-path-unknown")
     .. ": bin[1]: can't find `ghost` bin at `src/bin/ghost.rs` or `src/bin/ghost/main.rs`; "
-    .. "please specify bin.path")
+    .. "please specify bin.path", "input")
   -- cargo refuses a members glob that matches a directory without a Cargo.toml.
   check_error(manifest("missing-member"), manifest("missing-member/crates/docs")
     .. ": cannot read: No such file or directory (workspace.members entry `crates/*` of "
-    .. manifest("missing-member") .. ")")
+    .. manifest("missing-member") .. ")", "not_found")
   -- Below a workspace root that neither lists nor excludes it.
   check_error(manifest("workspace-glob/tools/client"), manifest("workspace-glob/tools/client")
     .. ": current package believes it's in a workspace when it's not: add it to "
-    .. "workspace.members or workspace.exclude of " .. manifest("workspace-glob"))
+    .. "workspace.members or workspace.exclude of " .. manifest("workspace-glob"), "input")
 
   -- project(): packages (sorted by name) with their bins, the root, the manifest asked about.
   local project = assert(cargo.project(manifest("workspace-glob/crates/api")))
@@ -197,10 +206,11 @@ local function cases()
     check_functions(relative .. "/Cargo.toml", { "hello-fn" })
   end
   local empty = make_tree({ ["sub/file.txt"] = "" })
-  local found, none_message = cargo.find_manifest(empty .. "/sub")
+  local found, none_message, none_kind = cargo.find_manifest(empty .. "/sub")
   if found == nil then
     assert(none_message == "could not find `Cargo.toml` in `" .. empty
       .. "/sub` or any parent directory", "find_manifest: message " .. tostring(none_message))
+    assert(none_kind == "not_found", "find_manifest: kind " .. tostring(none_kind))
   else
     -- Some directory above the temporary directory has a Cargo.toml: it must be outside it.
     assert(found:sub(1, #empty + 1) ~= empty .. "/" and fs.stat(found), "found " .. found)
@@ -237,10 +247,10 @@ local function generated_cases()
 
   local bad_glob = make_tree({ ["Cargo.toml"] = '[workspace]\nmembers = ["ok", "crates/[ab"]\n' })
   check_error(bad_glob .. "/Cargo.toml", bad_glob .. "/Cargo.toml: workspace.members[2]: "
-    .. "invalid glob pattern `crates/[ab`: unclosed character class")
+    .. "invalid glob pattern `crates/[ab`: unclosed character class", "input")
   local bad_star = make_tree({ ["Cargo.toml"] = '[workspace]\nmembers = ["a**"]\n' })
   check_error(bad_star .. "/Cargo.toml", bad_star .. "/Cargo.toml: workspace.members[1]: "
-    .. "invalid glob pattern `a**`: `**` must be a whole path component")
+    .. "invalid glob pattern `a**`: `**` must be a whole path component", "input")
 
   -- A member with its own [workspace] belongs to another workspace.
   local nested = make_tree({
@@ -250,7 +260,7 @@ local function generated_cases()
   })
   check_error(nested .. "/Cargo.toml", nested .. "/inner/Cargo.toml: package is a member of "
     .. "the wrong workspace: expected " .. nested .. "/Cargo.toml, found " .. nested
-    .. "/inner/Cargo.toml")
+    .. "/inner/Cargo.toml", "input")
 
   -- A path dependency inside the root must exist (it would be a member).
   local broken_dep = make_tree({
@@ -259,7 +269,8 @@ local function generated_cases()
     ["src/main.rs"] = "",
   })
   check_error(broken_dep .. "/Cargo.toml", broken_dep .. "/gone/Cargo.toml: cannot read: "
-    .. "No such file or directory (path dependency `gone` of " .. broken_dep .. "/Cargo.toml)")
+    .. "No such file or directory (path dependency `gone` of " .. broken_dep .. "/Cargo.toml)",
+    "not_found")
 
   -- autobins = false with no [[bin]]: no bin at all, src/main.rs included.
   local no_bins = make_tree({
@@ -269,16 +280,22 @@ local function generated_cases()
   })
   check_functions(no_bins .. "/Cargo.toml", {})
 
+  -- A manifest that cannot be read is "io" (a directory in its place; as root, a mode 000
+  -- file would be read anyway).
+  local unreadable = make_tree({ ["Cargo.toml/placeholder"] = "" })
+  check_error(unreadable .. "/Cargo.toml", unreadable .. "/Cargo.toml: cannot read: Is a "
+    .. "directory", "io")
+
   -- Field types are checked with the field named.
   local typed = make_tree({ ["Cargo.toml"] = '[package]\nname = 5\n' })
   check_error(typed .. "/Cargo.toml", typed .. "/Cargo.toml: package.name: expected a string, "
-    .. "got integer")
+    .. "got integer", "input")
   local no_table = make_tree({ ["Cargo.toml"] = 'name = "x"\n' })
   check_error(no_table .. "/Cargo.toml", no_table .. "/Cargo.toml: manifest is missing either "
-    .. "a [package] or a [workspace]")
+    .. "a [package] or a [workspace]", "input")
   local bin_table = make_tree({ ["Cargo.toml"] = package_toml("t", '[bin]\nname = "x"\n') })
   check_error(bin_table .. "/Cargo.toml", bin_table .. "/Cargo.toml: bin: expected an array "
-    .. "of tables ([[bin]]), got table")
+    .. "of tables ([[bin]]), got table", "input")
 
   -- Work stays linear and each manifest is read once, however big the workspace.
   local count = 300

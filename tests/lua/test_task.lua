@@ -116,6 +116,59 @@ t.case("waiting from a callback of a loop the script runs itself is refused", fu
   t.matches(message, "cannot wait here")
 end)
 
+-- Each of these waits once, on the line where it is defined (so that linedefined is the line
+-- of the call). None is a tail call: that would hide the caller's frame.
+local lambda = require("lambda")
+local function waits()
+  local idle = function() end
+  return {
+    { "lambda.sleep", function() lambda.sleep(0.01) end },
+    { "task.sleep", function() task.sleep(0.01) end },
+    { "task:wait", function() task.spawn(idle):wait() end },
+    { "lambda.await", function() lambda.await(task.spawn(idle)) end },
+    { "lambda.all", function() lambda.all({ idle }) end },
+    { "lambda.wait_signal", function() lambda.wait_signal("USR2") end },
+  }
+end
+
+-- Calls every wait from a loop callback; returns the messages that do not start at the line
+-- of the call in this file, and how many were checked.
+local function misplaced(message_start)
+  local here, wrong, checked = debug.getinfo(1, "S").short_src, {}, 0
+  for _, wait in ipairs(waits()) do
+    local name, fn = wait[1], wait[2]
+    local ok, message = pcall(fn)
+    local expected = string.format("%s:%d: %s", here, debug.getinfo(fn, "S").linedefined,
+      message_start)
+    checked = checked + 1
+    if ok or message:sub(1, #expected) ~= expected then
+      wrong[#wrong + 1] = string.format("%s: expected %q..., got %s", name, expected,
+        ok and "no error" or string.format("%q", message))
+    end
+  end
+  return wrong, checked
+end
+
+t.case("cannot wait here is raised at the caller's line, not in the library", function()
+  -- A loop the script runs itself.
+  local wrong, checked
+  event.timer(0, function()
+    wrong, checked = misplaced("cannot wait here: the event loop is running")
+    event.stop()
+  end)
+  event.run()
+  t.eq(checked, 6)
+  t.eq(wrong, {}, "loop run by the script")
+  -- The loop run by a wait of the main chunk.
+  wrong, checked = nil, nil
+  event.timer(0, function()
+    wrong, checked = misplaced("cannot wait here: a wait outside any task")
+  end)
+  task.sleep(0.05)
+  t.eq(checked, 6)
+  t.eq(wrong, {}, "loop run by a wait of the main chunk")
+end)
+
 t.case("await takes any awaitable; in_task tells where the code runs", function()
   local manual = {}
   function manual.await(_, resume)

@@ -196,7 +196,7 @@ static void test_rejected_keys(lua_State *L) {
            "local bad = {'', 'a/b', '/abs', 'a\\\\b', 'a\\0b', '.', '..', string.rep('k', 256)}\n"
            "for _, key in ipairs(bad) do\n"
            "  for _, method in ipairs({'path', 'get', 'put', 'remove'}) do\n"
-           "    local ok, message = c[method](c, key, 'data')\n"
+           "    local ok, message = c[method](c, key, method == 'put' and 'data' or nil)\n"
            "    assert(ok == nil, method .. ' accepted ' .. key)\n"
            "    assert(message:find('invalid cache key', 1, true), message)\n"
            "    assert(not message:find('\\0', 1, true) and not message:find('\\n', 1, true))\n"
@@ -359,6 +359,69 @@ static void test_other_users_are_not_trusted(lua_State *L) {
            "assert(fs.hidden(root .. '/ns') == 0)\n");
 }
 
+/* get's max_bytes: a larger entry is "too_large", one of exactly max_bytes is read. */
+static void test_max_bytes(lua_State *L) {
+    use_xdg("sized");
+    LUA(L, "local dir = scratch .. '/sized/cargo-lambda/ns'\n"
+           "local c = assert(cache.open('ns'))\n"
+           "assert(c:put('k', '12345'))\n"
+           "assert(c:get('k', 5) == '12345' and c:get('k', 100) == '12345')\n"
+           "local data, message, kind = c:get('k', 4)\n"
+           "assert(data == nil and kind == 'too_large' and message == 'cannot read ' .. dir ..\n"
+           "       '/k: larger than 4 bytes', message)\n"
+           "assert(c:get('k', 0) == nil and c:get('absent', 0) == nil)\n"
+           "assert(c:put('empty', '') and c:get('empty', 0) == '')\n"
+           "local ok, problem = pcall(c.get, c, 'k', -1)\n"
+           "assert(not ok and problem:find('max_bytes must be 0 or more', 1, true), problem)\n");
+}
+
+/* open_read_only: another program's cache, read with the same rules and never changed. */
+static void test_read_only(lua_State *L) {
+    LUA(L, "local root = scratch .. '/old'\n"
+           "local dir = root .. '/lambda/invoke-fixtures'\n"
+           "fs.mkdir(root) fs.mkdir(root .. '/lambda') fs.mkdir(dir)\n"
+           "assert(io.open(dir .. '/k', 'w')):write('old entry'):close()\n"
+           "local warnings = {}\n"
+           "local c = cache.open_read_only(dir .. '//', function(m)\n"
+           "  warnings[#warnings + 1] = m\n"
+           "end)\n"
+           "assert(tostring(c) == 'read-only cache (' .. dir .. ')', tostring(c))\n"
+           "assert(c:get('k') == 'old entry' and c:get('absent') == nil)\n"
+           "assert(c:path('k') == dir .. '/k')\n"
+           "assert(select(3, c:get('k', 3)) == 'too_large')\n"
+           /* Writing raises, and leaves everything as it was. */
+           "local ok, message = pcall(c.put, c, 'new', 'v')\n"
+           "assert(not ok and message:find('cache:put: the cache ' .. dir .. ' is read-only', 1,\n"
+           "       true), message)\n"
+           "ok, message = pcall(c.remove, c, 'k')\n"
+           "assert(not ok and message:find('cache:remove: the cache', 1, true), message)\n"
+           "assert(not io.open(dir .. '/new') and c:get('k') == 'old entry')\n"
+           /* A link is not followed. */
+           "fs.symlink(dir .. '/k', dir .. '/link')\n"
+           "local data\n"
+           "data, message = c:get('link')\n"
+           "assert(data == nil and message == 'cannot read ' .. dir ..\n"
+           "       '/link: it is a symbolic link (not followed)', message)\n"
+           /* A folder others may write to is refused and left as it is: no fix, no warning. */
+           "fs.chmod(root .. '/lambda', tonumber('777', 8))\n"
+           "local kind\n"
+           "data, message, kind = c:get('k')\n"
+           "assert(data == nil and kind == 'io' and message == 'cache folder ' .. root ..\n"
+           "       '/lambda is writable by group or others (mode 0777); not using it', message)\n"
+           "assert(fs.mode(root .. '/lambda') == tonumber('777', 8) and #warnings == 0)\n"
+           "fs.chmod(root .. '/lambda', tonumber('755', 8))\n"
+           "fs.chmod(dir, tonumber('775', 8))\n"
+           "data, message = c:get('k')\n"
+           "assert(data == nil and message:find(dir .. ' is writable by group', 1, true))\n"
+           "assert(fs.mode(dir) == tonumber('775', 8))\n"
+           /* No folder at all: absent. */
+           "assert(cache.open_read_only(scratch .. '/no/such/folder'):get('k') == nil)\n"
+           /* Only absolute folders below /. */
+           "for _, bad in ipairs({'relative/dir', '/', '//', 'a\\0b'}) do\n"
+           "  assert(not pcall(cache.open_read_only, bad), bad)\n"
+           "end\n");
+}
+
 static void test_home_fallback(lua_State *L) {
     char home[256];
     snprintf(home, sizeof home, "%s/home", scratch);
@@ -404,6 +467,8 @@ int main(void) {
     test_links_and_special_entries_are_not_followed(L);
     test_open_folders_are_made_private(L);
     test_other_users_are_not_trusted(L);
+    test_max_bytes(L);
+    test_read_only(L);
     test_home_fallback(L);
     lua_close(L);
     check_remove_tree(scratch);

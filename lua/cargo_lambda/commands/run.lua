@@ -7,9 +7,10 @@ local cli = require("cargo_lambda.cli")
 local M = {
   name = "run",
   summary = "Run a Lua script with the cargo-lambda API",
-  description = "The script can require lambda.http, lambda.json, lambda.toml, lambda.cache, "
-    .. "lambda.fs, lambda.cargo and the commands' own modules. Exit status: the integer the "
-    .. "script returns, 0 when it returns nothing, 1 when it raises an error.",
+  description = "The script can require \"lambda\", the public library documented in "
+    .. "docs/scripting.md (clients, the emulator, tasks, and modules such as lambda.http, "
+    .. "lambda.json and lambda.cargo), and Lua modules in its own folder. Exit status: the "
+    .. "integer the script returns, 0 when it returns nothing, 1 when it raises an error.",
   positionals = { { name = "SCRIPT", help = "Path of the Lua script ('-' reads standard input)" } },
   rest = { name = "ARGS", help = "Arguments passed to the script" },
   flags = {},

@@ -44,7 +44,9 @@ local M = {
       help = "Region in the functions' ARNs and AWS_REGION" },
     { long = "tls-cert", value = "PATH", help = "Serve https with this certificate (PEM)" },
     { long = "tls-key", value = "PATH", help = "Key of --tls-cert (PEM)" },
-    { long = "verbose", short = "v", type = "count", help = "Log every invocation" },
+    { long = "verbose", short = "v", type = "count",
+      help = "Log every invocation on stderr (function, request id, outcome, duration), and "
+        .. "the start of a command's instances" },
   },
 }
 
@@ -71,6 +73,46 @@ local function in_flag_terms(message, field)
   return message
 end
 
+-- "12.3 ms", "3.0 s".
+local function seconds_text(seconds)
+  if seconds < 1 then
+    return string.format("%.1f ms", seconds * 1000)
+  end
+  return string.format("%.1f s", seconds)
+end
+
+-- -v's line for one invocation (lambda.emulator's on_invocation record), e.g.
+-- "invoke greeter 6f1c...: ok 12.3 ms", "url greeter ...: function error Handled.ValueError
+-- 3.1 ms", "invoke greeter ...: timeout after 3.0 s", "event greeter ...: error
+-- Runtime.ExitError, never ran (queued 1.2 s)".
+local function invocation_line(record)
+  local status
+  if record.outcome == "ok" then
+    status = "ok"
+  elseif record.outcome == "function_error" then
+    status = "function error " .. tostring(record.error_type)
+  elseif record.outcome == "timeout" then
+    status = "timeout"
+  elseif record.outcome == "cancelled" then
+    status = "cancelled: the invoker went away"
+  else
+    status = "error " .. tostring(record.error_type)
+  end
+  local timing
+  if record.duration then
+    timing = (record.outcome == "timeout" and " after " or " ") .. seconds_text(record.duration)
+    if record.queued >= 0.001 then
+      timing = timing .. " (queued " .. seconds_text(record.queued) .. ")"
+    end
+  else
+    timing = ", never ran (queued " .. seconds_text(record.queued) .. ")"
+  end
+  -- The name comes from the request and the error type from the function: escaped, so that
+  -- neither can break the line.
+  return require("lambda.text").escape(string.format("%s %s %s: %s%s", record.route,
+    record.function_name, record.request_id, status, timing))
+end
+
 local function user_environment(options)
   local emulator = require("lambda.emulator")
   local env = {}
@@ -91,7 +133,7 @@ local function user_environment(options)
     for piece in item:gmatch("[^,]+") do
       local key, value = emulator.parse_env_var(piece)
       if not key then
-        return nil, value
+        return nil, "--env-var: " .. value
       end
       env[key] = value
     end
@@ -108,6 +150,14 @@ function M.run(options, _, rest)
   end
   if options.max_instances < 1 then
     cli.usage_error(M.name, "--max-instances must be at least 1")
+  end
+  -- lambda.emulator.start's bounds (it raises on anything else).
+  local max_seconds = require("lambda.emulator.limits").MAX_SECONDS
+  for _, flag in ipairs({ "timeout", "init_timeout" }) do
+    if options[flag] > max_seconds then
+      cli.usage_error(M.name, string.format("--%s must be at most %d seconds",
+        (flag:gsub("_", "-")), max_seconds))
+    end
   end
   local env, env_error = user_environment(options)
   if not env then
@@ -145,6 +195,9 @@ function M.run(options, _, rest)
     region = options.region,
     env = env,
     tls = options.tls_cert and { cert = options.tls_cert, key = options.tls_key } or nil,
+    on_invocation = verbose and function(record)
+      say(invocation_line(record))
+    end or nil,
     on_status = function(text)
       -- Building and starting a project's functions is always said; a command's start only
       -- with -v.

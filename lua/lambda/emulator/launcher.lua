@@ -6,10 +6,21 @@ local runtime_api = require("lambda.emulator.runtime_api")
 
 local M = {}
 
+local function check_text(value, function_name)
+  if type(value) ~= "string" then
+    error(string.format("bad argument #1 to '%s' (string expected, got %s)", function_name,
+      value == nil and "no value" or type(value)), 3)
+  end
+end
+
 -- Parses dotenv-style text: KEY=VALUE lines, optional `export`, single or double quotes,
--- `#` comments. Returns a table or nil, "line N: ...".
+-- `#` comments. Returns a table or nil, "line N: ...", "input", N.
 function M.parse_env_file(text)
+  check_text(text, "parse_env_file")
   local values, number = {}, 0
+  local function refuse(format, ...)
+    return nil, string.format("line %d: " .. format, number, ...), "input", number
+  end
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
     number = number + 1
     line = line:gsub("\r$", ""):match("^%s*(.-)%s*$")
@@ -17,17 +28,17 @@ function M.parse_env_file(text)
       line = line:gsub("^export%s+", "")
       local key, value = line:match("^([%a_][%w_]*)%s*=%s*(.*)$")
       if not key then
-        return nil, string.format("line %d: expected KEY=VALUE", number)
+        return refuse("expected KEY=VALUE")
       end
       if value:find("\0", 1, true) then
         -- No process environment can hold one.
-        return nil, string.format("line %d: a NUL byte in the value of %s", number, key)
+        return refuse("a NUL byte in the value of %s", key)
       end
       local quote = value:sub(1, 1)
       if (quote == '"' or quote == "'") then
         local closing = value:find(quote, 2, true)
         if not closing then
-          return nil, string.format("line %d: unterminated %s quote", number, quote)
+          return refuse("unterminated %s quote", quote)
         end
         value = value:sub(2, closing - 1)
         if quote == '"' then
@@ -42,11 +53,16 @@ function M.parse_env_file(text)
   return values
 end
 
--- "K=V" (the --env-var flag): returns key, value or nil, message.
+-- "K=V" (one item of watch's --env-var): returns key, value or nil, message, "input". The
+-- message names the item, not the flag: the command that read it adds that.
 function M.parse_env_var(item)
+  check_text(item, "parse_env_var")
   local key, value = item:match("^%s*([^=]-)%s*=%s*(.-)%s*$")
   if not key or key == "" or not key:match("^[%a_][%w_]*$") then
-    return nil, string.format("--env-var: '%s' is not KEY=VALUE", item)
+    return nil, require("lambda.text").quote(item) .. " is not KEY=VALUE", "input"
+  end
+  if value:find("\0", 1, true) then
+    return nil, string.format("a NUL byte in the value of %s", key), "input"
   end
   return key, value
 end

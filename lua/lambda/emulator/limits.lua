@@ -21,5 +21,8 @@ M.OTHER_BYTES = 6291456
 M.INIT_TIMEOUT = 10
 -- Live function instances across all functions (--max-instances).
 M.MAX_INSTANCES = 64
+-- The longest --timeout and --init-timeout: the original's --timeout is a u32 of seconds.
+-- Longer ones would overflow the deadline the Runtime API hands out (epoch milliseconds).
+M.MAX_SECONDS = 4294967295
 
 return M

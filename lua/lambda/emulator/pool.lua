@@ -29,7 +29,7 @@ Pool.__index = Pool
 -- options: concurrency, timeout (seconds), init_timeout (seconds), max_instances, region,
 --   launcher = {start = fn(pool, instance) -> true | nil, message} or nil (functions started by
 --   hand; the launcher calls pool:start_init_clock(instance) once the function's own process
---   runs), print(name, line), extensions.
+--   runs), print(name, line), extensions, on_invocation(record) (see Pool:report).
 function M.new(options)
   return setmetatable({
     concurrency = options.concurrency or 1,
@@ -40,6 +40,7 @@ function M.new(options)
     launcher = options.launcher,
     extensions = options.extensions,
     print = options.print or function() end,
+    on_invocation = options.on_invocation,
     functions = {},
     running = {}, -- request id -> invocation, for /response and /error
     instances = {},
@@ -97,6 +98,7 @@ function Pool:new_invocation(fields)
     identity = fields.identity,
     trace_id = fields.trace_id or ids.trace_id(now),
     invocation_type = fields.invocation_type or "RequestResponse",
+    route = fields.route or "invoke",
     log_type = fields.log_type,
     sink = fields.sink,
     log = {},
@@ -123,6 +125,49 @@ local function error_body(kind, message)
   return json.encode({ errorType = kind, errorMessage = message })
 end
 M.error_body = error_body
+
+-- What became of an invocation, as on_invocation's record says it: "ok", "function_error"
+-- (the function reported it: /error, /init/error, a streamed error), "timeout", "error" (the
+-- emulator's: the instance exited or could not start, a throttle, a shutdown, an answer over
+-- the limit), "cancelled" (the invoker went away before it ran).
+local function outcome_name(outcome)
+  if outcome.ok then
+    return "ok"
+  elseif outcome.error_type == "Sandbox.Timedout" then
+    return "timeout"
+  elseif outcome.by_emulator or outcome.service_error then
+    return "error"
+  end
+  return "function_error"
+end
+
+-- Tells on_invocation, once per invocation, what became of it:
+--   {function_name, request_id, route = "invoke" | "stream" | "event" | "url",
+--    outcome (see outcome_name) | "cancelled", error_type (nil when ok),
+--    queued = seconds before an instance took it (a build and a start included),
+--    duration = seconds it ran, or nil when it never ran}
+-- A hook that raises is reported on stderr; the emulator goes on.
+function Pool:report(invocation, outcome_text, error_type)
+  local hook = self.on_invocation
+  if not hook then
+    return
+  end
+  local finished = invocation.finished or event.now()
+  local started = invocation.started
+  local record = {
+    function_name = invocation.function_name,
+    request_id = invocation.id,
+    route = invocation.route,
+    outcome = outcome_text,
+    error_type = error_type,
+    queued = math.max(0, (started or finished) - invocation.created),
+    duration = started and math.max(0, finished - started) or nil,
+  }
+  local ok, problem = xpcall(hook, debug.traceback, record)
+  if not ok then
+    io.stderr:write("lambda.emulator: error in on_invocation: ", tostring(problem), "\n")
+  end
+end
 
 -- Ends an invocation once: stops its timer, forgets it, answers its sink.
 function Pool:finish(invocation, outcome)
@@ -163,10 +208,14 @@ function Pool:finish(invocation, outcome)
   if instance and instance.restart_after then
     self:stop_instance(instance, instance.restart_after)
   end
+  self:report(invocation, outcome_name(outcome), outcome.error_type
+    or (outcome.service_error and outcome.service_error.kind) or nil)
 end
 
+-- Ends an invocation with an error of the emulator's own (not the function's).
 function Pool:fail(invocation, kind, message)
-  self:finish(invocation, { ok = false, body = error_body(kind, message), error_type = kind })
+  self:finish(invocation, { ok = false, body = error_body(kind, message), error_type = kind,
+    by_emulator = true })
 end
 
 -- Queues an invocation and gets it running as soon as an instance can take it.
@@ -190,7 +239,9 @@ function Pool:cancel(invocation)
     end
   end
   invocation.state = "done"
+  invocation.finished = event.now()
   self:forget_if_unused(state)
+  self:report(invocation, "cancelled", nil)
 end
 
 local function alive_instances(state)

@@ -32,9 +32,11 @@ function M.load(project, bins)
         "input", "project"
     end
   end
-  local loaded, message = cargo.project(manifest)
+  local loaded, message, kind = cargo.project(manifest)
   if not loaded then
-    return nil, message, "input", "project"
+    -- lambda.cargo's kind: "not_found" for a manifest that is not there (a workspace member
+    -- that does not exist), "input" for one cargo refuses, "io" for one that cannot be read.
+    return nil, message, kind or "input", "project"
   end
   if bins then
     local wanted, chosen = {}, {}
@@ -55,8 +57,9 @@ function M.load(project, bins)
     loaded.functions = chosen
   end
   if #loaded.functions == 0 then
-    return nil, loaded.manifest .. " has no bin targets: nothing to run as a function",
-      "not_found", "project"
+    return nil, loaded.manifest .. " has no bin targets (src/main.rs, src/bin/<name>.rs, "
+      .. "src/bin/<name>/main.rs or [[bin]]): nothing to run as a function", "not_found",
+      "project"
   end
   return loaded
 end

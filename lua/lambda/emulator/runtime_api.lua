@@ -153,9 +153,9 @@ function M.too_large(pool, request, rest, limit, size)
   local invocation = (action == "response" or action == "error") and pool:running_invocation(id)
   if invocation then
     local kind = "Function.ResponseSizeTooLarge"
-    pool:finish(invocation, { ok = false, error_type = kind, body = pool_module.error_body(kind,
-      string.format("Response payload size (%d bytes) exceeded maximum allowed payload size "
-        .. "(%d bytes).", size, limit)) })
+    pool:finish(invocation, { ok = false, error_type = kind, by_emulator = true,
+      body = pool_module.error_body(kind, string.format("Response payload size (%d bytes) "
+        .. "exceeded maximum allowed payload size (%d bytes).", size, limit)) })
   end
   answer_error(request, 413, "RequestEntityTooLarge", string.format(
     "Exceeded maximum allowed payload size (%d bytes).", limit))

@@ -114,6 +114,7 @@ local function invoke(emulator, request, raw_name, streaming)
     client_context = client_context or nil,
     identity = request.headers["lambda-runtime-cognito-identity"],
     invocation_type = invocation_type,
+    route = invocation_type == "Event" and "event" or streaming and "stream" or "invoke",
     log_type = log_type,
     sink = sink,
   })
@@ -135,7 +136,7 @@ local function function_url_request(emulator, request, raw_name, rest)
   local pool = emulator.pool
   local path, query = rest:match("^([^?]*)%??(.*)$")
   local invocation = pool:new_invocation({ function_name = name, qualifier = qualifier,
-    sink = sinks.function_url(request) })
+    route = "url", sink = sinks.function_url(request) })
   invocation.payload = function_url.event({
     method = request.method,
     path = path ~= "" and path or "/",
