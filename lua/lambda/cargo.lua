@@ -11,13 +11,10 @@ local glob = require("lambda.glob")
 local path = require("lambda.path")
 
 local normalize, join, dirname = path.normalize, path.join, path.dirname
-local path_key, starts_with = path.path_key, path.starts_with
+local starts_with = path.starts_with
 local exists, is_dir = path.exists, path.is_dir
 
 local M = {}
-
--- Directory names cargo uses inside target/; a bin with one of these names would collide.
-local RESERVED_BIN_NAMES = { deps = true, examples = true, build = true, incremental = true }
 
 -- Sections whose `path` entries can pull a package into the workspace (cargo accepts both
 -- spellings of the dev and build sections).
@@ -29,30 +26,11 @@ local DEPENDENCY_SECTIONS = {
   "build_dependencies",
 }
 
--- Expected failures (bad manifests, missing files) travel as errors carrying this metatable
--- up to the public functions, which turn them into nil, message, kind; anything else is a bug
--- and propagates unchanged.
-local Failure = {}
+local checks = require("lambda.cargo.checks")
+local package_bins = require("lambda.cargo.bins").package_bins
 
-local function fail_as(kind, format, ...)
-  error(setmetatable({ message = string.format(format, ...), kind = kind }, Failure), 0)
-end
-
--- Most failures are a manifest cargo refuses: "input".
-local function fail(format, ...)
-  fail_as("input", format, ...)
-end
-
-local function protect(body, ...)
-  local ok, result = pcall(body, ...)
-  if ok then
-    return result
-  end
-  if getmetatable(result) == Failure then
-    return nil, result.message, result.kind
-  end
-  error(result, 0)
-end
+local Failure, fail_as, fail, protect = checks.Failure, checks.fail_as, checks.fail, checks.protect
+local kind_of, check_kind, string_list = checks.kind_of, checks.check_kind, checks.string_list
 
 local function absolute(p)
   local result, message = path.absolute(p)
@@ -66,43 +44,6 @@ end
 ---------------------------------------------------------------------------------------------
 -- Manifests. One session caches every manifest it reads, so each file is read and decoded once
 -- however often workspace discovery looks at it.
-
-local function kind_of(value)
-  local t = type(value)
-  if t == "number" then
-    return math.type(value)
-  elseif t == "table" then
-    if toml.is_array(value) then
-      return "array"
-    end
-    return toml.is_datetime(value) and "date-time" or "table"
-  end
-  return t
-end
-
-local WITH_ARTICLE = { string = "a string", table = "a table", boolean = "a boolean" }
-
-local function check_kind(manifest_path, field, value, wanted)
-  if value ~= nil and kind_of(value) ~= wanted then
-    fail("%s: %s: expected %s, got %s", manifest_path, field, WITH_ARTICLE[wanted], kind_of(value))
-  end
-  return value
-end
-
-local function string_list(manifest_path, field, value)
-  if value == nil then
-    return nil
-  end
-  if kind_of(value) ~= "array" then
-    fail("%s: %s: expected an array of strings, got %s", manifest_path, field, kind_of(value))
-  end
-  for i, item in ipairs(value) do
-    if type(item) ~= "string" then
-      fail("%s: %s[%d]: expected a string, got %s", manifest_path, field, i, kind_of(item))
-    end
-  end
-  return value
-end
 
 -- Reads a manifest into {path, dir, doc, package, package_field, workspace}: package is the
 -- [package] table (nil in a virtual manifest); workspace, present when the manifest has
@@ -371,155 +312,6 @@ function Session:validate(root_path, members, current_path)
 end
 
 ---------------------------------------------------------------------------------------------
--- Bin targets, after cargo's normalize_bins: the [[bin]] tables plus the auto-discovered
--- src/main.rs, src/bin/<x>.rs and src/bin/<x>/main.rs, minus those a [[bin]] already names or
--- points at.
-
-local function package_edition(manifest, workspace)
-  local field = manifest.package_field .. ".edition"
-  local edition = manifest.package.edition
-  if edition == nil then
-    return "2015"
-  elseif type(edition) == "string" then
-    return edition
-  elseif kind_of(edition) == "table" and edition.workspace == true then
-    local shared = workspace and workspace.raw.package
-    local inherited = kind_of(shared) == "table" and shared.edition
-    if type(inherited) ~= "string" then
-      fail("%s: %s: inherits workspace.package.edition, which is not set", manifest.path, field)
-    end
-    return inherited
-  end
-  fail("%s: %s: expected a string, got %s", manifest.path, field, kind_of(edition))
-end
-
--- The bin targets the layout implies: {name, path}, paths relative to the package.
-local function inferred_bins(dir, package_name)
-  local found = {}
-  if exists(join(dir, "src/main.rs")) then
-    found[#found + 1] = { name = package_name, path = "src/main.rs" }
-  end
-  local bin_dir = join(dir, "src/bin")
-  for _, entry in ipairs(fs.list(bin_dir) or {}) do
-    if entry:sub(1, 1) ~= "." then
-      -- Like cargo, which asks the directory entry, a link is never taken for a directory.
-      local st = fs.lstat(join(bin_dir, entry))
-      if st and st.type == "directory" then
-        if exists(join(bin_dir, entry .. "/main.rs")) then
-          found[#found + 1] = { name = entry, path = "src/bin/" .. entry .. "/main.rs" }
-        end
-      elseif entry:sub(-3) == ".rs" then
-        found[#found + 1] = { name = entry:sub(1, -4), path = "src/bin/" .. entry }
-      end
-    end
-  end
-  return found
-end
-
--- Where a 2015-edition [[bin]] without a path may still live.
-local function legacy_bin_path(dir, name, has_lib)
-  local candidates = { "src/main.rs", "src/bin/main.rs" }
-  if not has_lib then
-    table.insert(candidates, 1, "src/" .. name .. ".rs")
-  end
-  for _, candidate in ipairs(candidates) do
-    if exists(join(dir, candidate)) then
-      return candidate
-    end
-  end
-  return nil
-end
-
--- [[bin]] tables as targets {name, path, field}, checked for shape.
-local function explicit_bins(manifest)
-  local path, bins = manifest.path, manifest.doc.bin
-  if bins ~= nil and kind_of(bins) ~= "array" then
-    fail("%s: bin: expected an array of tables ([[bin]]), got %s", path, kind_of(bins))
-  end
-  local targets = {}
-  for i, bin in ipairs(bins or {}) do
-    local field = string.format("bin[%d]", i)
-    check_kind(path, field, bin, "table")
-    targets[i] = {
-      name = check_kind(path, field .. ".name", bin.name, "string"),
-      path = check_kind(path, field .. ".path", bin.path, "string"),
-      field = field,
-    }
-  end
-  return targets, bins ~= nil
-end
-
--- The sorted bin names of one package.
-local function package_bins(manifest, workspace)
-  local path, dir, package = manifest.path, manifest.dir, manifest.package
-  local name_field = manifest.package_field .. ".name"
-  if package.name == nil then
-    fail("%s: %s: required field is missing", path, name_field)
-  end
-  check_kind(path, name_field, package.name, "string")
-  local autobins_field = manifest.package_field .. ".autobins"
-  local autobins = check_kind(path, autobins_field, package.autobins, "boolean")
-  local edition = package_edition(manifest, workspace)
-
-  local targets, has_bin_section = explicit_bins(manifest)
-  local inferred = inferred_bins(dir, package.name)
-  local discover = autobins
-  if discover == nil then
-    -- In the 2015 edition one declared target turns discovery off.
-    discover = not has_bin_section or edition ~= "2015"
-  end
-  if discover then
-    local seen_names, seen_paths = {}, {}
-    for _, target in ipairs(targets) do
-      seen_names[target.name or false] = true
-      seen_paths[target.path and path_key(join(dir, target.path)) or false] = true
-    end
-    for _, bin in ipairs(inferred) do
-      if not seen_names[bin.name] and not seen_paths[path_key(join(dir, bin.path))] then
-        targets[#targets + 1] = { name = bin.name, path = bin.path, field = bin.path }
-      end
-    end
-  end
-
-  local has_lib = manifest.doc.lib ~= nil or exists(join(dir, "src/lib.rs"))
-  local names, seen = {}, {}
-  for _, target in ipairs(targets) do
-    local name, field = target.name, target.field
-    if name == nil then
-      fail("%s: %s.name: required field is missing", path, field)
-    elseif not name:find("%S") then
-      fail("%s: %s: binary target names cannot be empty", path, field)
-    elseif RESERVED_BIN_NAMES[name] then
-      fail("%s: %s: the binary target name `%s` is forbidden, it conflicts with cargo's build "
-        .. "directory names", path, field, name)
-    end
-    if not target.path then
-      local candidates = {}
-      for _, bin in ipairs(inferred) do
-        if bin.name == name then
-          candidates[#candidates + 1] = bin.path
-        end
-      end
-      local legacy = edition == "2015" and #candidates ~= 1 and legacy_bin_path(dir, name, has_lib)
-      if #candidates == 0 and not legacy then
-        fail("%s: %s: can't find `%s` bin at `src/bin/%s.rs` or `src/bin/%s/main.rs`; "
-          .. "please specify bin.path", path, field, name, name, name)
-      elseif #candidates > 1 and not legacy then
-        fail("%s: %s: cannot infer path for `%s` bin: both `%s` and `%s` exist", path, field, name,
-          candidates[1], candidates[2])
-      end
-    end
-    if seen[name] then
-      fail("%s: bin: found duplicate binary name %s, but all binary targets must have a unique "
-        .. "name", path, name)
-    end
-    seen[name] = true
-    names[#names + 1] = name
-  end
-  table.sort(names)
-  return names
-end
-
 ---------------------------------------------------------------------------------------------
 -- Public API
 
