@@ -87,6 +87,16 @@ class Running:
                 raise AssertionError("stdout is %r, expected %r (stderr: %r)" % (
                     self.stdout, expected, self.process.stderr.read() if self.ended else b""))
 
+    def stop(self):
+        """Kills the binary if it still runs (a failed test); its pipes are closed."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.reader.join(10)
+        for pipe in (self.process.stdout, self.process.stderr):
+            if not pipe.closed:
+                pipe.close()
+
     def finish(self, timeout=30):
         self.process.wait(timeout)
         self.reader.join(timeout)
@@ -115,6 +125,7 @@ class Local(ScratchTestCase):
                            "streamer", "--stream", "-A", json.dumps({
                                "mode": "stream", "chunks": ["first ", "second ", "last"],
                                "gate": gate, "gate_timeout": 20})], self.env(), self.scratch)
+        self.addCleanup(running.stop)
         # The function writes its last chunk only once the gate exists: these two can only be
         # on stdout now if invoke printed them as they came.
         running.wait_for_stdout(b"first second ")
@@ -251,6 +262,7 @@ class Remote(ScratchTestCase):
                               chunk(payload_chunk(b"three") + invoke_complete()), end()])
         running = Running(self.args("my-function", "--alias", "live", "-A", '{"n": 1}'),
                           self.env(), self.scratch)
+        self.addCleanup(running.stop)
         # Until the test has seen a chunk, the next is not sent: stdout is exactly this.
         for index, so_far in enumerate([b"one ", b"one two ", b"one two three"]):
             running.wait_for_stdout(so_far, exact=index < 2)
