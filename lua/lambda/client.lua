@@ -6,6 +6,11 @@
 --   local result = c:invoke("my-function", {payload = {n = 1}})
 --   if result.ok then print(result:json().answer) else print(result.error.message) end
 --
+-- With stream (true, or a function given each chunk as it arrives) the invocation goes through
+-- InvokeWithResponseStream (lambda.client.stream reads the event stream); the result is the
+-- same, with first_byte (seconds from sending to the first chunk) and the joined chunks as its
+-- body when no function took them.
+--
 -- Function, service and transport failures come back in the result (result.ok false,
 -- result.error = {source = "function" | "service" | "transport", type, message, line}; a
 -- transport error's type is lambda.http's kind ("transport", "timeout", "tls") and its detail
@@ -43,6 +48,7 @@ local INVOKE_FIELDS = {
   payload = "string|table", qualifier = "string", invocation_type = "string",
   log_type = "string", client_context = "string|table", identity = "table",
   timeout = "number", manifest = "string", trace = "boolean", on_retry = "function",
+  stream = "boolean|function",
 }
 
 local function value_type(value)
@@ -116,9 +122,43 @@ function Result:__tostring()
   return "lambda.result (" .. self.error.source .. " error: " .. self.error.line .. ")"
 end
 
-local function log_tail(headers)
-  local encoded = headers["x-amz-log-result"]
+local function log_tail(encoded)
   return encoded and require("lambda.crypto").base64_decode(encoded) or nil
+end
+
+-- One line for a terminal, whatever the service or function put in a message.
+local function one_line(text)
+  return (text:gsub("%s*[%c]+%s*", " "):gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+-- A streamed answer (lambda.client.stream's reader): the chunks, then how it ended.
+local function interpret_stream(result, reader)
+  result.first_byte = reader.first_byte
+  result.body = not reader.on_chunk and table.concat(reader.parts) or nil
+  local complete = reader.complete or {}
+  if type(complete.LogResult) == "string" then
+    result.log = log_tail(complete.LogResult)
+  end
+  local problem = reader.exception
+  if problem then -- the service broke the stream off
+    local errors = require("lambda.client.errors")
+    local headers = { ["x-amzn-errortype"] = problem.type }
+    result.error = problem.body and errors.service(result.status, headers, problem.body)
+      or { type = problem.type, message = problem.message and one_line(problem.message),
+        status = result.status }
+    result.error.line = result.error.line or table.concat({ problem.type or "ServiceException",
+      result.error.message }, ": ")
+    result.error.source = "service"
+  elseif type(complete.ErrorCode) == "string" then
+    local details = type(complete.ErrorDetails) == "string" and one_line(complete.ErrorDetails)
+      or nil
+    result.error = { source = "function", type = complete.ErrorCode, message = details,
+      line = details and details ~= "" and (complete.ErrorCode .. ": " .. details)
+        or complete.ErrorCode, status = result.status }
+  else
+    result.ok = true
+  end
+  return result
 end
 
 -- What an answer (or a failed transfer) means, in the one result shape.
@@ -143,7 +183,11 @@ local function interpret(target, invocation, outcome, started)
   result.headers = headers
   result.request_id = headers["x-amzn-requestid"]
   result.executed_version = headers["x-amz-executed-version"]
-  result.log = log_tail(headers)
+  result.log = log_tail(headers["x-amz-log-result"])
+  local reader = outcome.stream
+  if reader and reader.streaming then
+    return interpret_stream(result, reader)
+  end
   local errors = require("lambda.client.errors")
   local expected = EXPECTED_STATUS[invocation.invocation_type or "RequestResponse"]
   local two_hundred = response.status >= 200 and response.status <= 299
@@ -157,6 +201,15 @@ local function interpret(target, invocation, outcome, started)
     result.error.source = "function"
   else
     result.ok = true
+    if reader then -- asked to stream, answered whole: the whole answer is the one chunk
+      result.first_byte = reader.first_byte
+      if reader.on_chunk then
+        if response.body ~= "" then
+          reader.on_chunk(response.body)
+        end
+        result.body = nil
+      end
+    end
   end
   return result
 end
@@ -222,19 +275,21 @@ local function default_name(invocation, remote)
 end
 
 -- Checks an invocation and fills in what is derived; returns it or nil, message, kind, field.
-local function prepare(client, name, options, level)
+-- what: how misuse is told ("invoke", "invoke_all: request 3").
+local function prepare(client, name, options, level, what)
   options = options or {}
-  check_fields("invoke", options, INVOKE_FIELDS, level + 1)
+  what = what or "invoke"
+  check_fields(what, options, INVOKE_FIELDS, level + 1)
   if name ~= nil and type(name) ~= "string" then
-    error(string.format("invoke: the function name must be a string or nil, got %s",
+    error(string.format("%s: the function name must be a string or nil, got %s", what,
       type(name)), level + 1)
   end
   if options.identity ~= nil then
     if type(options.identity.id) ~= "string" or type(options.identity.pool_id) ~= "string" then
-      error("invoke: field 'identity' must be {id = string, pool_id = string}", level + 1)
+      error(what .. ": field 'identity' must be {id = string, pool_id = string}", level + 1)
     end
     if client.remote then
-      error("invoke: field 'identity' is for the local emulator (AWS's Invoke API has no "
+      error(what .. ": field 'identity' is for the local emulator (AWS's Invoke API has no "
         .. "Cognito identity)", level + 1)
     end
   end
@@ -249,6 +304,14 @@ local function prepare(client, name, options, level)
   if invocation.log_type and not M.LOG_TYPES[invocation.log_type] then
     return input_error("log_type", "'%s' is not None or Tail", invocation.log_type)
   end
+  if invocation.stream == false then
+    invocation.stream = nil
+  end
+  if invocation.stream ~= nil and invocation.invocation_type == "Event" then
+    return input_error("stream", "an Event invocation has no answer to stream "
+      .. "(InvokeWithResponseStream takes RequestResponse or DryRun)")
+  end
+  invocation.on_chunk = type(invocation.stream) == "function" and invocation.stream or nil
   if name == "" then
     return input_error("name", "the function name is empty")
   end
@@ -275,6 +338,13 @@ local function prepare(client, name, options, level)
       return nil, message, kind, field
     end
     invocation.client_context_text = text
+    if client.remote then
+      local encoded, problem, problem_kind, problem_field =
+        require("lambda.client.aws").client_context_header(text)
+      if not encoded then
+        return nil, problem, problem_kind, problem_field
+      end
+    end
   end
   invocation.timeout = invocation.timeout or client.timeout
   return invocation
@@ -383,11 +453,20 @@ function Client:invoke_all(requests, options)
         fields[key] = value
       end
     end
-    local invocation, message, kind, field = prepare(self, request.name, fields, 2)
+    local invocation, message, kind, field = prepare(self, request.name, fields, 2,
+      string.format("invoke_all: request %d", i))
     if not invocation then
       return nil, string.format("request %d: %s", i, message), kind, field
     end
     invocations[i] = invocation
+  end
+  -- A remote client's settings are the same for every request: resolved before any is sent,
+  -- and a failure is invoke's (nil, message, kind), not a result per request.
+  if self.remote and #invocations > 0 then
+    local settings, message, kind = self.target:settings()
+    if not settings then
+      return nil, message, kind
+    end
   end
   local task = require("lambda.task")
   local results, next_index = {}, 1
@@ -398,7 +477,9 @@ function Client:invoke_all(requests, options)
       local invocation = invocations[index]
       local started = require("lambda.time").monotonic()
       local outcome, message, kind = self.target:send(invocation)
-      if not outcome then -- settings that cannot be resolved fail every request alike
+      if not outcome then
+        -- Settings and inputs were checked before: only signing can fail here (libcrypto
+        -- missing, an endpoint URL it cannot parse), once others may have been sent.
         outcome = { message = message, kind = kind }
       end
       results[index] = interpret(self.target, invocation, outcome, started)

@@ -19,6 +19,7 @@ struct http_state {
     struct http_plain_pool *pool;
     struct http_curl_share *share;
     struct http_async *async; /* created by the first request from a task */
+    int in_body_callback;     /* on_body callbacks running now (see http.c) */
 };
 
 /* One call of request(): its options as read and checked, and its result. The userdata sits
@@ -27,6 +28,7 @@ struct http_state {
  * points to (the caller's table may change meanwhile), user value 2 the state. From a task it
  * is also the awaitable request() yields. */
 struct http_request {
+    struct http_state *state;
     struct http_call call;
     struct http_plain_target target;
     bool plain; /* the plain engine takes it, else libcurl */
@@ -35,6 +37,13 @@ struct http_request {
     int anchored; /* strings in the anchor table */
     struct http_result result;
     bool ok;
+
+    /* opts.on_body (http.c): registry references of the caller's function, of the response
+     * table it is given (built for the first piece), and of the error it raised (request()
+     * raises it once the transfer is over). */
+    int on_body_ref, body_response_ref, body_error_ref;
+    lua_State *body_thread; /* where on_body runs: the caller's thread while request() runs;
+                               NULL on the loop (the thread inside event.run()) */
 
     /* From a task (task.c). */
     struct http_async *async;         /* while the loop has it: set by the start, cleared once
@@ -48,7 +57,8 @@ struct http_request {
     bool finished;  /* the transfer is over, the outcome not delivered yet */
     bool raise_oom; /* the task raises "not enough memory" when it resumes */
     bool later_armed;
-    struct event later; /* delivers an end that came before await was called */
+    struct event later;  /* delivers an end that came before await was called, or cancels */
+    bool cancel_pending; /* closed while an on_body callback ran: cancelled once it is safe */
 };
 
 /* The blocking request, by the engine chosen. */
@@ -56,6 +66,10 @@ void http_perform(struct http_state *state, struct http_request *r);
 /* Pushes what request() returns for r: the response, or nil, message, kind; raises when
  * memory ran out. */
 int http_push_outcome(lua_State *L, struct http_request *r);
+/* Raises the error r's on_body raised, if it raised one. */
+void http_raise_body_error(lua_State *L, struct http_request *r);
+/* Frees r's C allocations and drops its on_body references (L NULL: only the allocations). */
+void http_request_free_parts(lua_State *L, struct http_request *r);
 
 /* Whether L is a task's own thread (registry["lambda.tasks"][L]) that can yield. */
 bool http_in_task(lua_State *L);
@@ -67,6 +81,14 @@ int http_task_await(lua_State *L);
 /* Abandons r's transfer if it is under way (nothing is called in Lua; with L, r's registry
  * references are dropped). */
 void http_task_cancel(lua_State *L, struct http_request *r);
+/* Whether r's transfer can be cancelled now: not while an on_body callback runs, since an
+ * engine may then be inside a call on the transfer's own handles (libcurl refuses to remove a
+ * transfer from inside its callbacks). Otherwise the cancel is put off until the callback has
+ * returned, and r, kept alive, is released then. */
+bool http_task_cancel_now(struct http_request *r);
+/* The thread on_body runs on for r's transfer on the loop (NULL when the loop is not
+ * running). */
+lua_State *http_task_thread(struct http_request *r);
 /* The state is being finalized: every transfer is abandoned. */
 void http_task_state_closing(lua_State *L, struct http_state *state);
 

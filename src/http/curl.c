@@ -107,9 +107,20 @@ static CURLSH *share_handle(struct http_curl_share **share) {
 
 /* ---- curl callbacks: append only ---- */
 
+/* libcurl calls this as soon as it has read body bytes from the socket (it does not wait to
+ * fill its buffer), so a caller's on_body sees a streamed answer as it arrives. Returning less
+ * than given makes libcurl end the transfer with CURLE_WRITE_ERROR. */
 static size_t receive_body(char *data, size_t size, size_t count, void *userdata) {
     struct http_curl_transfer *t = userdata;
-    return bytes_append(&t->result->body, data, size * count) ? size * count : 0;
+    size_t length = size * count;
+    const struct http_call *call = t->call;
+    if (call->on_body) {
+        long status = 0;
+        curl_api.easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        return call->on_body(call->on_body_owner, status, &t->result->head, data, length) ? length
+                                                                                        : 0;
+    }
+    return bytes_append(&t->result->body, data, length) ? length : 0;
 }
 
 /* Keeps the header lines of the final response only, each ending in "\n": a status line
@@ -379,6 +390,8 @@ static bool set_options(struct http_curl_transfer *t, struct http_curl_share **s
     SETOPT(t, CURLOPT_URL, call->url);
     SETOPT(t, CURLOPT_ERRORBUFFER, t->error);
     SETOPT(t, CURLOPT_NOSIGNAL, 1L);
+    /* libcurl's default since 7.50.2, said here because a streamed request relies on it. */
+    SETOPT(t, CURLOPT_TCP_NODELAY, 1L);
     SETOPT(t, CURLOPT_PROTOCOLS_STR, "http,https");
     SETOPT(t, CURLOPT_WRITEFUNCTION, receive_body);
     SETOPT(t, CURLOPT_WRITEDATA, t);
@@ -400,7 +413,7 @@ static bool set_options(struct http_curl_transfer *t, struct http_curl_share **s
 
 bool http_curl_prepare(struct http_curl_transfer *t, struct http_curl_share **share,
                        const struct http_call *call, struct http_result *result) {
-    *t = (struct http_curl_transfer){.result = result};
+    *t = (struct http_curl_transfer){.result = result, .call = call};
     if (!load_curl()) {
         result->failure_kind = "transport";
         snprintf(result->message, sizeof result->message, "%s", curl_api.error);

@@ -41,6 +41,7 @@ struct http_curl_transfer {
     CURL *easy;
     struct curl_slist *headers;
     struct http_result *result;
+    const struct http_call *call;
     bool head_complete; /* the blank line ending the head was seen (later lines: trailers) */
     bool setopt_failed;
     char error[CURL_ERROR_SIZE];

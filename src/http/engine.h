@@ -24,6 +24,14 @@ struct http_header {
     const char *name, *value; /* NUL-terminated (a value may be empty) */
 };
 
+/* Takes the final response's body piece by piece as it arrives (chunked framing removed),
+ * instead of result->body, so that a caller can show a streamed answer progressively: status
+ * and head are the response's (head: its header lines, "Name: value\n"). Returns false to
+ * stop the transfer, which then fails with kind "transport" (the caller knows why). It is
+ * called from inside the engine and must not raise. */
+typedef bool (*http_body_fn)(void *owner, long status, const struct bytes *head, const char *data,
+                             size_t length);
+
 struct http_call {
     const char *url;
     struct url parts;        /* the URL split, when url_problem is NULL */
@@ -37,12 +45,14 @@ struct http_call {
     double connect_timeout;                  /* seconds for connecting, 0 = the engine's default */
     const char *tls_cert, *tls_key, *tls_ca; /* NULL when not given */
     bool trace;                              /* keep the request head as sent */
+    http_body_fn on_body;                    /* NULL: the body is collected in result->body */
+    void *on_body_owner;
 };
 
 struct http_result {
     long status;
     struct bytes head; /* the final response's header lines, each "Name: value\n" */
-    struct bytes body;
+    struct bytes body; /* empty with call->on_body */
     struct bytes sent_head; /* with trace: the request head exactly as sent */
     double elapsed, connect_elapsed;
     char primary_ip[64];

@@ -8,7 +8,14 @@
  *
  * Called from a task (lua/lambda/task.lua), the same request goes on the lambda.event loop
  * instead of blocking, and the task waits for it (task.c); the options are read and the
- * result built by the same code here. */
+ * result built by the same code here.
+ *
+ * With opts.on_body the engines hand each piece of the body over as it arrives
+ * (http_body_fn): the function is called from inside the engine, in protected mode, on the
+ * caller's thread (blocking) or the loop's (from a task). An error it raises stops the
+ * transfer and is kept; request() raises it once the engine has returned, so that it never
+ * unwinds through libcurl or the plain engine. While it runs, request() is refused, and a
+ * request of a task closed meanwhile is cancelled only once it has returned (task.c). */
 #include <lauxlib.h>
 #include <math.h>
 #include <stdbool.h>
@@ -35,13 +42,25 @@ void http_result_free(struct http_result *result) {
     bytes_free(&result->sent_head);
 }
 
-static int request_release(lua_State *L) {
-    struct http_request *r = luaL_checkudata(L, 1, REQUEST_METATABLE);
-    http_task_cancel(L, r);
+void http_request_free_parts(lua_State *L, struct http_request *r) {
     free(r->headers);
     r->headers = NULL;
     r->header_count = r->header_capacity = 0;
     http_result_free(&r->result);
+    if (L) {
+        luaL_unref(L, LUA_REGISTRYINDEX, r->on_body_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, r->body_response_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, r->body_error_ref);
+        r->on_body_ref = r->body_response_ref = r->body_error_ref = LUA_NOREF;
+    }
+}
+
+static int request_release(lua_State *L) {
+    struct http_request *r = luaL_checkudata(L, 1, REQUEST_METATABLE);
+    if (!http_task_cancel_now(r))
+        return 0; /* task.c releases it once the on_body callback running now returns */
+    http_task_cancel(L, r);
+    http_request_free_parts(L, r);
     return 0;
 }
 
@@ -272,6 +291,88 @@ static int push_response(lua_State *L, const struct http_result *r, bool trace) 
     return 1;
 }
 
+/* ---- opts.on_body: the body as it arrives ---- */
+
+struct body_piece {
+    struct http_request *r;
+    long status;
+    const struct bytes *head;
+    const char *data;
+    size_t length;
+};
+
+/* In protected mode on the thread on_body runs on: on_body(piece, response), response being
+ * {status, headers, header_list}, built once. What on_body raises is kept for request() to
+ * raise when the transfer is over: it must not unwind through the engine. */
+static int call_on_body(lua_State *L) {
+    struct body_piece *piece = lua_touserdata(L, 1);
+    struct http_request *r = piece->r;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->on_body_ref);
+    lua_pushlstring(L, piece->data, piece->length);
+    if (r->body_response_ref == LUA_NOREF) {
+        lua_createtable(L, 0, 3);
+        int response = lua_gettop(L);
+        lua_pushinteger(L, piece->status);
+        lua_setfield(L, response, "status");
+        set_response_headers(L, piece->head, response);
+        lua_pushvalue(L, response);
+        r->body_response_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    } else {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->body_response_ref);
+    }
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+        r->body_error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* The engines' http_body_fn: hands a piece of the body to on_body at once. false (the
+ * transfer stops) once on_body has raised, or the request was closed from inside it. */
+static bool deliver_body(void *owner, long status, const struct bytes *head, const char *data,
+                         size_t length) {
+    struct http_request *r = owner;
+    if (r->body_error_ref != LUA_NOREF || r->cancel_pending || r->result.out_of_memory)
+        return false;
+    lua_State *L = r->body_thread ? r->body_thread : http_task_thread(r);
+    if (!L || !lua_checkstack(L, 8)) {
+        r->result.out_of_memory = true; /* no stack to call it on */
+        return false;
+    }
+    struct body_piece piece = {r, status, head, data, length};
+    r->state->in_body_callback++;
+    lua_pushcfunction(L, call_on_body);
+    lua_pushlightuserdata(L, &piece);
+    bool called = lua_pcall(L, 1, 0, 0) == LUA_OK;
+    r->state->in_body_callback--;
+    if (!called) { /* only memory can have failed outside on_body itself */
+        lua_pop(L, 1);
+        r->result.out_of_memory = true;
+        return false;
+    }
+    return r->body_error_ref == LUA_NOREF && !r->cancel_pending;
+}
+
+void http_raise_body_error(lua_State *L, struct http_request *r) {
+    if (r->body_error_ref == LUA_NOREF)
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->body_error_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, r->body_error_ref);
+    r->body_error_ref = LUA_NOREF;
+    lua_error(L);
+}
+
+static void read_on_body(lua_State *L, struct http_request *r) {
+    int type = lua_getfield(L, OPTIONS, "on_body");
+    if (type == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (type != LUA_TFUNCTION)
+        bad_field(L, "on_body", "a function");
+    r->on_body_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    r->call.on_body = deliver_body;
+    r->call.on_body_owner = r;
+}
+
 /* Reads and checks every option into r->call. */
 static void read_options(lua_State *L, struct http_request *r) {
     struct http_call *call = &r->call;
@@ -292,6 +393,7 @@ static void read_options(lua_State *L, struct http_request *r) {
     read_method_and_body(L, r);
     read_headers(L, r);
     read_tls(L, r);
+    read_on_body(L, r);
     r->plain = http_plain_accepts(call, &r->target);
 }
 
@@ -320,13 +422,19 @@ int http_push_outcome(lua_State *L, struct http_request *r) {
 }
 
 /* request(opts) -> response | nil, message, kind ("transport", "timeout", "tls")[, detail
- * ("refused", "resolve")] */
+ * ("refused", "resolve")]; raises what opts.on_body raised */
 static int http_request(lua_State *L) {
     luaL_checktype(L, OPTIONS, LUA_TTABLE);
     lua_settop(L, OPTIONS);
+    struct http_state *state = lua_touserdata(L, lua_upvalueindex(1));
+    /* A request from inside on_body would run inside the engine's call carrying the first. */
+    if (state->in_body_callback > 0)
+        return luaL_error(L, "request: cannot be called from an on_body function");
     struct http_request *r = lua_newuserdatauv(L, sizeof *r, 2);
     memset(r, 0, sizeof *r);
+    r->state = state;
     r->self_ref = r->resume_ref = LUA_NOREF;
+    r->on_body_ref = r->body_response_ref = r->body_error_ref = LUA_NOREF;
     luaL_setmetatable(L, REQUEST_METATABLE);
     lua_toclose(L, REQUEST);
     lua_newtable(L);
@@ -336,10 +444,12 @@ static int http_request(lua_State *L) {
     lua_setiuservalue(L, REQUEST, 2);
     read_options(L, r);
 
-    struct http_state *state = lua_touserdata(L, lua_upvalueindex(1));
     if (http_in_task(L))
         return http_task_request(L, state, r);
+    r->body_thread = L;
     http_perform(state, r);
+    r->body_thread = NULL;
+    http_raise_body_error(L, r);
     return http_push_outcome(L, r);
 }
 

@@ -268,12 +268,23 @@ static enum outcome step_receive(struct http_plain_exchange *x) {
 
 /* ---- the exchange ---- */
 
+/* The response parser's sink when the caller takes the body as it arrives. */
+static bool pass_body(void *owner, const struct http_response *response, const char *data,
+                      size_t length) {
+    const struct http_call *call = owner;
+    return call->on_body(call->on_body_owner, response->status, &response->head, data, length);
+}
+
 /* Connected (or a kept connection taken): the request goes out from its first byte. */
 static void start_sending(struct http_plain_exchange *x) {
     x->result->connect_elapsed = http_plain_now() - x->started;
     http_response_free(&x->response);
     http_response_init(&x->response);
     x->response.head_request = strcmp(x->call->method, "HEAD") == 0;
+    if (x->call->on_body) {
+        x->response.sink = pass_body;
+        x->response.sink_owner = (void *)x->call;
+    }
     x->parts[0] = (struct iovec){x->head.data, x->head.length};
     x->parts[1] = (struct iovec){(void *)x->call->body, x->call->body ? x->call->body_length : 0};
     x->part = 0;

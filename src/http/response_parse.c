@@ -176,6 +176,22 @@ static enum http_response_state parse_head(struct http_response *p, const char *
     return p->phase == PHASE_DONE ? HTTP_RESPONSE_DONE : HTTP_RESPONSE_MORE;
 }
 
+/* A decoded piece of the body: to the sink as soon as it is decoded, else kept. */
+static bool take_body(struct http_response *p, const char *data, size_t length) {
+    if (length == 0)
+        return true;
+    if (p->sink) {
+        if (p->sink(p->sink_owner, p, data, length))
+            return true;
+        fail(p, "the transfer was stopped by the body's receiver");
+        return false;
+    }
+    if (bytes_append(&p->body, data, length))
+        return true;
+    fail(p, "not enough memory");
+    return false;
+}
+
 /* Consumes as much of buf[0..length) as the current phase can use; returns the bytes used. */
 static size_t process(struct http_response *p, const char *buf, size_t length) {
     size_t i = 0;
@@ -198,10 +214,8 @@ static size_t process(struct http_response *p, const char *buf, size_t length) {
             size_t take = length - i;
             if (take > p->remaining)
                 take = (size_t)p->remaining;
-            if (!bytes_append(&p->body, buf + i, take)) {
-                fail(p, "not enough memory");
+            if (!take_body(p, buf + i, take))
                 break;
-            }
             i += take;
             p->remaining -= take;
             if (p->remaining == 0)
@@ -213,11 +227,8 @@ static size_t process(struct http_response *p, const char *buf, size_t length) {
             struct http_span piece = {0, 0}, value = {0, 0};
             enum http_chunk_event event =
                 http_chunked_next(&p->chunked, buf + i, length - i, &used, &piece, &value);
-            if (event == HTTP_CHUNK_DATA &&
-                !bytes_append(&p->body, buf + i + piece.offset, piece.length)) {
-                fail(p, "not enough memory");
+            if (event == HTTP_CHUNK_DATA && !take_body(p, buf + i + piece.offset, piece.length))
                 break;
-            }
             i += used;
             if (event == HTTP_CHUNK_END)
                 p->phase = PHASE_DONE;
@@ -226,8 +237,7 @@ static size_t process(struct http_response *p, const char *buf, size_t length) {
             else if (event == HTTP_CHUNK_MORE)
                 break;
         } else { /* PHASE_UNTIL_CLOSE */
-            if (!bytes_append(&p->body, buf + i, length - i))
-                fail(p, "not enough memory");
+            take_body(p, buf + i, length - i);
             i = length;
             break;
         }

@@ -20,16 +20,25 @@ enum http_response_state {
     HTTP_RESPONSE_ERROR, /* malformed: error says how */
 };
 
+struct http_response;
+/* Takes a piece of the body instead of p->body; false stops the parse with an error. */
+typedef bool (*http_response_sink)(void *owner, const struct http_response *p, const char *data,
+                                   size_t length);
+
 struct http_response {
     /* Set before the first feed: the request was HEAD, so no body follows any head. */
     bool head_request;
+    /* Set before the first feed, or NULL: where the final response's body goes as it is
+     * decoded, piece by piece, instead of into body. */
+    http_response_sink sink;
+    void *sink_owner;
 
     /* The final response (interim 1xx answers are skipped). */
     int status;
     int minor_version;
     bool keep_alive;   /* the connection may carry another request once this is DONE */
     struct bytes head; /* its header lines, each "Name: value\n", folded lines joined */
-    struct bytes body; /* decoded */
+    struct bytes body; /* decoded (empty with a sink) */
     size_t received;   /* bytes of the response seen so far, any part */
     size_t extra;      /* bytes fed after the response ended (the connection is unusable) */
     char error[96];    /* on HTTP_RESPONSE_ERROR: what was wrong, or why the end came early */

@@ -17,7 +17,9 @@
  * transfer is freed without calling into Lua: by the loop's close hook (the loop is
  * finalized), by the state's finalizer, by the request's own finalizer, or when the task's
  * coroutine is closed (its to-be-closed request). Whichever comes first cancels; the rest find
- * nothing left to do. */
+ * nothing left to do. A request closed while an on_body callback runs (its own or another's)
+ * keeps its registry reference until the engine is out of its call: its cancel is put off to a
+ * timer of the loop, or to the transfer's end if that comes first (http_task_cancel_now). */
 #include <lauxlib.h>
 #include <stdlib.h>
 
@@ -80,6 +82,49 @@ void http_task_cancel(lua_State *L, struct http_request *r) {
     r->self_ref = r->resume_ref = LUA_NOREF;
 }
 
+lua_State *http_task_thread(struct http_request *r) {
+    return r->async ? r->async->loop->L : NULL;
+}
+
+/* A request closed while an on_body callback ran, once its transfer can be let go: the
+ * transfer is cancelled (if it has not ended), r's allocations freed and its references
+ * dropped, which lets it be collected. */
+static void release_cancelled(lua_State *L, struct http_request *r) {
+    r->cancel_pending = false;
+    http_task_cancel(NULL, r);
+    http_request_free_parts(L, r);
+    if (L) {
+        luaL_unref(L, LUA_REGISTRYINDEX, r->self_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, r->resume_ref);
+        r->self_ref = r->resume_ref = LUA_NOREF;
+    }
+}
+
+static void cancel_later(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct http_request *r = arg;
+    r->later_armed = false;
+    release_cancelled(http_task_thread(r), r);
+}
+
+bool http_task_cancel_now(struct http_request *r) {
+    if (!r->async)
+        return true;
+    if (r->cancel_pending)
+        return false;
+    bool under_way = r->plain_transfer || r->curl_transfer;
+    if (!under_way || r->state->in_body_callback == 0)
+        return true;
+    r->cancel_pending = true;
+    /* From the loop, once the callback and the engine call around it have returned; if the
+     * loop refuses the timer, the transfer's end releases it. */
+    struct timeval now = {0, 0};
+    evtimer_assign(&r->later, r->async->loop->base, cancel_later, r);
+    r->later_armed = evtimer_add(&r->later, &now) == 0;
+    return false;
+}
+
 static void cancel_all(lua_State *L, struct http_async *async) {
     while (async->requests)
         http_task_cancel(L, async->requests);
@@ -122,7 +167,8 @@ static int resume_task(lua_State *L) {
     luaL_unref(L, LUA_REGISTRYINDEX, r->self_ref);
     r->self_ref = r->resume_ref = LUA_NOREF;
     int count = 0;
-    if (!r->result.out_of_memory) {
+    /* After an error in on_body the task raises it (resumed), with no outcome to build. */
+    if (!r->result.out_of_memory && r->body_error_ref == LUA_NOREF) {
         lua_pushcfunction(L, push_outcome);
         lua_pushlightuserdata(L, r);
         if (lua_pcall(L, 1, LUA_MULTRET, 0) == LUA_OK) {
@@ -161,6 +207,10 @@ static void transfer_finished(void *owner, bool ok) {
     struct http_request *r = owner;
     r->plain_transfer = NULL;
     r->curl_transfer = NULL;
+    if (r->cancel_pending) { /* closed from an on_body callback: nobody waits any more */
+        release_cancelled(http_task_thread(r), r);
+        return;
+    }
     r->ok = ok;
     r->finished = true;
     if (r->resume_ref != LUA_NOREF)
@@ -194,6 +244,7 @@ int http_task_await(lua_State *L) {
 static int resumed(lua_State *L, int status, lua_KContext index) {
     (void)status;
     struct http_request *r = lua_touserdata(L, (int)index);
+    http_raise_body_error(L, r);
     if (r->raise_oom)
         return luaL_error(L, "not enough memory for the request to %s", r->call.url);
     return lua_gettop(L) - r->height;
@@ -223,13 +274,18 @@ int http_task_request(lua_State *L, struct http_state *state, struct http_reques
         return http_push_outcome(L, r);
     }
     struct event_base *base = async->loop->base;
+    /* What the start does at once (the plain engine may even read the answer) runs on this
+     * thread; what comes from the loop later, on the loop's. */
+    r->body_thread = L;
     enum http_start started =
         r->plain ? http_plain_start(base, &state->pool, &r->call, &r->target, &r->result,
                                     transfer_finished, r, &r->plain_transfer)
                  : http_curl_start(&async->multi, base, &state->share, &r->call, &r->result,
                                    transfer_finished, r, &r->curl_transfer);
+    r->body_thread = NULL;
     if (started != HTTP_IN_FLIGHT) {
         r->ok = started == HTTP_SUCCEEDED;
+        http_raise_body_error(L, r);
         return http_push_outcome(L, r);
     }
     r->async = async;

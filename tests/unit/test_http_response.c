@@ -1106,7 +1106,77 @@ static void test_calls_after_the_end(void) {
     http_response_free(&p);
 }
 
+/* What a sink was given: the pieces joined, how many calls, the status each time. */
+struct sink_record {
+    char data[256];
+    size_t length;
+    int calls;
+    int status;
+    int refuse_at; /* the call that returns false (0: none) */
+};
+
+static bool record_piece(void *owner, const struct http_response *p, const char *data,
+                         size_t length) {
+    struct sink_record *record = owner;
+    record->calls++;
+    record->status = p->status;
+    CHECK(record->length + length <= sizeof record->data);
+    memcpy(record->data + record->length, data, length);
+    record->length += length;
+    return record->calls != record->refuse_at;
+}
+
+/* With a sink the body goes to it as each piece is decoded, not into p.body; false from the
+ * sink ends the parse with an error. */
+static void test_sink(void) {
+    static const char *const inputs[] = {
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n3\r\ntwo\r\n0\r\n\r\n",
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 6\r\n\r\nonetwo",
+        "HTTP/1.0 200 OK\r\n\r\nonetwo",
+    };
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        const char *input = inputs[i];
+        size_t length = strlen(input);
+        /* Byte by byte: each body byte is handed over by the feed that brings it. */
+        struct sink_record record = {0};
+        struct http_response p;
+        http_response_init(&p);
+        p.sink = record_piece;
+        p.sink_owner = &record;
+        enum http_response_state state = HTTP_RESPONSE_MORE;
+        for (size_t at = 0; at < length && state == HTTP_RESPONSE_MORE; at++) {
+            size_t before = record.length;
+            state = http_response_feed(&p, input + at, 1);
+            CHECK(record.length - before <= 1);
+        }
+        if (state == HTTP_RESPONSE_MORE)
+            state = http_response_eof(&p);
+        CHECK(state == HTTP_RESPONSE_DONE);
+        CHECK(record.length == 6 && memcmp(record.data, "onetwo", 6) == 0);
+        CHECK(record.calls == 6);
+        CHECK(record.status == (i == 1 ? 404 : 200));
+        CHECK(p.body.length == 0);
+        http_response_free(&p);
+
+        /* Whole, with the sink refusing its second piece (chunked: "two"). */
+        record = (struct sink_record){.refuse_at = 2};
+        http_response_init(&p);
+        p.sink = record_piece;
+        p.sink_owner = &record;
+        state = http_response_feed(&p, input, length);
+        if (i == 0) {
+            CHECK(state == HTTP_RESPONSE_ERROR);
+            CHECK(strcmp(p.error, "the transfer was stopped by the body's receiver") == 0);
+            CHECK(record.calls == 2);
+        } else { /* one piece: the whole body at once */
+            CHECK(record.calls == 1 && record.length == 6);
+        }
+        http_response_free(&p);
+    }
+}
+
 int main(void) {
+    test_sink();
     test_content_length();
     test_chunked();
     test_until_close();

@@ -53,6 +53,8 @@ local M = {
         .. "checks access (204); nothing is printed" },
     { long = "log-type", value = "TYPE", choices = { "None", "Tail" },
       help = "Tail prints the end of the function's log (X-Amz-Log-Result) on stderr" },
+    { long = "stream", help = "Invoke with InvokeWithResponseStream and print each chunk of the "
+      .. "answer as it arrives (with -o json: the whole answer, pretty-printed at the end)" },
     { long = "timeout", value = "SECONDS", type = "seconds",
       help = "Give up when the answer takes longer (default: wait for it); also bounds the wait "
         .. "for --data-file from a FIFO or standard input, and for a credential_process with "
@@ -210,11 +212,19 @@ local function print_verbose_request(target, trace, redact)
   end
 end
 
-local function print_verbose_response(response, redact)
+-- streamed: {bytes, first_byte} of a streamed answer, whose body the response does not hold.
+local function print_verbose_response(response, redact, streamed)
   io.stderr:write(string.format("< HTTP %d from %s port %s\n", response.status,
     tostring(response.primary_ip), tostring(response.primary_port)))
   for _, pair in ipairs(response.header_list or {}) do
     io.stderr:write("< ", pair[1], ": ", redact(pair[2]), "\n")
+  end
+  if streamed then
+    io.stderr:write(string.format("* %d bytes streamed in %.3f ms (connect %.3f ms, first "
+      .. "chunk %s)\n", streamed.bytes, (response.elapsed or 0) * 1000,
+      (response.connect_elapsed or 0) * 1000, streamed.first_byte
+        and string.format("%.3f ms", streamed.first_byte * 1000) or "none"))
+    return
   end
   io.stderr:write(string.format("* %d bytes in %.3f ms (connect %.3f ms)\n", #response.body,
     (response.elapsed or 0) * 1000, (response.connect_elapsed or 0) * 1000))
@@ -255,6 +265,7 @@ local FIELD_FLAGS = {
   address = "--invoke-address", port = "--invoke-port", ["tls.cert"] = "--tls-cert",
   ["tls.key"] = "--tls-key", ["tls.ca"] = "--tls-ca", manifest = "--manifest-path",
   name = "FUNCTION_NAME", invocation_type = "--invocation-type", log_type = "--log-type",
+  stream = "--stream",
 }
 
 -- A library message "<field>: problem" told in the user's terms: "<flag>: problem".
@@ -293,8 +304,27 @@ local function new_client(options)
   })
 end
 
--- Prints the outcome of an invocation and returns the exit status.
-local function report(options, client, result)
+-- What --stream has written on stdout so far, chunk by chunk as they arrive.
+local function stdout_stream()
+  local written = { bytes = 0, last = "" }
+  function written.write(chunk)
+    io.stdout:write(chunk)
+    io.stdout:flush()
+    written.bytes = written.bytes + #chunk
+    written.last = chunk:sub(-1)
+  end
+  -- Ends the output with a line break, unless it is empty or has one.
+  function written.close_line()
+    if written.bytes > 0 and written.last ~= "\n" then
+      io.stdout:write("\n")
+    end
+  end
+  return written
+end
+
+-- Prints the outcome of an invocation and returns the exit status. written: stdout_stream()
+-- when the chunks were printed as they came.
+local function report(options, client, result, written)
   local redact = no_redaction
   if options.remote then
     local settings = client:settings()
@@ -306,10 +336,16 @@ local function report(options, client, result)
         settings.profile, settings.region, settings.credentials.source or "?"))
     end
   end
+  if written then
+    written.close_line()
+  end
   if options.verbose > 0 then
     print_verbose_request(result.url, result.response and result.response.request_head, redact)
     if result.response then
-      print_verbose_response(result.response, redact)
+      local streamed = options.stream and result.status == 200 and {
+        bytes = written and written.bytes or #(result.body or ""),
+        first_byte = result.first_byte } or nil
+      print_verbose_response(result.response, redact, streamed)
     end
   end
   print_log(result.log)
@@ -324,9 +360,12 @@ local function report(options, client, result)
     io.stderr:write("Error: ", redact(problem.line), "\n")
     return problem.source == "service" and cli.EXIT_TRANSPORT or cli.EXIT_FUNCTION_ERROR
   end
+  if written then -- printed already
+    return cli.EXIT_OK
+  end
   local body = result.body
   -- The original prints OK when a synchronous invoke on AWS answers without a payload.
-  if options.remote and result.status == 200 and body == "" then
+  if options.remote and not options.stream and result.status == 200 and body == "" then
     io.stdout:write("OK\n")
     return cli.EXIT_OK
   end
@@ -356,6 +395,13 @@ function M.run(options, positionals)
   options.verbose = options.verbose or 0
   if (options.identity_id == nil) ~= (options.identity_pool_id == nil) then
     cli.usage_error(M.name, "--identity-id and --identity-pool-id must be given together")
+  end
+  if options.stream and options.invocation_type == "Event" then
+    cli.usage_error(M.name, "--stream cannot be used with --invocation-type Event (an Event "
+      .. "invocation has no answer to stream)")
+  end
+  if options.stream and (options["repeat"] or options.duration) then
+    cli.usage_error(M.name, "--stream cannot be used with --repeat or --duration")
   end
   if options.remote then
     for _, flag in ipairs({ "tls_cert", "tls_key", "tls_ca", "identity_id" }) do
@@ -415,12 +461,18 @@ function M.run(options, positionals)
     end
     return status
   end
+  local written
+  if options.stream then
+    -- Text: each chunk on stdout as it arrives; json: the whole answer first.
+    written = options.output_format ~= "json" and stdout_stream() or nil
+    fields.stream = written and written.write or true
+  end
   local result
   result, message, kind, field = client:invoke(name, fields)
   if not result then
     return fail(cli.EXIT_USAGE, in_flag_terms(message, field, flags))
   end
-  return report(options, client, result)
+  return report(options, client, result, written)
 end
 
 return M

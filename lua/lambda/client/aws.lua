@@ -68,9 +68,11 @@ function Target:describe()
     settings.credentials.source or "?")
 end
 
-function M.invoke_url(endpoint, name, qualifier)
-  local target = endpoint:gsub("/+$", "") .. "/2015-03-31/functions/" .. url.encode_segment(name)
-    .. "/invocations"
+-- Invoke's URL, or InvokeWithResponseStream's with streaming.
+function M.invoke_url(endpoint, name, qualifier, streaming)
+  local target = endpoint:gsub("/+$", "") .. (streaming and "/2021-11-15/functions/"
+    or "/2015-03-31/functions/") .. url.encode_segment(name)
+    .. (streaming and "/response-streaming-invocations" or "/invocations")
   if qualifier then
     target = target .. "?Qualifier=" .. url.encode_segment(qualifier)
   end
@@ -93,7 +95,19 @@ function M.backoff(attempt, response)
   return ceiling * fraction
 end
 
--- send(invocation) -> {response | message, kind; url, attempts} | nil, message, kind, field
+-- The client context as sent (base64), or nil, message, "input", "client_context" when it is
+-- over Lambda's limit: checked before anything is sent.
+function M.client_context_header(text)
+  local encoded = crypto.base64_encode(text)
+  if #encoded > M.MAX_CLIENT_CONTEXT then
+    return nil, string.format("client_context: the client context is %d bytes in base64, "
+      .. "over Lambda's limit of %d", #encoded, M.MAX_CLIENT_CONTEXT), "input", "client_context"
+  end
+  return encoded
+end
+
+-- send(invocation) -> {response | message, kind; url, attempts; stream (with
+-- invocation.stream)} | nil, message, kind
 function Target:send(invocation)
   local settings, problem, kind = self:settings()
   if not settings then
@@ -107,15 +121,11 @@ function Target:send(invocation)
     headers[#headers + 1] = { "X-Amz-Log-Type", invocation.log_type }
   end
   if invocation.client_context_text then
-    local encoded = crypto.base64_encode(invocation.client_context_text)
-    if #encoded > M.MAX_CLIENT_CONTEXT then
-      return nil, string.format("client_context: the client context is %d bytes in base64, "
-        .. "over Lambda's limit of %d", #encoded, M.MAX_CLIENT_CONTEXT), "input",
-        "client_context"
-    end
-    headers[#headers + 1] = { "X-Amz-Client-Context", encoded }
+    headers[#headers + 1] = { "X-Amz-Client-Context",
+      assert(M.client_context_header(invocation.client_context_text)) }
   end
-  local target = M.invoke_url(settings.endpoint, invocation.name, invocation.qualifier)
+  local streaming = invocation.stream ~= nil
+  local target = M.invoke_url(settings.endpoint, invocation.name, invocation.qualifier, streaming)
   local attempt = 0
   while true do
     attempt = attempt + 1
@@ -135,7 +145,7 @@ function Target:send(invocation)
     for _, pair in ipairs(signature.headers) do
       request_headers[#request_headers + 1] = pair
     end
-    local response, message, failure, detail = http.request({
+    local options = {
       method = "POST",
       url = target,
       headers = request_headers,
@@ -143,7 +153,15 @@ function Target:send(invocation)
       timeout = invocation.timeout,
       connect_timeout = self.connect_timeout,
       trace = invocation.trace,
-    })
+    }
+    local reader, response, message, failure, detail
+    if streaming then -- a reader per attempt: a retried answer is a service error, kept whole
+      local stream = require("lambda.client.stream")
+      reader = stream.reader(invocation.on_chunk)
+      response, message, failure, detail = stream.request(reader, options)
+    else
+      response, message, failure, detail = http.request(options)
+    end
     local retry_why
     if not response then
       -- Only a refused connection proves nothing was sent; a timeout or a dropped connection
@@ -156,7 +174,7 @@ function Target:send(invocation)
     elseif is_retryable_status(response.status) and attempt < self.retry_attempts then
       retry_why = string.format("HTTP %d", response.status)
     else
-      return { response = response, url = target, attempts = attempt }
+      return { response = response, url = target, attempts = attempt, stream = reader }
     end
     local delay = M.backoff(attempt + 1, response)
     if invocation.on_retry then

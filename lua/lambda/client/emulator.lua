@@ -55,18 +55,22 @@ function M.new(options)
   }, Target)
 end
 
-function Target:url(name)
-  return string.format("%s://%s:%d/2015-03-31/functions/%s/invocations", self.scheme,
-    url.format_host(self.address), self.port, url.encode_segment(name))
+-- The Invoke API's URL, or InvokeWithResponseStream's (AWS's path, which the built-in emulator
+-- serves; the original's serves only /2015-03-31/functions/NAME/response-streaming-invocations).
+function Target:url(name, streaming)
+  local path = streaming and "/2021-11-15/functions/%s/response-streaming-invocations"
+    or "/2015-03-31/functions/%s/invocations"
+  return string.format("%s://%s:%d" .. path, self.scheme, url.format_host(self.address),
+    self.port, url.encode_segment(name))
 end
 
 function Target:describe()
   return string.format("%s://%s:%d", self.scheme, url.format_host(self.address), self.port)
 end
 
--- send(invocation) -> {response | message, kind; url}
+-- send(invocation) -> {response | message, kind; url; stream (with invocation.stream)}
 function Target:send(invocation)
-  local target = self:url(invocation.name)
+  local target = self:url(invocation.name, invocation.stream ~= nil)
   local headers = {}
   if invocation.invocation_type then
     headers[#headers + 1] = { "X-Amz-Invocation-Type", invocation.invocation_type }
@@ -89,7 +93,7 @@ function Target:send(invocation)
         .. ',"cognitoIdentityPoolId":' .. json_string(invocation.identity.pool_id) .. "}",
     }
   end
-  local response, message, kind, detail = http.request({
+  local options = {
     method = "POST",
     url = target,
     headers = headers,
@@ -98,8 +102,17 @@ function Target:send(invocation)
     connect_timeout = self.connect_timeout,
     tls = self.tls,
     trace = invocation.trace,
-  })
-  return { response = response, message = message, kind = kind, detail = detail, url = target }
+  }
+  local reader, response, message, kind, detail
+  if invocation.stream then
+    local stream = require("lambda.client.stream")
+    reader = stream.reader(invocation.on_chunk)
+    response, message, kind, detail = stream.request(reader, options)
+  else
+    response, message, kind, detail = http.request(options)
+  end
+  return { response = response, message = message, kind = kind, detail = detail, url = target,
+    stream = reader }
 end
 
 return M
