@@ -75,8 +75,9 @@ local function check_fields(what, options, fields, level)
       fits = fits or allowed == kind or allowed == also
     end
     if not fits then
-      error(string.format("%s: field '%s' must be a %s, got %s", what, key,
-        wanted:gsub("|", " or "), kind), level + 1)
+      local expected = wanted:gsub("|", " or ")
+      error(string.format("%s: field '%s' must be %s %s, got %s", what, key,
+        expected:find("^[aeiou]") and "an" or "a", expected, kind), level + 1)
     end
   end
 end
@@ -238,6 +239,9 @@ local function client_context_text(context)
   return (context:gsub("^%s+", ""):gsub("%s+$", ""):gsub("%s*[\r\n]%s*", ""))
 end
 
+-- Where cargo finds bin targets, for the message of a project that has none.
+M.BIN_TARGETS = "src/main.rs, src/bin/<name>.rs, src/bin/<name>/main.rs or [[bin]]"
+
 -- The function a nil name means: the single function of the Cargo project around the
 -- current directory (or of `manifest`); outside a project, the emulator's default.
 local function default_name(invocation, remote)
@@ -258,17 +262,15 @@ local function default_name(invocation, remote)
     end
     return M.DEFAULT_FUNCTION
   end
-  local functions, message = cargo.functions(manifest)
+  local functions, message, kind = cargo.functions(manifest)
   if not functions then
-    return nil, message, "input", "manifest"
+    return nil, message, kind, "manifest"
   elseif #functions == 1 then
     return functions[1]
   elseif #functions == 0 then
-    if remote then
-      return nil, string.format("name: %s has no function to invoke: give the name of the "
-        .. "deployed function", manifest), "not_found", "name"
-    end
-    return M.DEFAULT_FUNCTION
+    -- A package without a bin target is not a function (cargo builds nothing to run).
+    return nil, string.format("name: %s has no bin targets (%s): no function to invoke; name "
+      .. "the function", manifest, M.BIN_TARGETS), "not_found", "name"
   end
   return nil, string.format("name: %s has several functions (%s): name the one to invoke",
     manifest, table.concat(functions, ", ")), "input", "name"

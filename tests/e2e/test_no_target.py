@@ -72,6 +72,19 @@ class InvokeWithoutName(NoTargetTestCase):
                                 "no function to invoke")
         self.assertEqual(self.server.requests, [])
 
+    def test_a_script_invoking_without_a_name_is_told_the_same(self):
+        project = self.tree("empty", {"Cargo.toml": PACKAGE % "empty"})
+        answer = self.script(
+            'local lambda = require("lambda")\n'
+            'local client = assert(lambda.client{ address = "127.0.0.1", port = %d, tls = false })\n'
+            'local none, message, kind, field = client:invoke(nil, { payload = "{}" })\n'
+            'io.write(lambda.json.encode{ message = message, kind = kind, field = field })\n'
+            % self.server.port, cwd=project)
+        self.assertEqual((answer["kind"], answer["field"]), ("not_found", "name"))
+        self.assertIn(os.path.join(project, "Cargo.toml") + " has no bin targets",
+                      answer["message"])
+        self.assertEqual(self.server.requests, [])
+
     def test_targets_cargo_does_not_discover_make_no_function(self):
         layouts = {
             # A library is a target, but not a function.

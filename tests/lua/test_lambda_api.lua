@@ -113,7 +113,7 @@ t.case("invoke_all answers in request order, several at a time", function()
 end)
 
 t.case("misuse raises, naming the field", function()
-  t.matches(tostring(t.raises(lambda.client, { port = "9000" })), "field 'port' must be a integer")
+  t.matches(tostring(t.raises(lambda.client, { port = "9000" })), "field 'port' must be an integer")
   t.matches(tostring(t.raises(lambda.client, { colour = "red" })), "unknown field 'colour'")
   t.matches(tostring(t.raises(lambda.client, { remote = true, port = 1 })),
     "field 'port' is for the local emulator")

@@ -373,24 +373,6 @@ local function report(options, client, result, written)
 end
 
 -- Where a Cargo project's bin targets come from (lambda.cargo follows cargo's rules).
-local BIN_TARGETS = "src/main.rs, src/bin/<name>.rs, src/bin/<name>/main.rs or [[bin]]"
-
--- Without a name, the function is the project's single bin target. A project with none (a
--- package with no target at all, a library) has no function: that is said here, in one line
--- naming the manifest, rather than sending the emulator's default name. Everything else about
--- the project (no project, a manifest that cannot be read, several functions) is left to
--- lambda.client, which says it the same way whether or not the project has functions.
-local function project_without_function(options)
-  local cargo = require("lambda.cargo")
-  local manifest = options.manifest_path or cargo.find_manifest()
-  local functions = manifest and cargo.functions(manifest)
-  if functions and #functions == 0 then
-    return string.format("%s has no bin targets (%s): no function to invoke; name the "
-      .. "function", manifest, BIN_TARGETS)
-  end
-  return nil
-end
-
 function M.run(options, positionals)
   options.verbose = options.verbose or 0
   if (options.identity_id == nil) ~= (options.identity_pool_id == nil) then
@@ -428,12 +410,6 @@ function M.run(options, positionals)
   local payload_flag = options.data_ascii and "--data-ascii" or options.data_file
     and "--data-file" or "--data-example"
   local name = positionals[1]
-  if name == nil and not options.remote then
-    local problem = project_without_function(options)
-    if problem then
-      return fail(cli.EXIT_USAGE, problem)
-    end
-  end
   local fields = {
     payload = payload,
     client_context = client_context or nil,
