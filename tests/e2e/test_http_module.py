@@ -316,10 +316,28 @@ class FailureTests(unittest.TestCase):
         self.assertEqual((out["kind"], out["detail"]), ("transport", "resolve"))
         self.assertTrue(out["message"].startswith(url + ": "), out)
 
-    def test_unsupported_scheme(self):
-        out = failure(url="file:///etc/passwd")
-        self.assertEqual(out["kind"], "transport")
-        self.assertTrue(out["message"].startswith("file:///etc/passwd: "), out)
+    def test_a_url_that_cannot_be_sent_is_input(self):
+        """Refused before anything is sent, whichever engine would have taken it, naming the
+        URL; the detail is the field at fault."""
+        cases = [
+            ("ftp//x", "ftp//x: not an absolute URL (scheme://host/path expected)"),
+            ("file:///etc/passwd", "file:///etc/passwd: scheme must be http or https"),
+            ("http://127.0.0.1:99999/", "http://127.0.0.1:99999/: port is out of range"),
+            ("http://user@127.0.0.1/",
+             "http://user@127.0.0.1/: user information (user@host) is not supported"),
+        ]
+        for url, message in cases:
+            with self.subTest(url=url):
+                out = failure(url=url)
+                self.assertEqual((out["message"], out["kind"], out["detail"]),
+                                 (message, "input", "url"))
+
+    def test_a_url_libcurl_refuses_is_input(self):
+        # A space in the path: common/url.c leaves the path to the engine, libcurl refuses it.
+        url = "http://%s/a b" % UNRESOLVABLE
+        out = failure(url=url)
+        self.assertEqual((out["kind"], out["detail"]), ("input", "url"))
+        self.assertTrue(out["message"].startswith(url + ": "), out)
 
     def test_proxy_from_environment_skips_loopback(self):
         with TestServer() as server:
@@ -378,6 +396,9 @@ class ArgumentTests(unittest.TestCase):
             ({"url": url, "tls": "yes"}, "'tls'"),
             ({"url": url, "tls": {"ca": 5}}, "'tls.ca'"),
             ({"url": url, "method": "HEAD", "body": "x"}, "HEAD"),
+            # A misspelt option is not ignored.
+            ({"url": url, "timout": 1}, "unknown field 'timout'"),
+            ({"url": url, "tls": {"cret": "c.pem"}}, "unknown field 'tls.cret'"),
         ]
         for argument, expected in cases:
             with self.subTest(argument=argument):
