@@ -3,9 +3,10 @@
  * canonical request, the string to sign and the result; the canonical pieces come from
  * canonical.c and headers.c, the hashing from key.c.
  *
- * Malformed options are the calling program's mistake and raise an error naming the field; a
- * URL that cannot be parsed, and libcrypto that cannot be loaded (on the first signature), are
- * answered with nil, message. No message quotes the secret key. */
+ * Malformed options (an unknown one included) are the calling program's mistake and raise an
+ * error naming the field; a URL that cannot be parsed is answered with nil, "field 'url': ...",
+ * "input", "url", and libcrypto that cannot be loaded (on the first signature) with nil,
+ * message, "io". No message quotes the secret key. */
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
 
 #include <lauxlib.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "common/ascii.h"
+#include "common/luax.h"
 #include "common/url.h"
 #include "host/modules.h"
 #include "sigv4/canonical.h"
@@ -205,6 +207,23 @@ static void read_credentials(lua_State *L, struct request *r) {
 
 /* Reads every option, leaving the strings it points to on the stack. */
 static void read_options(lua_State *L, struct request *r) {
+    /* The credentials table is not checked so: lambda.aws's carry more (expiration, ...). */
+    static const char *const known[] = {"method",
+                                        "url",
+                                        "service",
+                                        "region",
+                                        "credentials",
+                                        "time",
+                                        "body",
+                                        "payload_hash",
+                                        "normalize_path",
+                                        "omit_session_token",
+                                        "content_sha256_header",
+                                        "expires",
+                                        "headers",
+                                        "signed_headers",
+                                        NULL};
+    luax_check_fields(L, 1, 1, "", known);
     r->method = string_field(L, 1, "method", "method", &r->method_length, 1);
     if (!ascii_is_token(r->method, r->method_length))
         bad_field(L, "method", "an HTTP method");
@@ -403,18 +422,15 @@ static int sign_request(lua_State *L, int presign) {
     r.presign = presign;
     read_options(L, &r);
     const char *unavailable = sigv4_hasher_ready(L, hasher);
-    if (unavailable) {
-        luaL_pushfail(L);
-        lua_pushstring(L, unavailable);
-        return 2;
-    }
+    if (unavailable)
+        return luax_push_failure(L, "io", unavailable);
     if (r.body)
         hash_body(L, hasher, &r);
     const char *problem = url_parse(r.url, r.url_length, &r.parts);
     if (problem) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "field 'url': %s", problem);
-        return 2;
+        luax_push_failure(L, "input", lua_pushfstring(L, "field 'url': %s", problem));
+        lua_pushliteral(L, "url");
+        return 4;
     }
     /* With presign, date and token travel in the query instead of headers. */
     const struct sigv4_header_options header_options = {
@@ -456,13 +472,13 @@ static int sign_request(lua_State *L, int presign) {
 }
 
 /* sign(opts) -> {headers, authorization, signature, canonical_request, string_to_sign,
- * signed_headers, credential_scope, amz_date} | nil, message */
+ * signed_headers, credential_scope, amz_date} | nil, message, kind[, "url"] */
 static int sigv4_sign(lua_State *L) {
     return sign_request(L, 0);
 }
 
 /* presign(opts) -> {url, signature, canonical_request, string_to_sign, signed_headers,
- * credential_scope, amz_date} | nil, message */
+ * credential_scope, amz_date} | nil, message, kind[, "url"] */
 static int sigv4_presign(lua_State *L) {
     return sign_request(L, 1);
 }

@@ -335,6 +335,13 @@ static void test_bad_options(lua_State *L) {
            "raises(\"'payload_hash'\", sigv4.sign, with{payload_hash = 'UNSIGNED-PAYLOAD\\0'})\n"
            "raises(\"'body'\", sigv4.sign, with{body = {}})\n"
            "raises(\"'normalize_path'\", sigv4.sign, with{normalize_path = 'no'})\n"
+           /* A misspelt option is not ignored: it would change the signature silently. */
+           "raises(\"unknown field 'normalise_path'\", sigv4.sign, with{normalise_path = false})\n"
+           "raises(\"unknown field 'expire'\", sigv4.presign, with{expire = 60})\n"
+           "raises('unknown field', sigv4.sign, with{[1] = 'GET'})\n"
+           /* The credentials may carry more (lambda.aws's have an expiration). */
+           "assert(sigv4.sign(with{credentials = {access_key_id = 'AKID',\n"
+           "  secret_access_key = SECRET, expiration = 1700000000, source = 'env'}}))\n"
            "raises(\"'headers'\", sigv4.sign, with{headers = 'Host: x'})\n"
            "raises(\"invalid header name 'bad name'\", sigv4.sign, with{headers = {['bad name'] = "
            "'v'}})\n"
@@ -365,7 +372,7 @@ static void test_bad_options(lua_State *L) {
            "  secret_access_key = secret .. string.rep('x', 1024)}})\n"
            "raises(\"'credentials.secret_access_key'\", sigv4.sign, with{credentials =\n"
            "  {access_key_id = 'AKID', secret_access_key = secret .. string.rep('x', 1024)}})\n");
-    /* A URL that cannot be parsed is an expected failure: nil, message. */
+    /* A URL that cannot be parsed is an expected failure: nil, message, "input", "url". */
     LUA(L, "local bad = {\n"
            "  {'ftp://h/', 'scheme must be http or https'},\n"
            "  {'lambda.us-east-1.amazonaws.com/x', 'not an absolute URL'},\n"
@@ -382,12 +389,14 @@ static void test_bad_options(lua_State *L) {
            "  {'https://h st/', 'invalid character in the host name'},\n"
            "}\n"
            "for _, case in ipairs(bad) do\n"
-           "  local result, message = sigv4.sign(with{url = case[1]})\n"
+           "  local result, message, kind, detail = sigv4.sign(with{url = case[1]})\n"
            "  eq(result, nil, 'rejects ' .. case[1])\n"
            "  local expected = \"field 'url': \" .. case[2]\n"
            "  eq(message:sub(1, #expected), expected, 'message for ' .. case[1])\n"
-           "  result, message = sigv4.presign(with{url = case[1]})\n"
+           "  eq(kind .. ' ' .. detail, 'input url', 'kind and detail for ' .. case[1])\n"
+           "  result, message, kind, detail = sigv4.presign(with{url = case[1]})\n"
            "  eq(result, nil, 'presign rejects ' .. case[1])\n"
+           "  eq(kind .. ' ' .. detail, 'input url', 'presign: kind and detail for ' .. case[1])\n"
            "end\n");
 }
 
