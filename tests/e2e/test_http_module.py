@@ -664,6 +664,31 @@ class EngineChoiceTests(unittest.TestCase):
                 self.assertTrue(out["libcurl_loaded"])
 
 
+class MissingLibcurlTests(unittest.TestCase):
+    """libcurl that cannot be loaded (a file that is not a library, found first through
+    LD_LIBRARY_PATH under the name the binary loads): a request that needs it fails with kind
+    "io", this machine's failure rather than the connection's; loopback http needs none."""
+
+    def test_requests_that_need_libcurl_say_so(self):
+        soname = os.environ.get("CLC_LIBCURL_SONAME")
+        if not soname:
+            self.skipTest("CLC_LIBCURL_SONAME is not set (run through ctest)")
+        with tempfile.TemporaryDirectory() as directory:
+            with open(os.path.join(directory, soname), "w") as broken:
+                broken.write("not a library\n")
+            env = {"LD_LIBRARY_PATH": directory}
+            url = "https://127.0.0.1:%d/" % unused_port("127.0.0.1")
+            out, _ = probe({"request": {"url": url}}, env=env)
+            self.assertEqual(out.get("kind"), "io", out)
+            self.assertIsNone(out.get("detail"), out)
+            self.assertTrue(out["message"].startswith(url + ": cannot load libcurl: "), out)
+            self.assertIn(soname, out["message"])
+            with TestServer() as server:
+                server.respond(200, {}, "plain")
+                out, _ = probe({"request": {"url": server.url()}}, env=env)
+                self.assertEqual(out["response"]["body"], "plain", out)
+
+
 class ProbesThroughCurl:
     """Mixed into a test class: its tests again, with every request sent by libcurl. (probe()
     is a module function, so this sets ENGINE_ENV rather than overriding env() as
