@@ -1,6 +1,7 @@
 /* lambda.json's decode and encode: JSON text to Lua values and back, with numbers kept exact.
  *
- *   decode(text)  -> value | nil, message, offset (the same verdict and message as json_pretty)
+ *   decode(text)  -> value | nil, message, "input", offset (the same verdict and message as
+ *                    json_pretty, and a number beyond a double's range refused)
  *   encode(value) -> text; a value JSON cannot hold raises
  *   null          -> the lightuserdata NULL (cjson.null), what JSON null decodes to
  *   array_mt      -> the metatable of decoded arrays; a table carrying it encodes as an array
