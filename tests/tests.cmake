@@ -9,7 +9,9 @@ set(TEST_ENV
     "CARGO_LAMBDA_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
     "CARGO_LAMBDA_SHARED_DIR=${SHARED_DIR}"
     "CARGO_LAMBDA_BUILD_DIR=${CMAKE_BINARY_DIR}"
-    # The libraries the binary loads on first use (test_openssl_loading.py breaks them).
+    # The libraries the binary loads on first use (test_openssl_loading.py and
+    # test_http_module.py break them).
+    "CLC_LIBCURL_SONAME=${CURL_SONAME}"
     "CLC_LIBCRYPTO_SONAME=${LIBCRYPTO_SONAME}"
     "CLC_LIBSSL_SONAME=${LIBSSL_SONAME}"
     "CLC_LIBEVENT_OPENSSL_SONAME=${LIBEVENT_OPENSSL_SONAME}")

@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <lauxlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/ascii.h"
 
 #define FD_GUARD_TYPE "lambda.fd_guard"
+#define ARRAY_METATABLE "lambda.array"
 #define DIR_GUARD_TYPE "lambda.dir_guard"
 
 int luax_push_failure(lua_State *L, const char *kind, const char *message) {
@@ -17,12 +19,39 @@ int luax_push_failure(lua_State *L, const char *kind, const char *message) {
     return 3;
 }
 
+const char *luax_errno_kind(int error) {
+    return error == ENOENT || error == ENOTDIR || error == ESRCH ? "not_found" : "io";
+}
+
 int luax_push_errno_failure(lua_State *L, const char *name, int error) {
     luaL_pushfail(L);
     lua_pushfstring(L, "%s: %s", name, strerror(error));
-    lua_pushstring(L, error == ENOENT || error == ENOTDIR ? "not_found" : "io");
+    lua_pushstring(L, luax_errno_kind(error));
     lua_pushinteger(L, error);
     return 4;
+}
+
+void luax_check_fields(lua_State *L, int index, int arg, const char *prefix,
+                       const char *const allowed[]) {
+    index = lua_absindex(L, index);
+    lua_pushnil(L);
+    while (lua_next(L, index)) {
+        lua_pop(L, 1);
+        bool known = false;
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            const char *key = lua_tostring(L, -1);
+            for (const char *const *name = allowed; *name && !known; name++)
+                known = strcmp(*name, key) == 0;
+        }
+        if (!known) {
+            const char *key = luaL_tolstring(L, -1, NULL);
+            luaL_argerror(L, arg, lua_pushfstring(L, "unknown field '%s%s'", prefix, key));
+        }
+    }
+}
+
+void luax_push_array_mt(lua_State *L) {
+    luaL_newmetatable(L, ARRAY_METATABLE);
 }
 
 int luax_traceback(lua_State *L) {

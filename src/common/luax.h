@@ -11,6 +11,20 @@
 int luax_push_failure(lua_State *L, const char *kind, const char *message);
 /* nil, "<name>: <strerror(error)>", "not_found" (ENOENT, ENOTDIR) or "io", error. */
 int luax_push_errno_failure(lua_State *L, const char *name, int error);
+/* The kind an errno number stands for: "not_found" for ENOENT, ENOTDIR and ESRCH (no such
+ * file, directory or process), else "io". */
+const char *luax_errno_kind(int error);
+
+/* Raises, as a bad argument arg, "unknown field '<prefix><key>'" for the first key of the table
+ * at index that is not in allowed (NULL-terminated): a misspelt option must not be ignored.
+ * prefix names the table for a nested one ("tls."), "" at the top. */
+void luax_check_fields(lua_State *L, int index, int arg, const char *prefix,
+                       const char *const allowed[]);
+
+/* Pushes the one metatable that marks a table as an array, whichever module made it:
+ * lambda.json's and lambda.toml's array_mt, so that an empty TOML array encodes as JSON []. It
+ * lives in the registry, so every require of either module finds the same one. */
+void luax_push_array_mt(lua_State *L);
 
 /* A message handler for lua_pcall: the error (converted to a string) with a traceback. */
 int luax_traceback(lua_State *L);

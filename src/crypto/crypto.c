@@ -4,13 +4,15 @@
  *
  * libcrypto is loaded by the first function that calls it (common/openssl.h), not when the
  * module is required: the commands require it whether or not they use it. When it cannot be
- * loaded, random_bytes answers nil, message as for its other failures; the functions that
- * have no failure result raise that message, as they raise when OpenSSL fails. */
+ * loaded, random_bytes answers nil, message, "io" as for its other failures (this machine's,
+ * not the caller's); the functions that have no failure result raise that message, as they
+ * raise when OpenSSL fails. */
 #include <lauxlib.h>
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "common/luax.h"
 #include "common/openssl.h"
 #include "host/modules.h"
 
@@ -163,7 +165,7 @@ static const char *decode_base64(luaL_Buffer *buffer, const unsigned char *text,
     return NULL;
 }
 
-/* base64_decode(text) -> bytes | nil, message */
+/* base64_decode(text) -> bytes | nil, message, "input", offset (as lambda.json's decode) */
 static int crypto_base64_decode(lua_State *L) {
     size_t length, offset = 0;
     const unsigned char *text = (const unsigned char *)luaL_checklstring(L, 1, &length);
@@ -172,31 +174,26 @@ static int crypto_base64_decode(lua_State *L) {
     const char *error = decode_base64(&buffer, text, length, &offset);
     luaL_pushresult(&buffer);
     if (error) {
-        luaL_pushfail(L);
         lua_pushfstring(L, "invalid base64 at offset %I: %s", (LUAI_UACINT)offset, error);
-        return 2;
+        luax_push_failure(L, "input", lua_tostring(L, -1));
+        lua_pushinteger(L, (lua_Integer)offset);
+        return 4;
     }
     return 1;
 }
 
-/* random_bytes(n) -> n bytes from OpenSSL's CSPRNG | nil, message */
+/* random_bytes(n) -> n bytes from OpenSSL's CSPRNG | nil, message, "io" */
 static int crypto_random_bytes(lua_State *L) {
     lua_Integer count = luaL_checkinteger(L, 1);
     luaL_argcheck(L, count >= 0 && count <= MAX_RANDOM_BYTES, 1, "must be between 0 and 65536");
     const char *error;
     const struct openssl_crypto *crypto = openssl_crypto(&error);
-    if (!crypto) {
-        luaL_pushfail(L);
-        lua_pushstring(L, error);
-        return 2;
-    }
+    if (!crypto)
+        return luax_push_failure(L, "io", error);
     luaL_Buffer buffer;
     unsigned char *out = (unsigned char *)luaL_buffinitsize(L, &buffer, (size_t)count);
-    if (count > 0 && crypto->RAND_bytes(out, (int)count) != 1) {
-        luaL_pushfail(L);
-        lua_pushliteral(L, "random_bytes: OpenSSL's random generator failed");
-        return 2;
-    }
+    if (count > 0 && crypto->RAND_bytes(out, (int)count) != 1)
+        return luax_push_failure(L, "io", "random_bytes: OpenSSL's random generator failed");
     luaL_pushresultsize(&buffer, (size_t)count);
     return 1;
 }

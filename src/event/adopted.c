@@ -1,6 +1,6 @@
 /* lambda.event's hold on processes that leave their parents: the child subreaper.
  *
- *   event.subreaper() -> true | nil, message
+ *   event.subreaper() -> true | nil, message, "io", errno
  *       makes this process the child subreaper of its descendants (PR_SET_CHILD_SUBREAPER):
  *       a process whose parent dies (a daemon that double-forks, or leaves with setsid) is
  *       reparented here rather than to init, so that it stays ours to end
@@ -127,11 +127,17 @@ static void on_sigchld(evutil_socket_t number, short what, void *arg) {
     reap_adopted();
 }
 
-/* subreaper() -> true | nil, message */
+/* subreaper() -> true | nil, message, "io", errno */
 static int event_subreaper(lua_State *L) {
     struct adoption *adoption = lua_touserdata(L, lua_upvalueindex(1));
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
-        return luaL_fileresult(L, 0, "PR_SET_CHILD_SUBREAPER");
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+        int error = errno;
+        luaL_pushfail(L);
+        lua_pushfstring(L, "cannot become the child subreaper: %s", strerror(error));
+        lua_pushliteral(L, "io");
+        lua_pushinteger(L, error);
+        return 4;
+    }
     if (!adoption->enabled && event_add(&adoption->sigchld_event, NULL) == 0)
         adoption->enabled = 1;
     lua_pushboolean(L, 1);

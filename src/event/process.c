@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/luax.h"
 #include "event/parts.h"
 #include "event/process.h"
 #include "event/signal.h"
@@ -342,7 +343,8 @@ static void check_callback(lua_State *L, const char *name, int slot) {
     lua_setiuservalue(L, -2, slot);
 }
 
-/* spawn{argv, env, cwd, on_stdout, on_stderr, on_exit, kill_group} -> process | nil, message */
+/* spawn{argv, env, cwd, on_stdout, on_stderr, on_exit, kill_group} -> process | nil, message,
+ * kind, errno */
 static int event_spawn(lua_State *L) {
     struct process_table *table = lua_touserdata(L, lua_upvalueindex(1));
     struct event_loop *loop = table->loop;
@@ -424,7 +426,8 @@ static int process_running(lua_State *L) {
     return 1;
 }
 
-/* process:kill(signal = "TERM") -> true | false when it has exited | nil, message */
+/* process:kill(signal = "TERM") -> true | false when it has exited | nil, message, kind,
+ * errno ("not_found" for ESRCH: reaped by someone else) */
 static int process_kill(lua_State *L) {
     struct event_child *child = check_process(L);
     int number = event_check_signal(L, 2, "TERM");
@@ -432,8 +435,11 @@ static int process_kill(lua_State *L) {
         lua_pushboolean(L, 0);
         return 1;
     }
-    if (signal_child(child, number) != 0)
-        return luaL_fileresult(L, 0, NULL);
+    if (signal_child(child, number) != 0) {
+        int error = errno;
+        lua_pushfstring(L, "cannot signal process %d", (int)child->pid);
+        return luax_push_errno_failure(L, lua_tostring(L, -1), error);
+    }
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -7,7 +7,11 @@
  *     idle_timeout = 60 (seconds a connection may wait, idle, for its next request),
  *     head_timeout = 30 (seconds a request head may take to arrive, then 408),
  *     tls = {cert = path, key = path}}
- *     -> server (:port(), :address(), :close()) | nil, "cannot listen on [::]:9000: ..."
+ *     -> server (:port(), :address(), :close())
+ *      | nil, message, kind[, detail]: "input" (an address that is not one: "address"; a
+ *        certificate or key that cannot be loaded: "tls.cert", "tls.key"), "transport" (the
+ *        system refused to listen: "cannot listen on [::]:9000: ...", errno), "io" (libssl
+ *        cannot be loaded)
  *   event.http_draining() -> connections of closed servers still sending their last answer
  *
  * Body limits: max_body is a byte count for every request, or a function that chooses one per
@@ -52,6 +56,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/luax.h"
 #include "event/parts.h"
 
 #define SERVER_TYPE "lambda.event.http_server"
@@ -120,8 +125,11 @@ static void push_listen_error(lua_State *L, const char *address, int family, int
         lua_pushfstring(L, "cannot listen on %s:%d: %s", address, port, reason);
 }
 
-/* Returns 0, or -1 with the message pushed. */
-static int listen_on(lua_State *L, struct http_server *server, const char *text, int port) {
+/* Returns 0, or -1 with the message pushed and *failure set. */
+static int listen_on(lua_State *L, struct http_server *server, const char *text, int port,
+                     struct http_server_failure *failure) {
+    /* The address and port are well-formed once parsed: the system refused them. */
+    *failure = (struct http_server_failure){"transport", NULL, 0};
     char host[INET6_ADDRSTRLEN + 2];
     size_t length = strlen(text);
     if (length >= 2 && text[0] == '[' && text[length - 1] == ']' && length - 2 < sizeof host) {
@@ -145,6 +153,7 @@ static int listen_on(lua_State *L, struct http_server *server, const char *text,
         size = sizeof *in6;
     } else {
         lua_pushfstring(L, "invalid address '%s': expected an IPv4 or IPv6 address", text);
+        *failure = (struct http_server_failure){"input", "address", 0};
         return -1;
     }
     int family = storage.ss_family;
@@ -152,7 +161,8 @@ static int listen_on(lua_State *L, struct http_server *server, const char *text,
               server->address, sizeof server->address);
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        push_listen_error(L, server->address, family, port, strerror(errno));
+        failure->error = errno;
+        push_listen_error(L, server->address, family, port, strerror(failure->error));
         return -1;
     }
     int one = 1;
@@ -163,9 +173,9 @@ static int listen_on(lua_State *L, struct http_server *server, const char *text,
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
     }
     if (bind(fd, (struct sockaddr *)&storage, size) != 0 || listen(fd, SOMAXCONN) != 0) {
-        int error = errno;
+        failure->error = errno;
         close(fd);
-        push_listen_error(L, server->address, family, port, strerror(error));
+        push_listen_error(L, server->address, family, port, strerror(failure->error));
         return -1;
     }
     socklen_t bound_size = sizeof storage;
@@ -246,8 +256,20 @@ static const char *string_option(lua_State *L, int table, const char *name, cons
     return value;
 }
 
+/* Pushes nil, the message on top of the stack, the kind and the detail when there is one. */
+static int push_server_failure(lua_State *L, const struct http_server_failure *failure) {
+    luax_push_failure(L, failure->kind, lua_tostring(L, -1));
+    if (failure->field)
+        lua_pushstring(L, failure->field);
+    else if (failure->error)
+        lua_pushinteger(L, failure->error);
+    else
+        return 3;
+    return 4;
+}
+
 /* http_server{address, port, handler, stream_body, max_body, too_large, max_headers,
- *   idle_timeout, head_timeout, tls} -> server | nil, message */
+ *   idle_timeout, head_timeout, tls} -> server | nil, message, kind[, detail] */
 static int event_http_server(lua_State *L) {
     struct http_server_list *list = lua_touserdata(L, lua_upvalueindex(1));
     struct event_loop *loop = list->loop;
@@ -306,12 +328,10 @@ static int event_http_server(lua_State *L) {
     }
     lua_pushvalue(L, 5);
     lua_setiuservalue(L, -2, SERVER_TOO_LARGE);
-    if ((cert && http_tls_load(L, &server->tls, cert, key) != 0) ||
-        listen_on(L, server, address, port) != 0) {
-        lua_pushnil(L);
-        lua_insert(L, -2);
-        return 2; /* the collector frees the TLS context */
-    }
+    struct http_server_failure failure;
+    if ((cert && http_tls_load(L, &server->tls, cert, key, &failure) != 0) ||
+        listen_on(L, server, address, port, &failure) != 0)
+        return push_server_failure(L, &failure); /* the collector frees the TLS context */
     lua_pushvalue(L, -1);
     server->ref = luaL_ref(L, LUA_REGISTRYINDEX);
     server->next = list->servers;

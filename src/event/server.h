@@ -138,9 +138,18 @@ void http_conn_finish_request(lua_State *L, struct http_conn *conn);
 void http_conn_server_closing(lua_State *L, struct http_conn *conn, int notify);
 void http_conn_kill_now(lua_State *L, struct http_conn *conn);
 
+/* Why a server could not start, beside the message: what http_server returns after it (nil,
+ * message, kind[, detail], docs/scripting.md). */
+struct http_server_failure {
+    const char *kind;  /* "input", "transport", "tls" or "io" */
+    const char *field; /* the detail when it is the option at fault ("address", "tls.cert") */
+    int error;         /* else the errno number, when there is one (0: no detail) */
+};
+
 /* server_tls.c: loads cert and key into a new *context (freed by the caller, also on
- * failure); returns 0, or -1 with the message pushed. */
-int http_tls_load(lua_State *L, SSL_CTX **context, const char *cert, const char *key);
+ * failure); returns 0, or -1 with the message pushed and *failure set. */
+int http_tls_load(lua_State *L, SSL_CTX **context, const char *cert, const char *key,
+                  struct http_server_failure *failure);
 /* Frees a context from http_tls_load (NULL: nothing to free). */
 void http_tls_free(SSL_CTX *context);
 /* A bufferevent accepting TLS on fd, or NULL (fd left open). */

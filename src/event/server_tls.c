@@ -30,23 +30,31 @@ static int readable(const char *path) {
     return 0;
 }
 
-int http_tls_load(lua_State *L, SSL_CTX **context, const char *cert, const char *key) {
+int http_tls_load(lua_State *L, SSL_CTX **context, const char *cert, const char *key,
+                  struct http_server_failure *failure) {
     const char *unavailable;
     const struct openssl_tls *ssl = openssl_tls(&unavailable);
     const struct openssl_crypto *crypto = ssl ? openssl_crypto(&unavailable) : NULL;
+    /* A library this machine lacks is its failure, not the script's. */
+    *failure = (struct http_server_failure){"io", NULL, 0};
     if (!crypto) {
         lua_pushstring(L, unavailable);
         return -1;
     }
     crypto->ERR_clear_error();
+    failure->kind = "tls";
     SSL_CTX *tls = *context = ssl->SSL_CTX_new(ssl->TLS_server_method());
     if (!tls)
         return tls_error(L, crypto, "cannot set up TLS for", cert, 0);
     /* SSL_CTX_set_min_proto_version is a macro over SSL_CTX_ctrl. */
     ssl->SSL_CTX_ctrl(tls, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
+    /* From here the files given are at fault, as lambda.client reports them. */
+    failure->kind = "input";
+    failure->field = "tls.cert";
     int error = readable(cert);
     if (error || ssl->SSL_CTX_use_certificate_chain_file(tls, cert) != 1)
         return tls_error(L, crypto, "cannot load TLS certificate", cert, error);
+    failure->field = "tls.key";
     error = readable(key);
     if (error || ssl->SSL_CTX_use_PrivateKey_file(tls, key, SSL_FILETYPE_PEM) != 1)
         return tls_error(L, crypto, "cannot load TLS key", key, error);

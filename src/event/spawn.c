@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/fd_limit.h"
+#include "common/luax.h"
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
@@ -200,10 +201,13 @@ int spawn_push_failure(lua_State *L, const struct spawn_plan *plan,
                         plan->cwd, strerror(failure->error));
     else
         lua_pushfstring(L, "cannot run '%s': %s", plan->argv[0], strerror(failure->error));
-    return 2;
+    lua_pushstring(L, luax_errno_kind(failure->error));
+    lua_pushinteger(L, failure->error);
+    return 4;
 }
 
-/* spawn{argv, env, cwd, on_stdout, on_stderr, on_exit, kill_group} -> process | nil, message */
+/* spawn{argv, env, cwd, on_stdout, on_stderr, on_exit, kill_group} -> process | nil, message,
+ * kind, errno */
 
 void spawn_read_plan(lua_State *L, int options, int anchors, struct spawn_plan *plan) {
     options = lua_absindex(L, options);

@@ -31,8 +31,8 @@ void spawn_read_plan(lua_State *L, int options, int anchors, struct spawn_plan *
  * process dies (PR_SET_PDEATHSIG). Returns the pid, or -1 with *failure set. Nothing raises. */
 pid_t spawn_start(const struct spawn_plan *plan, int out_fds[2], struct spawn_failure *failure);
 
-/* Pushes nil and the message for a failure ("cannot run 'x': No such file or directory");
- * returns 2. */
+/* Pushes nil, the message for a failure ("cannot run 'x': No such file or directory"), its
+ * kind ("not_found" or "io", by the errno) and the errno number; returns 4. */
 int spawn_push_failure(lua_State *L, const struct spawn_plan *plan,
                        const struct spawn_failure *failure);
 

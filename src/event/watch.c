@@ -362,8 +362,14 @@ static void close_watch(lua_State *L, struct event_watch *watch) {
     event_unref(L, &watch->ref);
 }
 
+/* Pushes nil, "cannot watch '<root>': <strerror>", kind ("not_found" or "io"), errno. */
+static int push_watch_failure(lua_State *L, const char *root, int error) {
+    lua_pushfstring(L, "cannot watch '%s'", root);
+    return luax_push_errno_failure(L, lua_tostring(L, -1), error);
+}
+
 /* watch_tree(dir, {ignore = fn(path, is_dir), debounce = 0.2}?, fn(changes)) -> watch
- *   | nil, message */
+ *   | nil, message, kind, errno */
 static int event_watch_tree(lua_State *L) {
     struct event_loop *loop = lua_touserdata(L, lua_upvalueindex(1));
     size_t length;
@@ -396,11 +402,8 @@ static int event_watch_tree(lua_State *L) {
     root = lua_tostring(L, 4);
     struct stat info;
     int error = stat(root, &info) != 0 ? errno : S_ISDIR(info.st_mode) ? 0 : ENOTDIR;
-    if (error) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "cannot watch '%s': %s", root, strerror(error));
-        return 2;
-    }
+    if (error)
+        return push_watch_failure(L, root, error);
     struct event_watch *watch = lua_newuserdatauv(L, sizeof *watch, WATCH_VALUES); /* 5 */
     memset(watch, 0, offsetof(struct event_watch, buffer));
     watch->loop = loop;
@@ -429,9 +432,7 @@ static int event_watch_tree(lua_State *L) {
     }
     if (error) {
         close_watch(L, watch);
-        lua_pushnil(L);
-        lua_pushfstring(L, "cannot watch '%s': %s", root, strerror(error));
-        return 2;
+        return push_watch_failure(L, root, error);
     }
     event_assign(&watch->readable, loop->base, watch->fd, EV_READ | EV_PERSIST, on_readable, watch);
     evtimer_assign(&watch->flush, loop->base, on_flush, watch);

@@ -357,6 +357,12 @@ static void report_failure(struct http_curl_transfer *t, const struct http_call 
     } else if (code == CURLE_COULDNT_RESOLVE_HOST) {
         result->failure_kind = "resolve";
         add_detail(message, size, detail);
+    } else if (code == CURLE_URL_MALFORMAT) {
+        /* A URL common/url.c let through that libcurl will not send (a space in the path,
+         * say): the caller's input, not the connection's failure. (Not
+         * CURLE_UNSUPPORTED_PROTOCOL: libcurl also reports a server's malformed answer so.) */
+        result->failure_kind = "input";
+        add_detail(message, size, detail);
     } else if (is_tls_error(code, detail)) {
         result->failure_kind = "tls";
         snprintf(message, size, "TLS: ");
@@ -415,7 +421,7 @@ bool http_curl_prepare(struct http_curl_transfer *t, struct http_curl_share **sh
                        const struct http_call *call, struct http_result *result) {
     *t = (struct http_curl_transfer){.result = result, .call = call};
     if (!load_curl()) {
-        result->failure_kind = "transport";
+        result->failure_kind = "io"; /* this machine's failure: no use retrying the request */
         snprintf(result->message, sizeof result->message, "%s", curl_api.error);
         return false;
     }

@@ -57,8 +57,9 @@ struct http_result {
     double elapsed, connect_elapsed;
     char primary_ip[64];
     long primary_port;
-    /* On failure: kind is one of "refused", "timeout", "resolve", "tls", "transport", and
-     * message says what happened (the binding prefixes the URL). */
+    /* On failure: kind is one of "refused", "timeout", "resolve", "tls", "transport", "input"
+     * (a URL that cannot be sent), "io" (libcurl cannot be loaded), and message says what
+     * happened (the binding prefixes the URL). */
     const char *failure_kind;
     char message[512];
     bool out_of_memory; /* raised by the binding, not reported as a failure */

@@ -19,6 +19,7 @@
 #include <lauxlib.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,7 +212,8 @@ static void read_tls(lua_State *L, struct http_request *r) {
     if (type != LUA_TTABLE)
         bad_field(L, "tls", "a table");
     int tls = lua_gettop(L);
-    static const char *const fields[] = {"cert", "key", "ca"};
+    static const char *const fields[] = {"cert", "key", "ca", NULL};
+    luax_check_fields(L, tls, OPTIONS, "tls.", fields);
     const char **targets[] = {&call->tls_cert, &call->tls_key, &call->tls_ca};
     for (size_t i = 0; i < 3; i++) {
         type = lua_getfield(L, tls, fields[i]);
@@ -375,6 +377,10 @@ static void read_on_body(lua_State *L, struct http_request *r) {
 
 /* Reads and checks every option into r->call. */
 static void read_options(lua_State *L, struct http_request *r) {
+    static const char *const known[] = {
+        "url", "method", "headers", "body", "timeout", "connect_timeout",
+        "tls", "trace",  "on_body", NULL};
+    luax_check_fields(L, OPTIONS, OPTIONS, "", known);
     struct http_call *call = &r->call;
     size_t url_length;
     call->url = string_field(L, r, "url", &url_length);
@@ -408,7 +414,8 @@ int http_push_outcome(lua_State *L, struct http_request *r) {
     if (!r->ok) {
         luaL_pushfail(L);
         lua_pushfstring(L, "%s: %s", r->call.url, r->result.message);
-        /* The library's kinds (docs/scripting.md); how the connection failed is the detail. */
+        /* The library's kinds (docs/scripting.md); how the connection failed is the detail,
+         * and the field at fault for a URL that cannot be sent. */
         const char *kind = r->result.failure_kind;
         if (strcmp(kind, "refused") == 0 || strcmp(kind, "resolve") == 0) {
             lua_pushliteral(L, "transport");
@@ -416,13 +423,18 @@ int http_push_outcome(lua_State *L, struct http_request *r) {
             return 4;
         }
         lua_pushstring(L, kind);
+        if (strcmp(kind, "input") == 0) {
+            lua_pushliteral(L, "url");
+            return 4;
+        }
         return 3;
     }
     return push_response(L, &r->result, r->call.trace);
 }
 
-/* request(opts) -> response | nil, message, kind ("transport", "timeout", "tls")[, detail
- * ("refused", "resolve")]; raises what opts.on_body raised */
+/* request(opts) -> response | nil, message, kind[, detail]: kind "input" (a URL that cannot be
+ * sent; detail "url"), "transport" (detail "refused" or "resolve" when that is what happened),
+ * "timeout", "tls" or "io" (libcurl cannot be loaded); raises what opts.on_body raised */
 static int http_request(lua_State *L) {
     luaL_checktype(L, OPTIONS, LUA_TTABLE);
     lua_settop(L, OPTIONS);
@@ -443,6 +455,13 @@ static int http_request(lua_State *L) {
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_setiuservalue(L, REQUEST, 2);
     read_options(L, r);
+    /* A URL neither engine can send is the caller's input, refused before anything is sent
+     * (libcurl would report most of these as a failure to connect). */
+    if (r->call.url_problem) {
+        r->result.failure_kind = "input";
+        snprintf(r->result.message, sizeof r->result.message, "%s", r->call.url_problem);
+        return http_push_outcome(L, r);
+    }
 
     if (http_in_task(L))
         return http_task_request(L, state, r);

@@ -1,12 +1,15 @@
 /* lambda.json's decode (value.h): JSON text to Lua values, with integers kept as Lua
  * integers and every other number read as the nearest double.
  *
- * decode first runs json_pretty()'s validator, so it accepts and rejects exactly what
- * json.valid() and json.pretty() do, with the same message and offset. The pass that builds the
- * value can then trust the grammar; it keeps the open containers on the Lua stack rather than
- * recursing, so no input reaches deep into the C stack. */
+ * decode first runs json_pretty()'s validator, so it rejects what json.valid() and
+ * json.pretty() reject, with the same message and offset. The pass that builds the value can
+ * then trust the grammar; it keeps the open containers on the Lua stack rather than
+ * recursing, so no input reaches deep into the C stack. It refuses one thing more: a number
+ * beyond a double's range (1e400), which has no Lua value (math.huge would be another number,
+ * and one encode refuses); the copying printer has no such limit. */
 #include <lauxlib.h>
 #include <locale.h> /* lua_getlocaledecpoint */
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +22,9 @@ struct decoder {
     lua_State *L;
     const char *text; /* valid JSON, NUL-terminated as every Lua string is */
     size_t pos;
-    int array_mt; /* stack index of the metatable decoded arrays get */
+    int array_mt;           /* stack index of the metatable decoded arrays get */
+    bool out_of_range;      /* a number overflows a double: decoding stops */
+    size_t out_of_range_at; /* its offset */
 };
 
 static void skip_whitespace(struct decoder *D) {
@@ -147,8 +152,9 @@ static lua_Number read_double(lua_State *L, const char *literal, const char *end
 }
 
 /* A literal without fraction or exponent that fits lua_Integer becomes an integer, except -0,
- * which only a float can hold; every other literal becomes the nearest double (out of range:
- * ±inf, as strtod gives, which encode then refuses). */
+ * which only a float can hold; every other literal becomes the nearest double (a tiny one
+ * underflows to zero, as the nearest double is). One that overflows a double (strtod's ±inf)
+ * sets D->out_of_range instead. */
 static void push_number(struct decoder *D) {
     const char *literal = D->text + D->pos, *p = literal;
     bool negative = *p == '-', whole = true;
@@ -172,10 +178,16 @@ static void push_number(struct decoder *D) {
     }
     D->pos = (size_t)(p - D->text);
     lua_Integer integer;
-    if (whole && read_integer(digits, p, negative, &integer) && !(negative && integer == 0))
+    if (whole && read_integer(digits, p, negative, &integer) && !(negative && integer == 0)) {
         lua_pushinteger(D->L, integer);
-    else
-        lua_pushnumber(D->L, read_double(D->L, literal, p));
+        return;
+    }
+    lua_Number number = read_double(D->L, literal, p);
+    if (isinf(number)) { /* a literal cannot spell infinity: it overflowed */
+        D->out_of_range = true;
+        D->out_of_range_at = (size_t)(literal - D->text);
+    }
+    lua_pushnumber(D->L, number);
 }
 
 static void push_scalar(struct decoder *D) {
@@ -238,6 +250,8 @@ static void push_value(struct decoder *D) {
             D->pos++;
         } else {
             push_scalar(D);
+            if (D->out_of_range)
+                return;
         }
         /* A complete value is on top: it goes into its container, and so does each container
          * that closes right after it. */
@@ -260,19 +274,29 @@ static void push_value(struct decoder *D) {
     }
 }
 
+static int push_failure(lua_State *L, const char *message, size_t offset) {
+    luaL_pushfail(L);
+    lua_pushstring(L, message);
+    lua_pushliteral(L, "input");
+    lua_pushinteger(L, (lua_Integer)offset);
+    return 4;
+}
+
 /* decode(text) -> value | nil, message, "input", offset */
 int json_decode(lua_State *L) {
     size_t length;
     const char *text = luaL_checklstring(L, 1, &length);
     struct json_error error;
-    if (!json_pretty(text, length, NULL, NULL, &error)) {
-        luaL_pushfail(L);
-        lua_pushstring(L, error.message);
-        lua_pushliteral(L, "input");
-        lua_pushinteger(L, (lua_Integer)error.offset);
-        return 4;
-    }
+    if (!json_pretty(text, length, NULL, NULL, &error))
+        return push_failure(L, error.message, error.offset);
     struct decoder D = {.L = L, .text = text, .pos = 0, .array_mt = lua_upvalueindex(1)};
+    int top = lua_gettop(L);
     push_value(&D);
+    if (D.out_of_range) {
+        lua_settop(L, top); /* the containers still open */
+        lua_pushfstring(L, "invalid JSON at byte %I: number out of a double's range",
+                        (LUAI_UACINT)D.out_of_range_at);
+        return push_failure(L, lua_tostring(L, -1), D.out_of_range_at);
+    }
     return 1;
 }

@@ -3,6 +3,7 @@
  * Scripts still find lua-cjson as require "cjson" (host/host.c); nothing here uses it. */
 #include <lauxlib.h>
 
+#include "common/luax.h"
 #include "host/modules.h"
 #include "json/pretty.h"
 #include "json/value.h"
@@ -54,8 +55,9 @@ static const luaL_Reg json_functions[] = {
 
 int luaopen_lambda_json(lua_State *L) {
     luaL_newlibtable(L, json_functions);
-    /* Registry-backed, so arrays decoded through an earlier require of the module match. */
-    luaL_newmetatable(L, JSON_ARRAY_METATABLE);
+    /* Registry-backed, so arrays decoded through an earlier require of the module match; the
+     * one lambda.toml gives its arrays too, so that a TOML [] encodes as []. */
+    luax_push_array_mt(L);
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "array_mt");
     luaL_setfuncs(L, json_functions, 1);

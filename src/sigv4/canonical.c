@@ -1,7 +1,7 @@
 /* Canonical forms for Signature Version 4 (see canonical.h). The rules are those of the AWS
  * test suites: the path is encoded once more than it is on the wire (so "%3A" in a Lambda ARN
  * is signed as "%253A"), while query parameters are decoded first, so they are never encoded
- * twice. */
+ * twice. S3 is the exception for the path: it signs it encoded once, like the query. */
 #include "sigv4/canonical.h"
 
 #include <stdlib.h>
@@ -52,13 +52,24 @@ static void add_reencoded(luaL_Buffer *buffer, const char *bytes, size_t length)
     luaL_addsize(buffer, written);
 }
 
+/* Adds one path segment as it is signed: encoded once more than on the wire, or (S3) encoded
+ * once, whatever its spelling on the wire ("%7e", "~" and "%7E" all sign as "~"). */
+static void add_segment(luaL_Buffer *buffer, const char *segment, size_t length,
+                        int double_encode) {
+    if (double_encode)
+        sigv4_add_encoded(buffer, segment, length);
+    else
+        add_reencoded(buffer, segment, length);
+}
+
 /* Adds the path encoded segment by segment, the separating slashes kept as they are. */
-static void add_encoded_path(luaL_Buffer *buffer, const char *path, size_t length) {
+static void add_encoded_path(luaL_Buffer *buffer, const char *path, size_t length,
+                             int double_encode) {
     size_t start = 0;
     for (;;) {
         const char *slash = memchr(path + start, '/', length - start);
         size_t end = slash ? (size_t)(slash - path) : length;
-        sigv4_add_encoded(buffer, path + start, end - start);
+        add_segment(buffer, path + start, end - start, double_encode);
         if (!slash)
             break;
         luaL_addchar(buffer, '/');
@@ -66,14 +77,15 @@ static void add_encoded_path(luaL_Buffer *buffer, const char *path, size_t lengt
     }
 }
 
-void sigv4_push_canonical_uri(lua_State *L, const char *path, size_t length, int normalize) {
+void sigv4_push_canonical_uri(lua_State *L, const char *path, size_t length, int normalize,
+                              int double_encode) {
     luaL_Buffer buffer;
     luaL_buffinit(L, &buffer);
     if (!normalize) {
         if (length == 0)
             luaL_addchar(&buffer, '/');
         else
-            add_encoded_path(&buffer, path, length);
+            add_encoded_path(&buffer, path, length, double_encode);
         luaL_pushresult(&buffer);
         return;
     }
@@ -97,7 +109,7 @@ void sigv4_push_canonical_uri(lua_State *L, const char *path, size_t length, int
             }
         } else if (segment_length > 0 && !dot) {
             luaL_addchar(&buffer, '/');
-            sigv4_add_encoded(&buffer, segment, segment_length);
+            add_segment(&buffer, segment, segment_length, double_encode);
         }
         ends_in_directory = segment_length == 0 || dot || dot_dot;
         start = end + 1;

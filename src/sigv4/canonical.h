@@ -18,8 +18,11 @@ struct sigv4_param {
 void sigv4_add_encoded(luaL_Buffer *buffer, const char *bytes, size_t length);
 
 /* Pushes the canonical URI of a path as sent on the wire: dot segments removed and repeated
- * slashes collapsed when normalize is set, then every segment percent-encoded once more. */
-void sigv4_push_canonical_uri(lua_State *L, const char *path, size_t length, int normalize);
+ * slashes collapsed when normalize is set, then every segment percent-encoded once more when
+ * double_encode is set (every service but S3), else percent-decoded and encoded again, so
+ * that it is signed encoded exactly once (S3). */
+void sigv4_push_canonical_uri(lua_State *L, const char *path, size_t length, int normalize,
+                              int double_encode);
 
 /* Pushes the canonical query string: the wire query's parameters percent-decoded and encoded
  * again, with `extra` parameters (raw values) merged in, sorted by name, then value. */

@@ -3,9 +3,10 @@
  * canonical request, the string to sign and the result; the canonical pieces come from
  * canonical.c and headers.c, the hashing from key.c.
  *
- * Malformed options are the calling program's mistake and raise an error naming the field; a
- * URL that cannot be parsed, and libcrypto that cannot be loaded (on the first signature), are
- * answered with nil, message. No message quotes the secret key. */
+ * Malformed options (an unknown one included) are the calling program's mistake and raise an
+ * error naming the field; a URL that cannot be parsed is answered with nil, "field 'url': ...",
+ * "input", "url", and libcrypto that cannot be loaded (on the first signature) with nil,
+ * message, "io". No message quotes the secret key. */
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
 
 #include <lauxlib.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "common/ascii.h"
+#include "common/luax.h"
 #include "common/url.h"
 #include "host/modules.h"
 #include "sigv4/canonical.h"
@@ -38,7 +40,7 @@ struct request {
     char payload_hash[HEX_LENGTH + 1]; /* or UNSIGNED-PAYLOAD */
     const char *body;                  /* to hash into payload_hash, or NULL */
     size_t body_length;
-    int normalize, content_sha256_header, omit_session_token;
+    int normalize, double_encode, content_sha256_header, omit_session_token;
     lua_Integer expires;
     int headers;        /* stack index of opts.headers, 0 when absent */
     int signed_headers; /* stack index of opts.signed_headers, 0 when absent */
@@ -205,6 +207,26 @@ static void read_credentials(lua_State *L, struct request *r) {
 
 /* Reads every option, leaving the strings it points to on the stack. */
 static void read_options(lua_State *L, struct request *r) {
+    /* The credentials table is not checked so: lambda.aws's carry more (expiration, ...). */
+    static const char *const known[] = {
+        "method",
+        "url",
+        "service",
+        "region",
+        "credentials",
+        "time",
+        "body",
+        "payload_hash",
+        "normalize_path",
+        "double_encode",
+        "omit_session_token",
+        "content_sha256_header",
+        "expires",
+        "headers",
+        "signed_headers",
+        NULL,
+    };
+    luax_check_fields(L, 1, 1, "", known);
     r->method = string_field(L, 1, "method", "method", &r->method_length, 1);
     if (!ascii_is_token(r->method, r->method_length))
         bad_field(L, "method", "an HTTP method");
@@ -219,6 +241,7 @@ static void read_options(lua_State *L, struct request *r) {
     read_time(L, r);
     read_payload(L, r);
     r->normalize = boolean_field(L, "normalize_path", 1);
+    r->double_encode = boolean_field(L, "double_encode", 1);
     r->omit_session_token = boolean_field(L, "omit_session_token", 0);
     r->content_sha256_header = boolean_field(L, "content_sha256_header", 0);
     if (r->presign && r->content_sha256_header)
@@ -403,18 +426,15 @@ static int sign_request(lua_State *L, int presign) {
     r.presign = presign;
     read_options(L, &r);
     const char *unavailable = sigv4_hasher_ready(L, hasher);
-    if (unavailable) {
-        luaL_pushfail(L);
-        lua_pushstring(L, unavailable);
-        return 2;
-    }
+    if (unavailable)
+        return luax_push_failure(L, "io", unavailable);
     if (r.body)
         hash_body(L, hasher, &r);
     const char *problem = url_parse(r.url, r.url_length, &r.parts);
     if (problem) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "field 'url': %s", problem);
-        return 2;
+        luax_push_failure(L, "input", lua_pushfstring(L, "field 'url': %s", problem));
+        lua_pushliteral(L, "url");
+        return 4;
     }
     /* With presign, date and token travel in the query instead of headers. */
     const struct sigv4_header_options header_options = {
@@ -431,7 +451,7 @@ static int sign_request(lua_State *L, int presign) {
     sigv4_push_canonical_headers(L, &header_options);
     int canonical_headers = lua_gettop(L) - 1;
     s.signed_headers = lua_gettop(L);
-    sigv4_push_canonical_uri(L, r.parts.path, r.parts.path_length, r.normalize);
+    sigv4_push_canonical_uri(L, r.parts.path, r.parts.path_length, r.normalize, r.double_encode);
     int canonical_uri = lua_gettop(L);
     char date[9];
     memcpy(date, r.amz_date, 8);
@@ -456,23 +476,25 @@ static int sign_request(lua_State *L, int presign) {
 }
 
 /* sign(opts) -> {headers, authorization, signature, canonical_request, string_to_sign,
- * signed_headers, credential_scope, amz_date} | nil, message */
+ * signed_headers, credential_scope, amz_date} | nil, message, kind[, "url"] */
 static int sigv4_sign(lua_State *L) {
     return sign_request(L, 0);
 }
 
 /* presign(opts) -> {url, signature, canonical_request, string_to_sign, signed_headers,
- * credential_scope, amz_date} | nil, message */
+ * credential_scope, amz_date} | nil, message, kind[, "url"] */
 static int sigv4_presign(lua_State *L) {
     return sign_request(L, 1);
 }
 
-/* canonical_uri(path [, normalize = true]) -> the path as the canonical request has it */
+/* canonical_uri(path [, normalize = true [, double_encode = true]]) -> the path as the
+ * canonical request has it */
 static int sigv4_canonical_uri(lua_State *L) {
     size_t length;
     const char *path = luaL_checklstring(L, 1, &length);
     int normalize = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
-    sigv4_push_canonical_uri(L, path, length, normalize);
+    int double_encode = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
+    sigv4_push_canonical_uri(L, path, length, normalize, double_encode);
     return 1;
 }
 

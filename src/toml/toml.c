@@ -1,9 +1,10 @@
 /* lambda.toml: a TOML 1.0 decoder (Cargo.toml and friends).
  *
- *   toml.decode(text)    -> table | nil, "line L, column C: message"
+ *   toml.decode(text)    -> table | nil, "line L, column C: message", "input"
  *   toml.is_array(v)     -> boolean: v is a TOML array (so {} and [] can be told apart)
  *   toml.is_datetime(v)  -> boolean: v is a TOML date-time {kind = ..., text = ...}
- *   toml.array_mt, toml.datetime_mt: the metatables those values carry
+ *   toml.array_mt, toml.datetime_mt: the metatables those values carry (array_mt is
+ *     lambda.json's, so that json.encode writes an empty TOML array as [])
  *
  * This file holds the document structure and the rules about defining tables and keys; the
  * scanners for keys, strings, numbers and date-times are in lex.c and scalar.c. The
@@ -11,6 +12,7 @@
 #include <lauxlib.h>
 #include <string.h>
 
+#include "common/luax.h"
 #include "host/modules.h"
 #include "toml/lex.h"
 
@@ -380,8 +382,9 @@ int luaopen_lambda_toml(lua_State *L) {
         {NULL, NULL},
     };
     luaL_newlibtable(L, functions);
-    /* Registry-backed, so values from an earlier require of this module still match. */
-    luaL_newmetatable(L, "lambda.toml.array");
+    /* Registry-backed, so values from an earlier require of this module still match. Arrays
+     * carry lambda.json's array_mt (common/luax.h): lambda.json encodes an empty one as []. */
+    luax_push_array_mt(L);
     luaL_newmetatable(L, "lambda.toml.datetime");
     lua_pushcfunction(L, datetime_tostring);
     lua_setfield(L, -2, "__tostring");

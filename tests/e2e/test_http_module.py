@@ -316,10 +316,28 @@ class FailureTests(unittest.TestCase):
         self.assertEqual((out["kind"], out["detail"]), ("transport", "resolve"))
         self.assertTrue(out["message"].startswith(url + ": "), out)
 
-    def test_unsupported_scheme(self):
-        out = failure(url="file:///etc/passwd")
-        self.assertEqual(out["kind"], "transport")
-        self.assertTrue(out["message"].startswith("file:///etc/passwd: "), out)
+    def test_a_url_that_cannot_be_sent_is_input(self):
+        """Refused before anything is sent, whichever engine would have taken it, naming the
+        URL; the detail is the field at fault."""
+        cases = [
+            ("ftp//x", "ftp//x: not an absolute URL (scheme://host/path expected)"),
+            ("file:///etc/passwd", "file:///etc/passwd: scheme must be http or https"),
+            ("http://127.0.0.1:99999/", "http://127.0.0.1:99999/: port is out of range"),
+            ("http://user@127.0.0.1/",
+             "http://user@127.0.0.1/: user information (user@host) is not supported"),
+        ]
+        for url, message in cases:
+            with self.subTest(url=url):
+                out = failure(url=url)
+                self.assertEqual((out["message"], out["kind"], out["detail"]),
+                                 (message, "input", "url"))
+
+    def test_a_url_libcurl_refuses_is_input(self):
+        # A space in the path: common/url.c leaves the path to the engine, libcurl refuses it.
+        url = "http://%s/a b" % UNRESOLVABLE
+        out = failure(url=url)
+        self.assertEqual((out["kind"], out["detail"]), ("input", "url"))
+        self.assertTrue(out["message"].startswith(url + ": "), out)
 
     def test_proxy_from_environment_skips_loopback(self):
         with TestServer() as server:
@@ -378,6 +396,9 @@ class ArgumentTests(unittest.TestCase):
             ({"url": url, "tls": "yes"}, "'tls'"),
             ({"url": url, "tls": {"ca": 5}}, "'tls.ca'"),
             ({"url": url, "method": "HEAD", "body": "x"}, "HEAD"),
+            # A misspelt option is not ignored.
+            ({"url": url, "timout": 1}, "unknown field 'timout'"),
+            ({"url": url, "tls": {"cret": "c.pem"}}, "unknown field 'tls.cret'"),
         ]
         for argument, expected in cases:
             with self.subTest(argument=argument):
@@ -641,6 +662,31 @@ class EngineChoiceTests(unittest.TestCase):
                                             "tls": {"ca": certs["ca"]}}, "maps": True})
                 self.assertTrue(out["ok"], out)
                 self.assertTrue(out["libcurl_loaded"])
+
+
+class MissingLibcurlTests(unittest.TestCase):
+    """libcurl that cannot be loaded (a file that is not a library, found first through
+    LD_LIBRARY_PATH under the name the binary loads): a request that needs it fails with kind
+    "io", this machine's failure rather than the connection's; loopback http needs none."""
+
+    def test_requests_that_need_libcurl_say_so(self):
+        soname = os.environ.get("CLC_LIBCURL_SONAME")
+        if not soname:
+            self.skipTest("CLC_LIBCURL_SONAME is not set (run through ctest)")
+        with tempfile.TemporaryDirectory() as directory:
+            with open(os.path.join(directory, soname), "w") as broken:
+                broken.write("not a library\n")
+            env = {"LD_LIBRARY_PATH": directory}
+            url = "https://127.0.0.1:%d/" % unused_port("127.0.0.1")
+            out, _ = probe({"request": {"url": url}}, env=env)
+            self.assertEqual(out.get("kind"), "io", out)
+            self.assertIsNone(out.get("detail"), out)
+            self.assertTrue(out["message"].startswith(url + ": cannot load libcurl: "), out)
+            self.assertIn(soname, out["message"])
+            with TestServer() as server:
+                server.respond(200, {}, "plain")
+                out, _ = probe({"request": {"url": server.url()}}, env=env)
+                self.assertEqual(out["response"]["body"], "plain", out)
 
 
 class ProbesThroughCurl:

@@ -120,15 +120,19 @@ class TaskTests(ScratchTestCase):
             {"url": "http://%s/" % UNRESOLVABLE, "timeout": 20},
             {"url": "http://127.0.0.1:1/", "timeout": -1},
             {"url": "http://127.0.0.1:1/", "headers": {"X-A": "1\r\nX-B: 2"}},
+            {"url": "http://127.0.0.1:1/", "timout": 1},
         ]
         results = self.both_ways(requests)
+        # URLs that cannot be sent are the caller's input, refused before anything is sent.
         self.assertEqual([(r.get("kind"), r.get("detail")) for r in results],
                          [("transport", "refused"), ("transport", "refused"), ("timeout", None),
-                          ("transport", None), ("transport", None), ("transport", None),
-                          ("transport", "resolve"), (None, None), (None, None)])
+                          ("input", "url"), ("input", "url"), ("input", "url"),
+                          ("transport", "resolve"), (None, None), (None, None), (None, None)])
         self.assertEqual(results[2]["message"], slow.url("/slow") + ": timed out after 0.3 s")
+        self.assertEqual(results[5]["message"], "ftp://127.0.0.1/: scheme must be http or https")
         self.assertIn("'timeout'", results[7]["raised"])
         self.assertIn("line break", results[8]["raised"])
+        self.assertIn("unknown field 'timout'", results[9]["raised"])
 
     def test_localhost_is_tried_on_ipv6_then_ipv4(self):
         for host, expected_ip in (("127.0.0.1", "127.0.0.1"), ("::1", "::1")):

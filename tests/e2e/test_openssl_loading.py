@@ -125,18 +125,21 @@ class MissingLibraryTests(ProbeTestCase):
                 broken.write("not a library\n")
         return self.env(LD_LIBRARY_PATH=directory)
 
-    def assertCannotLoad(self, message, name):
+    def assertCannotLoad(self, out, name):
+        """The call returned nil, "cannot load NAME: ...", "io": this machine's failure."""
+        message = out["error"]
         self.assertRegex(message, "^cannot load %s: .*%s" % (name, re.escape(SONAMES[name])))
         self.assertNotIn("\n", message)
+        self.assertEqual(out.get("kind"), "io", out)
 
     def test_without_libcrypto_calls_that_need_it_say_so(self):
         env = self.env_without("libcrypto")
         out = self.probe("random", env=env)
         self.assertIsNone(out.get("result"))
-        self.assertCannotLoad(out["error"], "libcrypto")
+        self.assertCannotLoad(out, "libcrypto")
         out = self.probe("sign", env=env)
         self.assertIsNone(out.get("result"))
-        self.assertCannotLoad(out["error"], "libcrypto")
+        self.assertCannotLoad(out, "libcrypto")
         # A digest has no failure result: it raises, as when OpenSSL fails.
         out = self.probe("digest", env=env)
         self.assertIn("cannot load libcrypto: ", out["raised"])
@@ -149,7 +152,7 @@ class MissingLibraryTests(ProbeTestCase):
                 out = self.probe("https", certs["server_cert"], certs["server_key"],
                                  env=self.env_without(name))
                 self.assertIsNone(out.get("result"))
-                self.assertCannotLoad(out["error"], name)
+                self.assertCannotLoad(out, name)
                 shutil.rmtree(os.path.join(self.scratch, "broken-libraries"))
 
     def test_a_local_invoke_works_without_any_of_them(self):

@@ -3,12 +3,14 @@
 Sets: the classic suite (conformance/sigv4, 31 cases), the aws-signing-test-suite v4 cases
 (acceptance/sigv4/aws-signing-test-suite/v4: each signed twice, Authorization header and
 presigned URL) and the smithy-rs extras (acceptance/sigv4/smithy-rs-extras, among them the
-Lambda Invoke whose ARN path is encoded twice). Each set is one run of the binary
+Lambda Invoke whose ARN path is encoded twice), and those sets again signed as S3 signs (the
+path encoded once). Each set is one run of the binary
 (lua/sigv4_cases.lua), which signs every case and prints the results as JSON; this file
 parses the vector files and compares. Skipped, saying so, when ../shared is absent.
 """
 
 import calendar
+import hashlib
 import json
 import os
 import tempfile
@@ -330,6 +332,54 @@ def failures_of(cases):
     return failures
 
 
+def s3_cases():
+    """The suites' cases signed as S3 signs (double_encode = false), where S3 would sign them.
+
+    The suites sign every path encoded once more than on the wire. Where the wire path holds no
+    '%' (raw UTF-8 and spaces, as the suites write them), encoding it once more is encoding it
+    once, which is what S3 signs: the published values must come out unchanged (paths the
+    suites normalize are left out: S3 does not normalize). Where it does hold encoded bytes
+    (the Lambda ARN, API Gateway's @connections), S3 signs the path encoded once, here the path
+    as sent: the published canonical request with its path line decoded once ("%253A" back to
+    "%3A") is the expectation, and the string to sign must be over that canonical request."""
+    cases = []
+    notes = []
+    candidates = []
+    if CLASSIC_DIR.is_dir():
+        candidates += classic_cases()[0]
+    if V4_DIR.is_dir():
+        candidates += [c for c in v4_cases() if c.options["normalize_path"] is False]
+    for case in candidates:
+        path = "/" + case.options["url"].split("://", 1)[1].partition("/")[2].partition("?")[0]
+        # Paths the suites normalize are signed otherwise by S3 (it does not normalize).
+        dots = any(segment in (".", "..") for segment in path.split("/"))
+        if "%" in path or (case.options.get("normalize_path", True) and ("//" in path or dots)):
+            continue
+        options = dict(case.options, normalize_path=False, double_encode=False)
+        cases.append(Case(case.id + " [s3]", options, presign=case.presign,
+                          expect=dict(case.expect), checks=list(case.checks)))
+    if SMITHY_DIR.is_dir():
+        for case in smithy_cases()[0]:
+            if "/double-" not in case.id:
+                continue
+            lines = case.expect["canonical_request"].split("\n")
+            lines[1] = lines[1].replace("%25", "%")
+            options = dict(case.options, double_encode=False)
+            cases.append(Case(case.id + " [s3]", options,
+                              expect={"canonical_request": "\n".join(lines)},
+                              checks=[string_to_sign_matches]))
+        notes.append("double-url-encode, double-encode-path [s3]: canonical request with the "
+                     "path as sent (%3A, not %253A), derived from the published one")
+    return cases, notes
+
+
+def string_to_sign_matches(result):
+    """Check: the string to sign ends with the SHA-256 of the canonical request."""
+    digest = hashlib.sha256(result["canonical_request"].encode("utf-8")).hexdigest()
+    last = result["string_to_sign"].rsplit("\n", 1)[-1]
+    return None if last == digest else "string to sign is not over the canonical request"
+
+
 class SigV4Suites(unittest.TestCase):
     def run_set(self, title, cases, notes=()):
         failures = failures_of(cases)
@@ -364,6 +414,12 @@ class SigV4Suites(unittest.TestCase):
         self.require(SMITHY_DIR)
         cases, notes = smithy_cases()
         self.run_set("smithy-rs extras", cases, notes)
+
+    def test_s3_single_path_encoding(self):
+        self.require(CLASSIC_DIR)
+        cases, notes = s3_cases()
+        self.assertGreater(len(cases), 20)
+        self.run_set("S3 path encoding (double_encode = false) on the suites", cases, notes)
 
 
 if __name__ == "__main__":

@@ -98,10 +98,14 @@ static void test_base64(lua_State *L) {
            "  {'Zm9=', 'offset 2: non%-zero bits'},\n"
            "}\n"
            "for _, case in ipairs(rejected) do\n"
-           "  local value, message = crypto.base64_decode(case[1])\n"
+           "  local value, message, kind, offset = crypto.base64_decode(case[1])\n"
            "  eq(value, nil, 'rejects ' .. case[1])\n"
            "  assert(message:find('^invalid base64 at ') and message:find(case[2]),\n"
            "         case[1] .. ': ' .. message)\n"
+           /* The library's convention: kind "input", the offset the message names after it. */
+           "  eq(kind, 'input', 'kind for ' .. case[1])\n"
+           "  eq(message:match('^invalid base64 at offset (%d+): '), tostring(offset),\n"
+           "     'offset for ' .. case[1])\n"
            "end\n"
            "raises('bad argument #1', crypto.base64_decode, nil)\n");
 }

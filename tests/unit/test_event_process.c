@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -61,6 +62,14 @@ static int helper_group(lua_State *L) {
     return 1;
 }
 
+/* reap(pid): waits for the child to exit and reaps it, as another part of the program might */
+static int helper_reap(lua_State *L) {
+    pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        continue;
+    return 0;
+}
+
 /* setenv(name, value) in this process */
 static int helper_setenv(lua_State *L) {
     setenv(luaL_checkstring(L, 1), luaL_checkstring(L, 2), 1);
@@ -71,6 +80,7 @@ static const luaL_Reg helpers[] = {
     {"alive", helper_alive},
     {"group", helper_group},
     {"setenv", helper_setenv},
+    {"reap", helper_reap},
     {NULL, NULL},
 };
 
@@ -240,19 +250,26 @@ static void test_environment(void) {
 
 static void test_failures(void) {
     run_case("start failures are reported by spawn",
-             "local p, message = event.spawn{argv = {'clc-no-such-program'}}\n"
+             /* nil, message, kind ("not_found" or "io", by the errno), errno. */
+             "local ENOENT, EACCES = 2, 13\n"
+             "local p, message, kind, errno = event.spawn{argv = {'clc-no-such-program'}}\n"
              "assert(p == nil and message ==\n"
              "  \"cannot run 'clc-no-such-program': No such file or directory\", message)\n"
-             "p, message = event.spawn{argv = {scratch .. '/missing'}}\n"
+             "assert(kind == 'not_found' and errno == ENOENT, tostring(kind))\n"
+             "p, message, kind, errno = event.spawn{argv = {scratch .. '/missing'}}\n"
              "assert(message == \"cannot run '\" .. scratch .. \"/missing': No such file or "
              "directory\", message)\n"
+             "assert(kind == 'not_found' and errno == ENOENT, tostring(kind))\n"
              "local file = assert(io.open(scratch .. '/data.txt', 'w')); file:write('x'); "
              "file:close()\n"
-             "p, message = event.spawn{argv = {scratch .. '/data.txt'}}\n"
+             "p, message, kind, errno = event.spawn{argv = {scratch .. '/data.txt'}}\n"
              "assert(message:find(': Permission denied$'), message)\n"
-             "p, message = event.spawn{argv = {'true'}, cwd = scratch .. '/nowhere'}\n"
+             "assert(kind == 'io' and errno == EACCES, tostring(kind))\n"
+             "p, message, kind, errno = event.spawn{argv = {'true'}, cwd = scratch .. "
+             "'/nowhere'}\n"
              "assert(message == \"cannot run 'true': cannot change to directory '\" .. scratch\n"
              "  .. \"/nowhere': No such file or directory\", message)\n"
+             "assert(kind == 'not_found' and errno == ENOENT, tostring(kind))\n"
              /* Nothing is left to wait for: the failed children were reaped already. */
              "event.run()\n",
              0);
@@ -273,6 +290,21 @@ static void test_failures(void) {
              "fails({argv = {'true'}, stdin = 'x'}, \"unknown option 'stdin'\")\n"
              "assert(not pcall(event.spawn, 'true'))\n"
              "assert(not pcall(event.kill_all, 'NOPE'))\n",
+             0);
+}
+
+/* A child reaped behind the loop's back (here by the test itself) cannot be signalled:
+ * process:kill says so as nil, message, "not_found", ESRCH. */
+static void test_kill_failure(void) {
+    run_case("kill of a process that is gone",
+             "local p = assert(event.spawn{argv = {'true'}, kill_group = false})\n"
+             "t.reap(p:pid())\n"
+             "local ok, message, kind, errno = p:kill()\n"
+             "assert(ok == nil, tostring(ok))\n"
+             "assert(message == 'cannot signal process ' .. p:pid() .. ': No such process',\n"
+             "  message)\n"
+             "assert(kind == 'not_found' and errno == 3, tostring(kind) .. ' ' .. "
+             "tostring(errno))\n",
              0);
 }
 
@@ -344,6 +376,7 @@ int main(void) {
     test_output_and_exit();
     test_environment();
     test_failures();
+    test_kill_failure();
     test_groups();
     check_remove_tree(scratch);
     return check_report("test_event_process");

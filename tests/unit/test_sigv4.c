@@ -1,7 +1,8 @@
 /* Unit tests of lambda.sigv4 that need no vector files: the canonical path and query rules, the
  * header rules, a Lambda Invoke whose function ARN is encoded twice in the canonical request,
- * the AWS documentation's IAM example, the signing-key cache, presigned URLs and argument
- * checking. Signatures are cross-checked with an HMAC chain written in Lua on lambda.crypto.
+ * the AWS documentation's IAM example, S3's single path encoding with the S3 API reference's
+ * examples, the signing-key cache, presigned URLs and argument checking. Signatures are
+ * cross-checked with an HMAC chain written in Lua on lambda.crypto.
  * The cases are Lua chunks that get both modules as `...`. */
 #include <lauxlib.h>
 
@@ -176,6 +177,90 @@ static void test_documented_example(lua_State *L) {
         "   '5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7', 'signature')\n");
 }
 
+/* S3 signs the path encoded once (double_encode = false), not once more than on the wire:
+ * the canonical URI is the key as AWS encodes it (every byte but A-Za-z0-9-._~, the slashes
+ * kept), whether the URL spells it encoded or not. */
+static void test_s3_path_encoding(lua_State *L) {
+    LUA(L,
+        "local cases = {\n"
+        /* Keys with a space, UTF-8 (ü) and '%', as an SDK sends them, and raw. */
+        "  {'/examplebucket/my%20file%20%C3%BC%25.txt', "
+        "'/examplebucket/my%20file%20%C3%BC%25.txt',\n"
+        "   '/examplebucket/my%2520file%2520%25C3%25BC%2525.txt'},\n"
+        "  {'/examplebucket/my file \\xC3\\xBC.txt', '/examplebucket/my%20file%20%C3%BC.txt',\n"
+        "   '/examplebucket/my%20file%20%C3%BC.txt'},\n"
+        /* The forward slash in a key is not encoded (AWS S3 API reference). */
+        "  {'/photos/Jan/sample.jpg', '/photos/Jan/sample.jpg', '/photos/Jan/sample.jpg'},\n"
+        /* Any spelling of an encoded byte signs as AWS encodes it. */
+        "  {'/a%3ab%7Ec~d', '/a%3Ab~c~d', '/a%253ab%257Ec~d'},\n"
+        "  {'/a+b=c$d', '/a%2Bb%3Dc%24d', '/a%2Bb%3Dc%24d'},\n"
+        "  {'/a%2Bb', '/a%2Bb', '/a%252Bb'},\n"
+        /* An encoded slash stays inside its segment. */
+        "  {'/a%2Fb', '/a%2Fb', '/a%252Fb'},\n"
+        /* A '%' without two hex digits after it stands for itself. */
+        "  {'/100%', '/100%25', '/100%25'}, {'/a%4', '/a%254', '/a%254'},\n"
+        "  {'/a%zz', '/a%25zz', '/a%25zz'},\n"
+        "}\n"
+        "for _, case in ipairs(cases) do\n"
+        "  eq(sigv4.canonical_uri(case[1], false, false), case[2], 'single ' .. case[1])\n"
+        "  eq(sigv4.canonical_uri(case[1], false), case[3], 'double ' .. case[1])\n"
+        "  eq(sigv4.canonical_uri(case[1], false, true), case[3], 'double=true ' .. case[1])\n"
+        "end\n"
+        /* S3 does not normalize: the key keeps its empty and dot segments. */
+        "eq(sigv4.canonical_uri('//my-object//example//photo.user', false, false),\n"
+        "   '//my-object//example//photo.user', 'S3 key with repeated slashes')\n"
+        "eq(sigv4.canonical_uri('/a/./b/../c%20d', false, false), '/a/./b/../c%20d', 'dots kept')\n"
+        /* The two switches are independent. */
+        "eq(sigv4.canonical_uri('/a/./b/../c%20d', true, false), '/a/c%20d', 'normalized once')\n"
+        "eq(sigv4.canonical_uri('', false, false), '/', 'empty path')\n");
+    /* The examples of the Amazon S3 API reference (sig-v4-header-based-auth.html and
+     * sigv4-query-string-auth.html), with their published signatures. The PUT's key holds '$',
+     * which S3 signs encoded once: the default (double) encoding gives another signature. */
+    LUA(L,
+        "local s3 = {access_key_id = 'AKIAIOSFODNN7EXAMPLE',\n"
+        "  secret_access_key = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'}\n"
+        "local function s3_options(changes)\n"
+        "  local options = with{service = 's3', credentials = s3, time = '20130524T000000Z',\n"
+        "    normalize_path = false, double_encode = false}\n"
+        "  for k, v in pairs(changes) do options[k] = v end\n"
+        "  return options\n"
+        "end\n"
+        "local put = {method = 'PUT', body = 'Welcome to Amazon S3.', content_sha256_header = "
+        "true,\n"
+        "  headers = {{'Date', 'Fri, 24 May 2013 00:00:00 GMT'},\n"
+        "             {'x-amz-storage-class', 'REDUCED_REDUNDANCY'}}}\n"
+        "for _, url in ipairs({'https://examplebucket.s3.amazonaws.com/test%24file.text',\n"
+        "                      'https://examplebucket.s3.amazonaws.com/test$file.text'}) do\n"
+        "  put.url = url\n"
+        "  local r = assert(sigv4.sign(s3_options(put)))\n"
+        "  eq(lines(r.canonical_request)[2], '/test%24file.text', 'PUT canonical URI of ' .. url)\n"
+        "  eq(r.signed_headers, 'date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class',\n"
+        "     'PUT signed headers')\n"
+        "  eq(r.signature, '98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd',\n"
+        "     'PUT signature for ' .. url)\n"
+        "  eq(reference_signature(r, s3.secret_access_key, 'us-east-1', 's3'), r.signature, "
+        "'ref')\n"
+        "end\n"
+        "put.url, put.double_encode = 'https://examplebucket.s3.amazonaws.com/test%24file.text', "
+        "true\n"
+        "local double = assert(sigv4.sign(s3_options(put)))\n"
+        "eq(lines(double.canonical_request)[2], '/test%2524file.text', 'encoded twice')\n"
+        "assert(double.signature ~= "
+        "'98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd')\n"
+        "local get = assert(sigv4.sign(s3_options{url = "
+        "'https://examplebucket.s3.amazonaws.com/test.txt',\n"
+        "  headers = {Range = 'bytes=0-9'}, content_sha256_header = true}))\n"
+        "eq(get.signature, 'f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41',\n"
+        "   'GET Object signature')\n"
+        "local presigned = assert(sigv4.presign(s3_options{\n"
+        "  url = 'https://examplebucket.s3.amazonaws.com/test.txt', expires = 86400,\n"
+        "  payload_hash = 'UNSIGNED-PAYLOAD'}))\n"
+        "eq(presigned.signature, "
+        "'aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404',\n"
+        "   'presigned GET signature')\n"
+        "raises(\"'double_encode'\", sigv4.sign, with{double_encode = 'no'})\n");
+}
+
 static void test_headers(lua_State *L) {
     /* Map and pair list sign the same; names are lower-cased and sorted, values trimmed with
      * inner whitespace (folded lines too) squeezed, repeats joined in their order. */
@@ -335,6 +420,13 @@ static void test_bad_options(lua_State *L) {
            "raises(\"'payload_hash'\", sigv4.sign, with{payload_hash = 'UNSIGNED-PAYLOAD\\0'})\n"
            "raises(\"'body'\", sigv4.sign, with{body = {}})\n"
            "raises(\"'normalize_path'\", sigv4.sign, with{normalize_path = 'no'})\n"
+           /* A misspelt option is not ignored: it would change the signature silently. */
+           "raises(\"unknown field 'normalise_path'\", sigv4.sign, with{normalise_path = false})\n"
+           "raises(\"unknown field 'expire'\", sigv4.presign, with{expire = 60})\n"
+           "raises('unknown field', sigv4.sign, with{[1] = 'GET'})\n"
+           /* The credentials may carry more (lambda.aws's have an expiration). */
+           "assert(sigv4.sign(with{credentials = {access_key_id = 'AKID',\n"
+           "  secret_access_key = SECRET, expiration = 1700000000, source = 'env'}}))\n"
            "raises(\"'headers'\", sigv4.sign, with{headers = 'Host: x'})\n"
            "raises(\"invalid header name 'bad name'\", sigv4.sign, with{headers = {['bad name'] = "
            "'v'}})\n"
@@ -365,7 +457,7 @@ static void test_bad_options(lua_State *L) {
            "  secret_access_key = secret .. string.rep('x', 1024)}})\n"
            "raises(\"'credentials.secret_access_key'\", sigv4.sign, with{credentials =\n"
            "  {access_key_id = 'AKID', secret_access_key = secret .. string.rep('x', 1024)}})\n");
-    /* A URL that cannot be parsed is an expected failure: nil, message. */
+    /* A URL that cannot be parsed is an expected failure: nil, message, "input", "url". */
     LUA(L, "local bad = {\n"
            "  {'ftp://h/', 'scheme must be http or https'},\n"
            "  {'lambda.us-east-1.amazonaws.com/x', 'not an absolute URL'},\n"
@@ -382,12 +474,14 @@ static void test_bad_options(lua_State *L) {
            "  {'https://h st/', 'invalid character in the host name'},\n"
            "}\n"
            "for _, case in ipairs(bad) do\n"
-           "  local result, message = sigv4.sign(with{url = case[1]})\n"
+           "  local result, message, kind, detail = sigv4.sign(with{url = case[1]})\n"
            "  eq(result, nil, 'rejects ' .. case[1])\n"
            "  local expected = \"field 'url': \" .. case[2]\n"
            "  eq(message:sub(1, #expected), expected, 'message for ' .. case[1])\n"
-           "  result, message = sigv4.presign(with{url = case[1]})\n"
+           "  eq(kind .. ' ' .. detail, 'input url', 'kind and detail for ' .. case[1])\n"
+           "  result, message, kind, detail = sigv4.presign(with{url = case[1]})\n"
            "  eq(result, nil, 'presign rejects ' .. case[1])\n"
+           "  eq(kind .. ' ' .. detail, 'input url', 'presign: kind and detail for ' .. case[1])\n"
            "end\n");
 }
 
@@ -397,6 +491,7 @@ int main(void) {
     test_canonical_query(L);
     test_lambda_invoke(L);
     test_documented_example(L);
+    test_s3_path_encoding(L);
     test_headers(L);
     test_key_cache(L);
     test_presign(L);

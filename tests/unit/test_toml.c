@@ -320,7 +320,33 @@ static void test_edges(lua_State *L) {
     lua_settop(L, 1);
 }
 
+/* TOML arrays carry lambda.json's array_mt, so an empty one encodes as [] and not {}, in
+ * whichever order the modules are loaded and however often. A fresh state of its own. */
+static void test_json_arrays(void) {
+    lua_State *L = check_new_state();
+    check_preload(L, "lambda.toml", luaopen_lambda_toml);
+    check_preload(L, "lambda.json", luaopen_lambda_json);
+    check_lua(L, CHECK_HERE, CHECK_LUA_HELPERS,
+              "local toml = require('lambda.toml')\n"
+              "local doc = assert(toml.decode('a = []\\nb = [[], [1]]\\n[[c]]\\n[d]\\n'))\n"
+              "local json = require('lambda.json')\n"
+              "eq(json.encode(doc), '{\"a\":[],\"b\":[[],[1]],\"c\":[{}],\"d\":{}}', 'encoded')\n"
+              "eq(toml.array_mt, json.array_mt, 'one array metatable')\n"
+              "eq(getmetatable(doc.a), json.array_mt, 'an empty TOML array')\n"
+              "eq(toml.is_array(json.decode('[]')), true, 'a JSON array is an array')\n"
+              "eq(toml.is_array(json.decode('{}')), false, 'a JSON object is not')\n"
+              /* Loaded again (package.loaded forgotten): still the same one. */
+              "package.loaded['lambda.json'], package.loaded['lambda.toml'] = nil, nil\n"
+              "local json2, toml2 = require('lambda.json'), require('lambda.toml')\n"
+              "eq(json2.array_mt, json.array_mt, 'json again')\n"
+              "eq(toml2.array_mt, json.array_mt, 'toml again')\n"
+              "eq(json2.encode(toml2.decode('x = []')), '{\"x\":[]}', 'encoded again')\n",
+              0);
+    lua_close(L);
+}
+
 int main(void) {
+    test_json_arrays();
     lua_State *L = check_new_state();
     luaL_requiref(L, "lambda.toml", luaopen_lambda_toml, 0);
     test_cargo_manifest(L);

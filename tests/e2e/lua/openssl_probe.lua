@@ -5,9 +5,9 @@
 --   random    crypto.random_bytes(8)
 --   sign      sigv4.sign a GET request
 --   https     event.http_server with tls = {cert = CERT, key = KEY}, then close it
--- Prints one JSON object: {"result": <text or true>, "error": <message>} as the call returned
--- (or {"raised": <message>}), and "libcrypto", "libssl", "libevent_openssl": whether
--- /proc/self/maps shows the library.
+-- Prints one JSON object: {"result": <text or true>, "error": <message>, "kind": <kind>} as the
+-- call returned (or {"raised": <message>}), and "libcrypto", "libssl", "libevent_openssl":
+-- whether /proc/self/maps shows the library.
 local json = require("cjson")
 local crypto = require("lambda.crypto")
 local sigv4 = require("lambda.sigv4")
@@ -22,33 +22,33 @@ local actions = {
     return crypto.sha256_hex("abc")
   end,
   random = function()
-    local bytes, message = crypto.random_bytes(8)
-    return bytes and #bytes, message
+    local bytes, message, kind = crypto.random_bytes(8)
+    return bytes and #bytes, message, kind
   end,
   sign = function()
-    local signed, message = sigv4.sign({
+    local signed, message, kind = sigv4.sign({
       method = "GET", url = "https://lambda.us-east-1.amazonaws.com/", service = "lambda",
       region = "us-east-1", time = 1440938160,
       credentials = { access_key_id = "AKIDEXAMPLE", secret_access_key = "secret" },
     })
-    return signed and signed.signature, message
+    return signed and signed.signature, message, kind
   end,
   https = function()
-    local server, message = event.http_server({
+    local server, message, kind = event.http_server({
       address = "127.0.0.1", port = 0, handler = function() end,
       tls = { cert = cert, key = key },
     })
     if server then
       server:close()
     end
-    return server and true, message
+    return server and true, message, kind
   end,
 }
 
 local out = {}
-local ok, result, message = pcall(assert(actions[action], "unknown action"))
+local ok, result, message, kind = pcall(assert(actions[action], "unknown action"))
 if ok then
-  out.result, out.error = result, message
+  out.result, out.error, out.kind = result, message, kind
 else
   out.raised = result
 end
