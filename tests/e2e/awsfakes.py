@@ -378,6 +378,10 @@ class AwsProbeCase(ScratchTestCase):
         self.assertFalse(out["ok"], "resolve succeeded: %r" % out.get("settings"))
         message = out["message"]
         self.assertNotIn("\n", message)
+        # Every failure has a kind of the library's set (docs/scripting.md, "Errors").
+        self.assertIn(out["kind"], ("input", "not_found", "transport", "timeout", "tls",
+                                    "service", "io", "too_large"), message)
+        self.last = out
         self.assertNoSecrets(result.stdout + result.stderr)
         return message
 
