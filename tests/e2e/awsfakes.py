@@ -130,17 +130,23 @@ def _sts_error(status, code, message):
     return status, [("Content-Type", "text/xml")], body
 
 
-def _sts_credentials(action, credentials):
+def _sts_credentials(action, credentials, role_arn, session_name):
     access_key_id, secret, token, expiration = credentials
+    account, _, role_name = role_arn.partition(":role/")
+    account = account.rsplit(":", 1)[-1]
     # Pretty-printed, as STS answers are: the readers must not depend on the layout.
     return 200, [("Content-Type", "text/xml")], (
         '<%sResponse xmlns="%s">\n  <%sResult>\n    <Credentials>\n'
         '      <AccessKeyId>%s</AccessKeyId>\n      <SecretAccessKey>%s</SecretAccessKey>\n'
         '      <SessionToken>%s</SessionToken>\n      <Expiration>%s</Expiration>\n'
-        '    </Credentials>\n  </%sResult>\n  <ResponseMetadata><RequestId>fake</RequestId>'
+        '    </Credentials>\n    <AssumedRoleUser>\n'
+        '      <AssumedRoleId>AROAFAKEROLEID:%s</AssumedRoleId>\n'
+        '      <Arn>arn:aws:sts::%s:assumed-role/%s/%s</Arn>\n    </AssumedRoleUser>\n'
+        '  </%sResult>\n  <ResponseMetadata><RequestId>fake</RequestId>'
         '</ResponseMetadata>\n</%sResponse>\n'
         % (action, STS_NAMESPACE, action, escape(access_key_id), escape(secret), escape(token),
-           expiration, action, action))
+           expiration, escape(session_name), account, escape(role_name), escape(session_name),
+           action, action))
 
 
 class FakeSTS(FakeServer):
@@ -223,7 +229,8 @@ class FakeSTS(FakeServer):
             return error(400, "ValidationError", "RoleSessionName is required")
         access_key_id, secret, token, _ = role["credentials"]
         self.identities[access_key_id] = (secret, token)
-        return _sts_credentials(call["action"], role["credentials"])
+        return _sts_credentials(call["action"], role["credentials"], params["RoleArn"],
+                                params["RoleSessionName"])
 
 
 class FakeSSOPortal(FakeServer):

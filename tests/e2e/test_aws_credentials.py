@@ -255,12 +255,6 @@ class AssumeRole(ChainCase):
         message = self.resolve_error(profile="dev")
         self.assertIn("ServiceUnavailable: try later", message)
 
-    def test_mfa_serial_is_refused_clearly(self):
-        self.config("[profile a]\nrole_arn = %s\nsource_profile = base\n"
-                    "mfa_serial = arn:aws:iam::123456789012:mfa/me\n" % ROLE_A)
-        self.assertIn("mfa_serial", self.resolve_error(profile="a"))
-        self.assertEqual(self.fake.calls, [])
-
 
 class WebIdentity(ChainCase):
     def setUp(self):

@@ -98,6 +98,9 @@ class RoleCache(CacheCase):
         self.assertEqual((stored["AccessKeyId"], stored["SecretAccessKey"],
                           stored["SessionToken"]), self.role_a)
         self.assertRegex(stored["Expiration"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dUTC$")
+        self.assertEqual(stored["AccountId"], "123456789012")
+        self.assertTrue(entry["AssumedRoleUser"]["Arn"].startswith(
+            "arn:aws:sts::123456789012:assumed-role/alpha/"))
         self.assertEqual(entry["ResponseMetadata"]["HTTPStatusCode"], 200)
 
         second = self.resolve(profile="dev")
