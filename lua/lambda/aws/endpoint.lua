@@ -66,7 +66,7 @@ local function from_config(key, context)
   if type(section_name) == "string" and section_name ~= "" then
     local section = context.files.services[section_name]
     local service = section and section[key]
-    local url = type(service) == "table" and service.endpoint_url
+    local url = type(service) == "table" and service.endpoint_url or nil
     if url ~= nil then
       return check(url, string.format("[services %s] %s.endpoint_url in %s", section_name, key,
         context.files.config_path))
