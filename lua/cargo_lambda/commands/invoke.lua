@@ -59,8 +59,8 @@ local M = {
       help = "Tail prints the end of the function's log (X-Amz-Log-Result) on stderr" },
     { long = "timeout", value = "SECONDS", type = "seconds",
       help = "Give up when the answer takes longer (default: wait for it); also bounds the wait "
-        .. "for --data-file from a FIFO or standard input, and for a credential_process with "
-        .. "--remote (default 60 s there)" },
+        .. "for --data-file from a FIFO or standard input, and for a credential_process or a "
+        .. "typed MFA code with --remote (default 60 s there)" },
     { long = "tls-cert", value = "PATH", help = "Client certificate (PEM) for https" },
     { long = "tls-key", value = "PATH", help = "Key of the client certificate (PEM)" },
     { long = "tls-ca", value = "PATH", help = "CA certificates (PEM) that vouch for the emulator" },

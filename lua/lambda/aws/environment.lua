@@ -26,10 +26,13 @@ function M.load()
   if problem then
     return nil, "environment credentials: " .. problem, "input"
   end
-  local token = env.get("AWS_SECURITY_TOKEN") or env.get("AWS_SESSION_TOKEN")
+  local token_variable = env.get("AWS_SECURITY_TOKEN") and "AWS_SECURITY_TOKEN"
+    or "AWS_SESSION_TOKEN"
+  local token = env.get(token_variable)
   local credentials, field = keys.check(keys.new("environment", id, secret, token, expiration))
   if not credentials then
-    return nil, string.format("AWS_%s has a control character in it", field:upper()), "input"
+    local variable = field == "session_token" and token_variable or ("AWS_" .. field:upper())
+    return nil, variable .. " has a control character in it", "input"
   end
   return credentials
 end
