@@ -328,6 +328,11 @@ class RemoteInvoke(RemoteCase):
         self.write_config("[default]\nca_bundle = %s\n" % certs["ca"])
         server.respond(200, body=b"over tls")
         self.assertExit(self.remote(endpoint=endpoint), 0)
+        # Plain http (a local stand-in such as LocalStack) is not affected by the bundle.
+        self.lambda_.respond(200, body=b"plain")
+        result = self.remote()
+        self.assertExit(result, 0)
+        self.assertEqual(result.stdout, b"plain\n")
 
 
 class Proxies(RemoteCase):
