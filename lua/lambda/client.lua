@@ -42,6 +42,7 @@ local CLIENT_FIELDS = {
   address = "string", port = "integer", tls = "table|boolean", timeout = "number",
   connect_timeout = "number", remote = "boolean", region = "string", profile = "string",
   endpoint_url = "string", credentials = "table", retry_attempts = "integer",
+  mfa_token = "string",
 }
 -- What each field of client:invoke(name, {...}) may be.
 local INVOKE_FIELDS = {
@@ -379,7 +380,7 @@ function M.new(options)
     client.target = require("lambda.client.aws").new(options)
   else
     for _, field in ipairs({ "region", "profile", "endpoint_url", "credentials",
-      "retry_attempts" }) do
+      "retry_attempts", "mfa_token" }) do
       if options[field] ~= nil then
         error(string.format("client: field '%s' needs remote = true", field), 2)
       end

@@ -1,6 +1,7 @@
 """Loopback fakes of the AWS endpoints the credential chain talks to, for the end-to-end tests:
 STS (AssumeRole, signature checked with sigv4_verify; AssumeRoleWithWebIdentity), the IAM
-Identity Center portal, the container credentials endpoint and EC2 instance metadata.
+Identity Center portal and its SSO OIDC token service, the container credentials endpoint, EC2
+instance metadata, and an HTTP proxy that records what it is asked.
 
     with FakeSTS() as sts:
         sts.add_identity("AKIDSOURCE", "source-secret")
@@ -29,8 +30,8 @@ from harness import ScratchTestCase
 from sigv4_verify import verify
 from testserver import Request
 
-__all__ = ["FakeSTS", "FakeSSOPortal", "FakeContainerEndpoint", "FakeIMDS", "AwsProbeCase",
-           "expiration_in", "unused_port"]
+__all__ = ["FakeSTS", "FakeSSOPortal", "FakeSSOOIDC", "FakeContainerEndpoint", "FakeIMDS",
+           "FakeProxy", "AwsProbeCase", "expiration_in", "unused_port"]
 
 STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 
@@ -58,7 +59,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(answer)
 
-    do_GET = do_PUT = do_POST = do_DELETE = _serve
+    do_GET = do_PUT = do_POST = do_DELETE = do_CONNECT = _serve
 
     def log_message(self, *args):
         pass
@@ -129,17 +130,23 @@ def _sts_error(status, code, message):
     return status, [("Content-Type", "text/xml")], body
 
 
-def _sts_credentials(action, credentials):
+def _sts_credentials(action, credentials, role_arn, session_name):
     access_key_id, secret, token, expiration = credentials
+    account, _, role_name = role_arn.partition(":role/")
+    account = account.rsplit(":", 1)[-1]
     # Pretty-printed, as STS answers are: the readers must not depend on the layout.
     return 200, [("Content-Type", "text/xml")], (
         '<%sResponse xmlns="%s">\n  <%sResult>\n    <Credentials>\n'
         '      <AccessKeyId>%s</AccessKeyId>\n      <SecretAccessKey>%s</SecretAccessKey>\n'
         '      <SessionToken>%s</SessionToken>\n      <Expiration>%s</Expiration>\n'
-        '    </Credentials>\n  </%sResult>\n  <ResponseMetadata><RequestId>fake</RequestId>'
+        '    </Credentials>\n    <AssumedRoleUser>\n'
+        '      <AssumedRoleId>AROAFAKEROLEID:%s</AssumedRoleId>\n'
+        '      <Arn>arn:aws:sts::%s:assumed-role/%s/%s</Arn>\n    </AssumedRoleUser>\n'
+        '  </%sResult>\n  <ResponseMetadata><RequestId>fake</RequestId>'
         '</ResponseMetadata>\n</%sResponse>\n'
         % (action, STS_NAMESPACE, action, escape(access_key_id), escape(secret), escape(token),
-           expiration, action, action))
+           expiration, escape(session_name), account, escape(role_name), escape(session_name),
+           action, action))
 
 
 class FakeSTS(FakeServer):
@@ -222,7 +229,8 @@ class FakeSTS(FakeServer):
             return error(400, "ValidationError", "RoleSessionName is required")
         access_key_id, secret, token, _ = role["credentials"]
         self.identities[access_key_id] = (secret, token)
-        return _sts_credentials(call["action"], role["credentials"])
+        return _sts_credentials(call["action"], role["credentials"], params["RoleArn"],
+                                params["RoleSessionName"])
 
 
 class FakeSSOPortal(FakeServer):
@@ -259,6 +267,59 @@ class FakeSSOPortal(FakeServer):
         return 200, [("Content-Type", "application/json")], json.dumps({"roleCredentials": {
             "accessKeyId": access_key_id, "secretAccessKey": secret,
             "sessionToken": session_token, "expiration": expiration}})
+
+
+class FakeSSOOIDC(FakeServer):
+    """SSO OIDC's CreateToken (POST /token, JSON, unsigned) for the refresh_token grant: a
+    refresh token registered with `allow` is traded once for a new access token (and a new
+    refresh token when `rotate`); anything else is AWS's 400 InvalidGrantException."""
+
+    def __init__(self):
+        super().__init__()
+        self.grants = {}  # (client id, client secret, refresh token) -> (access, refresh, ttl)
+        self.calls = []
+
+    def allow(self, client_id, client_secret, refresh_token, access_token, expires_in=28800,
+              new_refresh_token=None):
+        with self._lock:
+            self.grants[(client_id, client_secret, refresh_token)] = (
+                access_token, new_refresh_token, expires_in)
+
+    def handle(self, request):
+        try:
+            body = json.loads(request.body.decode("utf-8"))
+        except ValueError:
+            body = None
+        self.calls.append({"path": request.path, "body": body,
+                           "content_type": request.header("Content-Type"),
+                           "signed": request.header("Authorization") is not None})
+        if request.method != "POST" or request.path != "/token" or not isinstance(body, dict):
+            return 400, [("x-amzn-ErrorType", "InvalidRequestException")], json.dumps(
+                {"error": "invalid_request", "error_description": "expected POST /token"})
+        key = (body.get("clientId"), body.get("clientSecret"), body.get("refreshToken"))
+        grant = self.grants.pop(key, None)
+        if body.get("grantType") != "refresh_token" or grant is None:
+            return 400, [("Content-Type", "application/json"),
+                         ("x-amzn-ErrorType", "InvalidGrantException")], json.dumps(
+                {"error": "invalid_grant", "error_description": "Invalid refresh token"})
+        access_token, refresh_token, expires_in = grant
+        answer = {"accessToken": access_token, "tokenType": "Bearer", "expiresIn": expires_in}
+        if refresh_token:
+            answer["refreshToken"] = refresh_token
+        return 200, [("Content-Type", "application/json")], json.dumps(answer)
+
+
+class FakeProxy(FakeServer):
+    """An HTTP proxy that forwards nothing: it records each request (an absolute-form target
+    for http, CONNECT host:port for https) and answers it with `status` and `body`."""
+
+    def __init__(self, status=200, body=b"from the proxy"):
+        super().__init__()
+        self.status = status
+        self.body = body
+
+    def handle(self, request):
+        return self.status, [], self.body
 
 
 class FakeContainerEndpoint(FakeServer):
@@ -378,6 +439,10 @@ class AwsProbeCase(ScratchTestCase):
         self.assertFalse(out["ok"], "resolve succeeded: %r" % out.get("settings"))
         message = out["message"]
         self.assertNotIn("\n", message)
+        # Every failure has a kind of the library's set (docs/scripting.md, "Errors").
+        self.assertIn(out["kind"], ("input", "not_found", "transport", "timeout", "tls",
+                                    "service", "io", "too_large"), message)
+        self.last = out
         self.assertNoSecrets(result.stdout + result.stderr)
         return message
 

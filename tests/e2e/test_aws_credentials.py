@@ -255,12 +255,6 @@ class AssumeRole(ChainCase):
         message = self.resolve_error(profile="dev")
         self.assertIn("ServiceUnavailable: try later", message)
 
-    def test_mfa_serial_is_refused_clearly(self):
-        self.config("[profile a]\nrole_arn = %s\nsource_profile = base\n"
-                    "mfa_serial = arn:aws:iam::123456789012:mfa/me\n" % ROLE_A)
-        self.assertIn("mfa_serial", self.resolve_error(profile="a"))
-        self.assertEqual(self.fake.calls, [])
-
 
 class WebIdentity(ChainCase):
     def setUp(self):
@@ -383,7 +377,7 @@ class IdentityCenter(ChainCase):
         self.cache("corp", expiration_in(-60))
         message = self.resolve_error(profile="dev")
         self.assertIn("expired", message)
-        self.assertIn("aws sso login --sso-session corp", message)
+        self.assertIn("aws sso login --profile dev", message)
         self.assertEqual(self.portal.requests, [])
 
     def test_missing_token_says_to_log_in_with_the_profile(self):
@@ -397,7 +391,7 @@ class IdentityCenter(ChainCase):
         self.cache("corp", expiration_in(3600), token=self.secret("revoked"))
         message = self.resolve_error(profile="dev")
         self.assertIn("UnauthorizedException", message)
-        self.assertIn("aws sso login --sso-session corp", message)
+        self.assertIn("aws sso login --profile dev", message)
 
     def test_missing_sso_session_section(self):
         self.config("[profile dev]\nsso_session = nowhere\nsso_account_id = 1\n"
@@ -568,11 +562,20 @@ class CredentialProcess(ChainCase):
         self.assertKeys(out["settings"]["credentials"], "AKIDPROC",
                         document["SecretAccessKey"], "proc-token", "process")
 
-    def test_static_keys_come_before_the_process(self):
+    def test_process_comes_before_the_config_files_static_keys(self):
+        # botocore's order: credentials-file keys, credential_process, config-file keys.
+        document = self.document()
+        self.config(keys_section("[profile both]", "AKIDSTATIC", self.secret("static"))
+                    + "credential_process = '%s'\n" % self.printing(document))
+        settings = self.resolve(profile="both")
+        self.assertKeys(settings["credentials"], "AKIDPROC", document["SecretAccessKey"],
+                        "proc-token", "process")
+
+    def test_credentials_files_static_keys_come_before_the_process(self):
         secret = self.secret("static")
         marker = os.path.join(self.scratch, "ran")
-        self.config(keys_section("[profile both]", "AKIDSTATIC", secret)
-                    + "credential_process = touch '%s'\n" % marker)
+        self.config("[profile both]\ncredential_process = touch '%s'\n" % marker)
+        self.credentials(keys_section("[both]", "AKIDSTATIC", secret))
         settings = self.resolve(profile="both")
         self.assertKeys(settings["credentials"], "AKIDSTATIC", secret, source="profile")
         self.assertFalse(os.path.exists(marker))
@@ -719,7 +722,7 @@ class NothingFound(ChainCase):
     def test_profile_flag_changes_what_is_skipped(self):
         self.config("[profile bare]\nregion = eu-west-1\n")
         message = self.resolve_error(profile="bare")
-        self.assertIn("environment (skipped: --profile given)", message)
+        self.assertIn("environment (skipped: a profile was named explicitly)", message)
         self.assertIn("profile 'bare'", message)
 
 

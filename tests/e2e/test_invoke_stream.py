@@ -386,7 +386,8 @@ class InvokeAll(ScratchTestCase):
             AWS_SHARED_CREDENTIALS_FILE=os.path.join(self.scratch, "none")))
         self.assertExit(result, 0)
         results, message, kind = result.stdout.decode().rstrip("\n").split("|")
-        self.assertEqual((results, kind), ("nil", "input"))
+        # An unknown profile: not_found, as lambda.aws says it, before anything is sent.
+        self.assertEqual((results, kind), ("nil", "not_found"))
         self.assertIn("nowhere", message)
 
 

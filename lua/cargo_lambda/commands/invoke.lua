@@ -46,8 +46,12 @@ local M = {
       help = "Alias or version to invoke with --remote" },
     { long = "endpoint-url", value = "URL",
       help = "Lambda endpoint for --remote (default: AWS_ENDPOINT_URL_LAMBDA, AWS_ENDPOINT_URL, AWS's)" },
-    { long = "retry-attempts", value = "N", type = "uint", default = 1,
-      help = "Attempts for --remote when Lambda throttles (429) or fails (5xx); 1 = no retry" },
+    { long = "retry-attempts", value = "N", type = "uint",
+      help = "Attempts for --remote when Lambda throttles (429) or fails (5xx) (default: "
+        .. "AWS_MAX_ATTEMPTS, the profile's max_attempts or retry_mode, else 1 = no retry)" },
+    { long = "mfa-token", value = "CODE",
+      help = "MFA code for --remote with a profile whose role has mfa_serial (default: asked "
+        .. "on the terminal)" },
     { long = "invocation-type", value = "TYPE", choices = { "RequestResponse", "Event", "DryRun" },
       help = "Event runs asynchronously (202, payload limit 1 MB instead of 6 MB), DryRun only "
         .. "checks access (204); nothing is printed" },
@@ -57,8 +61,8 @@ local M = {
       .. "answer as it arrives (with -o json: the whole answer, pretty-printed at the end)" },
     { long = "timeout", value = "SECONDS", type = "seconds",
       help = "Give up when the answer takes longer (default: wait for it); also bounds the wait "
-        .. "for --data-file from a FIFO or standard input, and for a credential_process with "
-        .. "--remote (default 60 s there)" },
+        .. "for --data-file from a FIFO or standard input, and for a credential_process or a "
+        .. "typed MFA code with --remote (default 60 s there)" },
     { long = "tls-cert", value = "PATH", help = "Client certificate (PEM) for https" },
     { long = "tls-key", value = "PATH", help = "Key of the client certificate (PEM)" },
     { long = "tls-ca", value = "PATH", help = "CA certificates (PEM) that vouch for the emulator" },
@@ -266,6 +270,8 @@ local FIELD_FLAGS = {
   ["tls.key"] = "--tls-key", ["tls.ca"] = "--tls-ca", manifest = "--manifest-path",
   name = "FUNCTION_NAME", invocation_type = "--invocation-type", log_type = "--log-type",
   stream = "--stream",
+  profile = "--profile", region = "--region", endpoint_url = "--endpoint-url",
+  timeout = "--timeout", mfa_token = "--mfa-token",
 }
 
 -- A library message "<field>: problem" told in the user's terms: "<flag>: problem".
@@ -290,6 +296,7 @@ local function new_client(options)
       endpoint_url = options.endpoint_url,
       retry_attempts = options.retry_attempts,
       timeout = options.timeout,
+      mfa_token = options.mfa_token,
     })
   end
   local tls
@@ -385,6 +392,9 @@ function M.run(options, positionals)
   if options.stream and (options["repeat"] or options.duration) then
     cli.usage_error(M.name, "--stream cannot be used with --repeat or --duration")
   end
+  if options.mfa_token and not options.remote then
+    cli.usage_error(M.name, "--mfa-token needs --remote")
+  end
   if options.remote then
     for _, flag in ipairs({ "tls_cert", "tls_key", "tls_ca", "identity_id" }) do
       if options[flag] then
@@ -420,11 +430,11 @@ function M.run(options, positionals)
     log_type = options.log_type,
     manifest = options.manifest_path,
     trace = options.verbose > 0,
-    on_retry = function(attempt, delay, why)
+    on_retry = function(attempt, delay, why, attempts)
       local settings = client:settings()
       io.stderr:write(string.format("warning: %s; attempt %d of %d in %.1f s\n",
         require("lambda.aws").redact(why, settings and settings.credentials), attempt,
-        options.retry_attempts, delay))
+        attempts or options.retry_attempts, delay))
     end,
   }
   local flags = { payload = payload_flag, client_context = context_flag }

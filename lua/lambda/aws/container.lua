@@ -63,9 +63,9 @@ local function authorization(context)
   local token_file = env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
   local token, origin
   if token_file then
-    local content, message = fs.read(token_file)
+    local content, message, kind = fs.read(token_file)
     if not content then
-      return nil, "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " .. message
+      return nil, "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " .. message, kind
     end
     token, origin = content:match("^%s*(.-)%s*$"), "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
   else
@@ -77,7 +77,7 @@ local function authorization(context)
   end
   context.secrets[#context.secrets + 1] = token
   if token:find("%c") then
-    return nil, "the token in " .. origin .. " has a control character in it"
+    return nil, "the token in " .. origin .. " has a control character in it", "input"
   end
   return token
 end
@@ -96,7 +96,8 @@ function M.url()
 end
 
 -- Returns credentials (source "container"), or false, note when not configured, or
--- nil, message. A configured endpoint that fails is an error, not a reason to look further.
+-- nil, message, kind. A configured endpoint that fails is an error, not a reason to look
+-- further.
 function M.load(context)
   local target, origin = M.url()
   if not target then
@@ -106,24 +107,24 @@ function M.load(context)
   local describe = "container credentials from " .. target .. " (" .. origin .. ")"
   if not M.allowed(target) then
     return nil, describe .. ": plain http is only allowed to loopback, 169.254.170.2, "
-      .. "169.254.170.23 or fd00:ec2::23; use https"
+      .. "169.254.170.23 or fd00:ec2::23; use https", "input"
   end
-  local token, problem = authorization(context)
+  local token, problem, problem_kind = authorization(context)
   if problem then
-    return nil, describe .. ": " .. problem
+    return nil, describe .. ": " .. problem, problem_kind or "input"
   end
   local headers = { { "Accept", "application/json" } }
   if token then
     headers[#headers + 1] = { "Authorization", token }
   end
-  local response, message = http.request({
+  local response, message, kind = http.request({
     url = target,
     headers = headers,
     connect_timeout = M.CONNECT_TIMEOUT,
     timeout = M.TIMEOUT,
   })
   if not response then
-    return nil, describe .. ": " .. message
+    return nil, describe .. ": " .. message, kind or "transport"
   end
   local document = json.decode(response.body)
   if response.status ~= 200 then
@@ -137,9 +138,14 @@ function M.load(context)
         line = line .. ": " .. detail
       end
     end
-    return nil, line
+    return nil, line, "service"
   end
-  return keys.from_document(document, keys.ENDPOINT_FIELDS, "container", describe)
+  local credentials
+  credentials, problem = keys.from_document(document, keys.ENDPOINT_FIELDS, "container", describe)
+  if not credentials then
+    return nil, problem, "service"
+  end
+  return credentials
 end
 
 return M

@@ -1,7 +1,9 @@
 -- Internal to lambda.aws (not part of the public API; see docs/scripting.md).
 -- The shared config and credentials files: where they are, and their profiles merged. Each
 -- file is parsed by lambda.ini; a profile found in both is merged key by key, the credentials
--- file winning (the rule of the cross-SDK conformance suite).
+-- file winning (the rule of the cross-SDK conformance suite). Each file's own profiles are kept
+-- too: botocore takes static keys from the credentials file before a credential_process, and
+-- from the config file after it.
 local fs = require("lambda.fs")
 local ini = require("lambda.ini")
 local env = require("lambda.aws.env")
@@ -45,11 +47,11 @@ local function load_file(path, kind)
     if failure == "not_found" then -- a missing file is an empty one
       return empty()
     end
-    return nil, string.format("cannot read the AWS %s file %s", kind, message)
+    return nil, string.format("cannot read the AWS %s file %s", kind, message), failure or "io"
   end
   local parsed, problem = ini.decode(text, kind)
   if not parsed then
-    return nil, string.format("AWS %s file %s: %s", kind, path, problem)
+    return nil, string.format("AWS %s file %s: %s", kind, path, problem), "input"
   end
   return parsed
 end
@@ -62,26 +64,27 @@ local function copy(map)
   return result
 end
 
--- Returns {config_path, credentials_path, profiles = {name = keys}, sso_sessions, services,
--- warnings = {"<path>: <warning>", ...}} or nil, message.
+-- Returns {config_path, credentials_path, profiles = {name = keys} (merged), config_profiles,
+-- credentials_profiles (each file's own), sso_sessions, services, warnings = {"<path>:
+-- <warning>", ...}} or nil, message, kind.
 function M.load()
   local config_path, problem = M.config_path()
   if not config_path then
-    return nil, problem
+    return nil, problem, "input"
   end
   local credentials_path
   credentials_path, problem = M.credentials_path()
   if not credentials_path then
-    return nil, problem
+    return nil, problem, "input"
   end
-  local config, credentials
-  config, problem = load_file(config_path, "config")
+  local config, credentials, kind
+  config, problem, kind = load_file(config_path, "config")
   if not config then
-    return nil, problem
+    return nil, problem, kind
   end
-  credentials, problem = load_file(credentials_path, "credentials")
+  credentials, problem, kind = load_file(credentials_path, "credentials")
   if not credentials then
-    return nil, problem
+    return nil, problem, kind
   end
   local profiles = {}
   for name, keys in pairs(config.profiles or {}) do
@@ -104,6 +107,8 @@ function M.load()
     config_path = config_path,
     credentials_path = credentials_path,
     profiles = profiles,
+    config_profiles = config.profiles or {},
+    credentials_profiles = credentials.profiles or {},
     sso_sessions = config.sso_sessions or {},
     services = config.services or {},
     warnings = warnings,

@@ -45,7 +45,7 @@ function M.endpoint(profile)
   if mode:lower() == "ipv6" then
     return M.IPV6_ENDPOINT
   end
-  return nil, string.format("%s is '%s'; expected IPv4 or IPv6", origin, mode)
+  return nil, string.format("%s is '%s'; expected IPv4 or IPv6", origin, mode), "input"
 end
 
 local function get(url, headers)
@@ -64,9 +64,9 @@ function M.load(context)
   if env.is_true(env.get("AWS_EC2_METADATA_DISABLED")) then
     return false, M.LOOKED .. " (disabled by AWS_EC2_METADATA_DISABLED)"
   end
-  local base, problem = M.endpoint(profile)
+  local base, problem, problem_kind = M.endpoint(profile)
   if not base then
-    return nil, problem
+    return nil, problem, problem_kind
   end
   local function unavailable(why)
     return false, string.format("%s at %s (%s)", M.LOOKED, base, why)
@@ -113,20 +113,26 @@ function M.load(context)
     return unavailable("no instance role")
   end
   local describe = string.format("EC2 instance metadata credentials of role %s", role)
-  response, message = get(base .. CREDENTIALS_PATH .. role, headers)
+  local kind
+  response, message, kind = get(base .. CREDENTIALS_PATH .. role, headers)
   if not response then
-    return nil, describe .. ": " .. message
+    return nil, describe .. ": " .. message, kind or "transport"
   end
   if response.status ~= 200 then
-    return nil, string.format("%s: HTTP %d", describe, response.status)
+    return nil, string.format("%s: HTTP %d", describe, response.status), "service"
   end
   local document = json.decode(response.body)
   if type(document) == "table" and type(document.Code) == "string"
     and document.Code ~= "Success" then
     return nil, string.format("%s: %s%s", describe, document.Code,
-      type(document.Message) == "string" and (": " .. document.Message) or "")
+      type(document.Message) == "string" and (": " .. document.Message) or ""), "service"
   end
-  return keys.from_document(document, keys.ENDPOINT_FIELDS, "imds", describe)
+  local credentials
+  credentials, problem = keys.from_document(document, keys.ENDPOINT_FIELDS, "imds", describe)
+  if not credentials then
+    return nil, problem, "service"
+  end
+  return credentials
 end
 
 return M

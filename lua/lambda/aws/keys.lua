@@ -106,29 +106,48 @@ function M.from_document(document, names, source, describe)
   return nil, describe and (describe .. ": " .. problem) or problem
 end
 
--- Static keys of a profile. Returns credentials, false when the profile has none, or
--- nil, message when only half of a key pair is there.
-function M.from_profile(name, profile)
+-- The key a profile's session token is read from: botocore reads the legacy
+-- aws_security_token before aws_session_token, whichever is present first.
+local function session_token_key(profile)
+  if profile.aws_security_token ~= nil then
+    return "aws_security_token"
+  end
+  return "aws_session_token"
+end
+
+-- Whether a profile sets either static key (botocore's test for "has static credentials").
+function M.has_static(profile)
+  return profile ~= nil and (profile.aws_access_key_id ~= nil
+    or profile.aws_secret_access_key ~= nil)
+end
+
+-- Static keys of a profile (one file's section, or both files' merged). Returns credentials,
+-- false when the profile has none, or nil, message, "input" when only half of a key pair is
+-- there. where: how messages name the profile (default "profile '<name>'").
+function M.from_profile(name, profile, where)
+  where = where or string.format("profile '%s'", name)
   local id, secret = profile.aws_access_key_id, profile.aws_secret_access_key
   if id == nil and secret == nil then
     return false
   end
   if not non_empty_string(id) then
-    return nil, string.format("profile '%s' has aws_secret_access_key but no aws_access_key_id",
-      name)
+    return nil, string.format("%s has aws_secret_access_key but no aws_access_key_id", where),
+      "input"
   end
   if not non_empty_string(secret) then
-    return nil, string.format("profile '%s' has aws_access_key_id but no aws_secret_access_key",
-      name)
+    return nil, string.format("%s has aws_access_key_id but no aws_secret_access_key", where),
+      "input"
   end
-  local token = profile.aws_session_token
+  local token_key = session_token_key(profile)
+  local token = profile[token_key]
   if not non_empty_string(token) then
     token = nil
   end
   local credentials, field = M.check(M.new("profile", id, secret, token, nil))
   if not credentials then
-    return nil, string.format("profile '%s': aws_%s has a line break or control character in it",
-      name, field)
+    local key = field == "session_token" and token_key or ("aws_" .. field)
+    return nil, string.format("%s: %s has a line break or control character in it", where, key),
+      "input"
   end
   return credentials
 end

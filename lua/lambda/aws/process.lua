@@ -3,7 +3,13 @@
 -- `/bin/sh -c`, as the AWS CLI runs it on POSIX, as a child of lambda.event (event.spawn) in a
 -- process group of its own, with standard input from /dev/null and both outputs captured.
 --
--- Every run has a time limit: the caller's timeout (--timeout), else DEFAULT_TIMEOUT. When it
+-- It gets no terminal: standard input may be the payload (`invoke --data-file -`), and a
+-- process group that is not the terminal's foreground group is stopped (SIGTTIN, SIGTTOU) the
+-- moment it reads the terminal, which would look like a hang until the time limit. The shell
+-- ignores both signals before it runs the command, so a command that tries to prompt on
+-- /dev/tty fails at once (EIO) and its message is reported.
+--
+-- Every run has a time limit: the caller's timeout, else DEFAULT_TIMEOUT. When it
 -- expires, or when the command prints more than MAX_STDOUT bytes, its whole process group is
 -- killed (SIGKILL) and the look-up fails naming the profile. Standard error is kept up to
 -- MAX_STDERR_KEPT bytes (the rest is read and dropped) to explain a failure.
@@ -76,7 +82,7 @@ local function run_bounded(command, timeout)
 
   local spawn_error
   child, spawn_error = event.spawn({
-    argv = { "/bin/sh", "-c", command },
+    argv = { "/bin/sh", "-c", "trap '' TTIN TTOU\n" .. command },
     kill_group = true,
     on_stdout = function(line)
       if outcome.overflowed or ended then
@@ -128,52 +134,57 @@ local function run_bounded(command, timeout)
   return outcome
 end
 
--- Runs `command`; returns stdout, or nil, message.
+-- Runs `command`; returns stdout, or nil, message, kind[, field].
 local function run(command, describe, timeout)
   local outcome, problem = run_bounded(command, timeout)
   if not outcome then
-    return nil, string.format("%s: %s", describe, problem)
+    return nil, string.format("%s: %s", describe, problem), "input"
   end
   if outcome.timed_out then
-    return nil, string.format("%s timed out after %g s (--timeout, default %d s); its process "
-      .. "group was killed", describe, timeout, M.DEFAULT_TIMEOUT)
+    return nil, string.format("timeout: %s timed out after %g s (default %d s); its process "
+      .. "group was killed", describe, timeout, M.DEFAULT_TIMEOUT), "timeout", "timeout"
   end
   if outcome.overflowed then
     return nil, string.format("%s printed more than %d bytes; its process group was killed",
-      describe, M.MAX_STDOUT)
+      describe, M.MAX_STDOUT), "too_large"
   end
   if outcome.code ~= 0 then
     local stderr = one_line(outcome.stderr)
     local status = outcome.code and ("exited with status " .. tostring(outcome.code))
       or ("was killed by signal " .. tostring(outcome.signal))
     return nil, string.format("%s %s%s", describe, status,
-      stderr ~= "" and (": " .. stderr) or " (nothing on standard error)")
+      stderr ~= "" and (": " .. stderr) or " (nothing on standard error)"), "input"
   end
   return outcome.stdout
 end
 
--- Returns credentials (source "process") or nil, message. timeout: seconds (nil:
--- DEFAULT_TIMEOUT).
+-- Returns credentials (source "process") or nil, message, kind[, field]. timeout: seconds
+-- (nil: DEFAULT_TIMEOUT).
 function M.load(name, profile, timeout)
   local command = profile.credential_process
   local describe = string.format("credential_process of profile '%s'", name)
   if type(command) ~= "string" or command:match("^%s*$") then
-    return nil, describe .. " is empty"
+    return nil, describe .. " is empty", "input"
   end
-  local output, problem = run(command, describe, timeout or M.DEFAULT_TIMEOUT)
+  local output, problem, kind, field = run(command, describe, timeout or M.DEFAULT_TIMEOUT)
   if not output then
-    return nil, problem
+    return nil, problem, kind, field
   end
   local document, decode_problem = json.decode(output)
   if type(document) ~= "table" then
     return nil, string.format("%s did not print a JSON object%s", describe,
-      decode_problem and (": " .. decode_problem) or "")
+      decode_problem and (": " .. decode_problem) or ""), "input"
   end
   if document.Version ~= 1 then
     return nil, string.format("%s printed Version %s; only Version 1 is understood", describe,
-      type(document.Version) == "number" and tostring(document.Version) or "missing")
+      type(document.Version) == "number" and tostring(document.Version) or "missing"), "input"
   end
-  return keys.from_document(document, keys.PROCESS_FIELDS, "process", describe)
+  local credentials
+  credentials, problem = keys.from_document(document, keys.PROCESS_FIELDS, "process", describe)
+  if not credentials then
+    return nil, problem, "input"
+  end
+  return credentials
 end
 
 return M

@@ -2,15 +2,13 @@
 -- IAM Identity Center (SSO) profiles. `aws sso login` leaves an access token in
 -- ~/.aws/sso/cache/<sha1 hex of the key>.json, the key being the sso-session name (profiles
 -- with sso_session) or the start URL (the legacy sso_start_url/sso_region profiles); the portal
--- trades it for role credentials. Logging in and refreshing tokens is left to the AWS CLI.
-local crypto = require("lambda.crypto")
-local fs = require("lambda.fs")
-local http = require("lambda.http")
+-- trades it for role credentials. Logging in is left to the AWS CLI; an sso-session token about
+-- to expire is refreshed (sso_token.lua).
 local json = require("lambda.json")
 local endpoint = require("lambda.aws.endpoint")
-local files = require("lambda.aws.files")
 local keys = require("lambda.aws.keys")
-local timestamp = require("lambda.aws.timestamp")
+local request = require("lambda.aws.request")
+local sso_token = require("lambda.aws.sso_token")
 
 local M = {}
 
@@ -32,75 +30,50 @@ local function text(value)
   return type(value) == "string" and value ~= "" and value or nil
 end
 
--- Where the token comes from: {cache_key, region, login_hint, describe} or nil, message.
+-- Where the token comes from: {cache_key, region, start_url, session, login_hint, describe} or
+-- nil, message, kind.
 local function token_source(context, name, profile)
   local session_name = text(profile.sso_session)
   if session_name then
     local session = context.files.sso_sessions[session_name]
     if not session then
       return nil, string.format("profile '%s' names sso_session '%s', but %s has no "
-        .. "[sso-session %s] section", name, session_name, context.files.config_path, session_name)
+        .. "[sso-session %s] section", name, session_name, context.files.config_path, session_name),
+        "not_found"
     end
     local start_url, region = text(session.sso_start_url), text(session.sso_region)
     if not start_url or not region then
       return nil, string.format("[sso-session %s] in %s needs sso_start_url and sso_region",
-        session_name, context.files.config_path)
+        session_name, context.files.config_path), "input"
     end
     -- The legacy keys may be repeated in the profile, but must then agree.
     for _, key in ipairs({ "sso_start_url", "sso_region" }) do
       if text(profile[key]) and profile[key] ~= session[key] then
         return nil, string.format("profile '%s' sets %s differently from [sso-session %s]", name,
-          key, session_name)
+          key, session_name), "input"
       end
     end
     return {
       cache_key = session_name,
       region = region,
-      login_hint = "aws sso login --sso-session " .. session_name,
+      start_url = start_url,
+      session = session_name,
+      login_hint = "aws sso login --profile " .. name,
       describe = "sso-session '" .. session_name .. "'",
     }
   end
   local start_url, region = text(profile.sso_start_url), text(profile.sso_region)
   if not start_url or not region then
     return nil, string.format("profile '%s' needs sso_session, or sso_start_url and sso_region",
-      name)
+      name), "input"
   end
   return {
     cache_key = start_url,
     region = region,
+    start_url = start_url,
     login_hint = "aws sso login --profile " .. name,
     describe = "start URL " .. start_url,
   }
-end
-
--- The cached access token, or nil, message telling how to log in.
-local function cached_token(source)
-  local home, problem = files.expand_home("~/.aws/sso/cache")
-  if not home then
-    return nil, problem
-  end
-  local path = home .. "/" .. crypto.sha1_hex(source.cache_key) .. ".json"
-  local content, message = fs.read(path)
-  if not content then
-    return nil, string.format("no IAM Identity Center token for %s (%s); run `%s`",
-      source.describe, message, source.login_hint)
-  end
-  local cache = json.decode(content)
-  if type(cache) ~= "table" or type(cache.accessToken) ~= "string" or cache.accessToken == ""
-    or cache.accessToken:find("%c") then
-    return nil, string.format("the IAM Identity Center token cache %s has no accessToken; run "
-      .. "`%s`", path, source.login_hint)
-  end
-  local expires_at = timestamp.parse(cache.expiresAt)
-  if not expires_at then
-    return nil, string.format("the IAM Identity Center token cache %s has no valid expiresAt; run "
-      .. "`%s`", path, source.login_hint)
-  end
-  if expires_at <= os.time() then
-    return nil, string.format("the IAM Identity Center token for %s expired at %s; run `%s`",
-      source.describe, timestamp.format(expires_at), source.login_hint)
-  end
-  return cache.accessToken
 end
 
 local function query_encode(value)
@@ -109,39 +82,40 @@ local function query_encode(value)
   end))
 end
 
--- Returns credentials (source "sso") or nil, message.
+-- Returns credentials (source "sso") or nil, message, kind.
 function M.load(context, name, profile)
-  local source, problem = token_source(context, name, profile)
+  local source, problem, kind = token_source(context, name, profile)
   if not source then
-    return nil, problem
+    return nil, problem, kind
   end
   local account_id, role_name = text(profile.sso_account_id), text(profile.sso_role_name)
   if not account_id or not role_name then
-    return nil, string.format("profile '%s' needs sso_account_id and sso_role_name", name)
+    return nil, string.format("profile '%s' needs sso_account_id and sso_role_name", name),
+      "input"
   end
   local token
-  token, problem = cached_token(source)
+  token, problem, kind = sso_token.get(context, source)
   if not token then
-    return nil, problem
+    return nil, problem, kind
   end
-  context.secrets[#context.secrets + 1] = token
   local base
-  base, problem = endpoint.resolve("sso", source.region)
+  base, problem, kind = endpoint.resolve("sso", source.region, nil, context)
   if not base then
-    return nil, problem
+    return nil, problem, kind
   end
   local target = string.format("%s/federation/credentials?account_id=%s&role_name=%s",
     base:gsub("/+$", ""), query_encode(account_id), query_encode(role_name))
   local describe = string.format("IAM Identity Center credentials for account %s role %s",
     account_id, role_name)
-  local response, message = http.request({
+  local response
+  response, problem, kind = request.send(context, {
     url = target,
     headers = { { "x-amz-sso_bearer_token", token }, { "Accept", "application/json" } },
     connect_timeout = M.CONNECT_TIMEOUT,
     timeout = M.TIMEOUT,
-  })
+  }, describe)
   if not response then
-    return nil, describe .. ": " .. message
+    return nil, problem, kind
   end
   local document = json.decode(response.body)
   if response.status ~= 200 then
@@ -158,7 +132,7 @@ function M.load(context, name, profile)
     if response.status == 401 or response.status == 403 then
       line = line .. "; run `" .. source.login_hint .. "`"
     end
-    return nil, line
+    return nil, line, "service"
   end
   local role = type(document) == "table" and document.roleCredentials
   local credentials
@@ -168,7 +142,7 @@ function M.load(context, name, profile)
     session_token = "sessionToken",
   }, "sso")
   if not credentials then
-    return nil, describe .. ": " .. problem
+    return nil, describe .. ": " .. problem, "service"
   end
   -- The portal gives milliseconds since the epoch.
   if type(role.expiration) == "number" then

@@ -24,7 +24,8 @@ end
 local DAYS_IN_MONTH = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
 
 -- "2024-05-26T12:34:56.789Z" or "...+02:00" -> whole seconds since the epoch, or nil when the
--- text is not such a timestamp.
+-- text is not such a timestamp. "...UTC" is accepted too: botocore writes the expirations in
+-- its credential cache with that zone name.
 function M.parse(text)
   if type(text) ~= "string" then
     return nil
@@ -38,7 +39,7 @@ function M.parse(text)
   hour, minute, second = tonumber(hour), tonumber(minute), tonumber(second)
   rest = rest:gsub("^%.%d+", "")
   local offset
-  if rest == "Z" or rest == "z" then
+  if rest == "Z" or rest == "z" or rest == "UTC" then
     offset = 0
   else
     local sign, offset_hours, offset_minutes = rest:match("^([+-])(%d%d):(%d%d)$")

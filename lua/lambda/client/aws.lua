@@ -19,8 +19,9 @@ local Target = { remote = true }
 Target.__index = Target
 
 -- options: region, profile, endpoint_url, credentials ({access_key_id, secret_access_key,
--- session_token}: else the credential chain), retry_attempts (default 1: no retry), timeout
--- (also the time a credential_process may take), connect_timeout.
+-- session_token}: else the credential chain), mfa_token, retry_attempts (default: the
+-- settings' max_attempts, else 1: no retry), timeout (also the time a credential_process may
+-- take; default: the settings' read_timeout), connect_timeout (default: the settings').
 function M.new(options)
   local credentials = options.credentials
   if credentials ~= nil and (type(credentials.access_key_id) ~= "string"
@@ -31,30 +32,35 @@ function M.new(options)
   end
   return setmetatable({
     options = options,
-    retry_attempts = math.max(1, options.retry_attempts or 1),
     connect_timeout = options.connect_timeout,
   }, Target)
 end
 
 -- The settings, resolved on first use: {profile, region, endpoint, credentials, origin,
--- warnings} | nil, message, kind.
+-- warnings, ...} | nil, message, kind, field.
 function Target:settings()
   if self.resolved then
     return self.resolved
   end
   local options = self.options
-  local settings, message = require("lambda.aws").resolve({
+  local settings, message, kind, field = require("lambda.aws").resolve({
     profile = options.profile,
     region = options.region,
     endpoint_url = options.endpoint_url,
     service = "lambda",
     timeout = options.timeout,
     credentials = options.credentials,
+    mfa_token = options.mfa_token,
   })
   if not settings then
-    return nil, message, "input"
+    return nil, message, kind or "input", field
   end
   self.resolved = settings
+  -- The settings give the defaults of what the caller did not set.
+  self.retry_attempts = math.max(1, options.retry_attempts or settings.max_attempts or 1)
+  self.connect_timeout = options.connect_timeout or settings.connect_timeout
+  self.read_timeout = settings.read_timeout
+  self.tls = settings.ca_bundle and { ca = settings.ca_bundle } or nil
   return settings
 end
 
@@ -109,9 +115,9 @@ end
 -- send(invocation) -> {response | message, kind; url, attempts; stream (with
 -- invocation.stream)} | nil, message, kind
 function Target:send(invocation)
-  local settings, problem, kind = self:settings()
+  local settings, problem, kind, field = self:settings()
   if not settings then
-    return nil, problem, kind
+    return nil, problem, kind, field
   end
   local headers = {}
   if invocation.invocation_type then
@@ -150,8 +156,9 @@ function Target:send(invocation)
       url = target,
       headers = request_headers,
       body = invocation.body,
-      timeout = invocation.timeout,
+      timeout = invocation.timeout or self.read_timeout,
       connect_timeout = self.connect_timeout,
+      tls = self.tls,
       trace = invocation.trace,
     }
     local reader, response, message, failure, detail
@@ -178,7 +185,7 @@ function Target:send(invocation)
     end
     local delay = M.backoff(attempt + 1, response)
     if invocation.on_retry then
-      invocation.on_retry(attempt + 1, delay, retry_why)
+      invocation.on_retry(attempt + 1, delay, retry_why, self.retry_attempts)
     end
     require("lambda.task").sleep(delay)
   end

@@ -1,6 +1,7 @@
 -- Test driver for lambda.aws: `cargo-lambda run aws_probe.lua SPEC`, SPEC being JSON:
 --   {"call": "resolve", "options": {profile, region, endpoint_url, service, timeout}}
---       -> {"ok": true, "settings": {...}} or {"ok": false, "message": ...}
+--       -> {"ok": true, "settings": {...}} or {"ok": false, "message": ..., "kind": ...,
+--          "field": ...}
 --     with "in_callback": true, resolve runs inside a callback of a running lambda.event loop;
 --     with "pending_timer": s, a timer of the script's own is pending (s seconds away) while
 --     resolve runs outside the loop, and "timer_fired" says whether it fired meanwhile.
@@ -21,8 +22,9 @@ local aws = require("lambda.aws")
 local spec = json.decode((assert(arg[1], "usage: aws_probe.lua SPEC")))
 local out
 local function resolve()
-  local settings, message = aws.resolve(spec.options or {})
-  return settings and { ok = true, settings = settings } or { ok = false, message = message }
+  local settings, message, kind, field = aws.resolve(spec.options or {})
+  return settings and { ok = true, settings = settings }
+    or { ok = false, message = message, kind = kind or json.null, field = field or json.null }
 end
 if spec.call == "resolve" and spec.in_callback then
   local event = require("lambda.event")
@@ -43,8 +45,8 @@ elseif spec.call == "resolve" then
   out = resolve()
 elseif spec.call == "endpoint" then
   local flag = spec.flag ~= json.null and spec.flag or nil
-  local url, message = aws.endpoint(spec.service, spec.region, flag)
-  out = url and { ok = true, url = url } or { ok = false, message = message }
+  local url, message, kind = aws.endpoint(spec.service, spec.region, flag)
+  out = url and { ok = true, url = url } or { ok = false, message = message, kind = kind }
 elseif spec.call == "redact" then
   out = { text = aws.redact(spec.text, spec.secrets) }
 else
