@@ -56,10 +56,15 @@ function M.text(summary)
     end
     lines[#lines + 1] = "errors: " .. table.concat(parts, "; ")
   end
-  local latency = summary.latency
-  lines[#lines + 1] = string.format("latency (ms): min %s, p50 %s, p90 %s, p99 %s, p99.9 %s, "
-    .. "max %s, mean %s", ms(latency.min), ms(latency.p50), ms(latency.p90), ms(latency.p99),
-    ms(latency.p999), ms(latency.max), ms(latency.mean))
+  local function block(title, latency)
+    lines[#lines + 1] = string.format("%s (ms): min %s, p50 %s, p90 %s, p99 %s, p99.9 %s, "
+      .. "max %s, mean %s", title, ms(latency.min), ms(latency.p50), ms(latency.p90),
+      ms(latency.p99), ms(latency.p999), ms(latency.max), ms(latency.mean))
+  end
+  block("latency", summary.latency)
+  if summary.first_byte then
+    block("first chunk", summary.first_byte)
+  end
   return table.concat(lines, "\n") .. "\n"
 end
 

@@ -19,6 +19,7 @@
 -- in the project) are nil, message, kind ("input" or "not_found"), field. Misuse (a wrong type,
 -- an unknown field) raises, naming the field.
 local json = require("lambda.json")
+local monotonic = require("lambda.time").monotonic
 
 local M = {}
 
@@ -60,6 +61,16 @@ local function value_type(value)
   return kind
 end
 
+-- The types a field spec allows ("string|table"), as a set, worked out once per spec.
+local allowed_types = setmetatable({}, { __index = function(cache, spec)
+  local set = {}
+  for allowed in spec:gmatch("[^|]+") do
+    set[allowed] = true
+  end
+  cache[spec] = set
+  return set
+end })
+
 -- Raises, naming the field, when options holds an unknown field or one of the wrong type.
 local function check_fields(what, options, fields, level)
   if type(options) ~= "table" then
@@ -71,11 +82,8 @@ local function check_fields(what, options, fields, level)
       error(string.format("%s: unknown field '%s'", what, tostring(key)), level + 1)
     end
     local kind, also = value_type(value)
-    local fits = false
-    for allowed in wanted:gmatch("[^|]+") do
-      fits = fits or allowed == kind or allowed == also
-    end
-    if not fits then
+    local allowed = allowed_types[wanted]
+    if not (allowed[kind] or (also and allowed[also])) then
       local expected = wanted:gsub("|", " or ")
       error(string.format("%s: field '%s' must be %s %s, got %s", what, key,
         expected:find("^[aeiou]") and "an" or "a", expected, kind), level + 1)
@@ -169,7 +177,7 @@ local function interpret(target, invocation, outcome, started)
     name = invocation.name,
     url = outcome.url,
     attempts = outcome.attempts or 1,
-    duration = require("lambda.time").monotonic() - started,
+    duration = monotonic() - started,
     ok = false,
   }, Result)
   local response = outcome.response
@@ -410,6 +418,17 @@ function Client:settings()
 end
 
 -- client:invoke(name, options) -> result | nil, message, kind, field (see the header comment)
+-- Internal (lambda.load): sends an invocation M._prepare checked, from a task; the same
+-- invocation may be sent again and again.
+function Client:_send(invocation)
+  local started = monotonic()
+  local outcome, problem, problem_kind, problem_field = self.target:send(invocation)
+  if not outcome then
+    return nil, problem, problem_kind, problem_field
+  end
+  return interpret(self.target, invocation, outcome, started)
+end
+
 function Client:invoke(name, options)
   local invocation, message, kind, field = prepare(self, name, options, 2)
   if not invocation then
@@ -417,12 +436,7 @@ function Client:invoke(name, options)
   end
   local task = require("lambda.task")
   local function run()
-    local started = require("lambda.time").monotonic()
-    local outcome, problem, problem_kind, problem_field = self.target:send(invocation)
-    if not outcome then
-      return nil, problem, problem_kind, problem_field
-    end
-    return interpret(self.target, invocation, outcome, started)
+    return self:_send(invocation)
   end
   if task.in_task() then
     return run()
@@ -478,7 +492,7 @@ function Client:invoke_all(requests, options)
       local index = next_index
       next_index = next_index + 1
       local invocation = invocations[index]
-      local started = require("lambda.time").monotonic()
+      local started = monotonic()
       local outcome, message, kind = self.target:send(invocation)
       if not outcome then
         -- Settings and inputs were checked before: only signing can fail here (libcrypto

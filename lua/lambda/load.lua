@@ -17,6 +17,9 @@
 --                                    (no coordinated omission); nil: back to back
 --   ["repeat"] = N | duration = s    how many invocations, or for how long (invocations in
 --                                    flight at the end are awaited and counted)
+--   stream = true                    invoke with InvokeWithResponseStream, the chunks read and
+--                                    dropped (a function is given each chunk); the summary
+--                                    then also has first_byte: the time to the first chunk
 --   workers = {count = W, name = "load-worker", client = c, target = {address, port, ...}}
 --                                    spread the run over W invocations of a load worker
 --                                    function (`cargo-lambda load-worker`, or lambda.load.worker
@@ -31,7 +34,8 @@
 -- Returns the summary (the keys `invoke -o json` prints):
 --   {count, successes, errors = {total, ["function"] = {[type] = n}, service = {[type] = n},
 --    throttled = n, transport = {[type] = n}}, duration, throughput,
---    latency = {min, mean, p50, p90, p99, p999, max}, histogram, interrupted}
+--    latency = {min, mean, p50, p90, p99, p999, max}, histogram, interrupted}, and with stream:
+--    first_byte = {min, ..., max} (from the start, as latency) and first_byte_histogram
 -- or nil, message, kind (a request refused before anything was sent; a worker that failed).
 --
 -- load.encode(summary) -> the summary as plain data for JSON (the histogram as its text)
@@ -124,10 +128,18 @@ function M.merge(summaries)
     merged.duration = math.max(merged.duration, part.duration)
     merged.interrupted = merged.interrupted or part.interrupted
     histogram:merge(part.histogram)
+    if part.first_byte_histogram then
+      merged.first_byte_histogram = merged.first_byte_histogram
+        or require("lambda.histogram").new()
+      merged.first_byte_histogram:merge(part.first_byte_histogram)
+    end
   end
   merged.histogram = histogram
   merged.throughput = merged.duration > 0 and merged.count / merged.duration or 0
   merged.latency = M.latency(histogram)
+  if merged.first_byte_histogram then
+    merged.first_byte = M.latency(merged.first_byte_histogram)
+  end
   return merged
 end
 
@@ -142,6 +154,9 @@ function M.encode(summary)
     copy[key] = value
   end
   copy.histogram = summary.histogram:encode()
+  if summary.first_byte_histogram then
+    copy.first_byte_histogram = summary.first_byte_histogram:encode()
+  end
   return copy
 end
 
@@ -174,6 +189,15 @@ function M.decode(data)
     end
   end
   summary.histogram = histogram
+  if data.first_byte_histogram ~= nil then
+    local first, first_problem = type(data.first_byte_histogram) == "string"
+      and require("lambda.histogram").decode(data.first_byte_histogram)
+    if not first then
+      return nil, "a load summary's 'first_byte_histogram': "
+        .. (first_problem or "not a histogram's text"), "input"
+    end
+    summary.first_byte_histogram = first
+  end
   return summary
 end
 
@@ -205,6 +229,10 @@ function M.run(options)
       base[key] = value
     end
   end
+  if base.stream == true then
+    -- Streamed answers are read and dropped: a run keeps no bodies.
+    base.stream = function() end
+  end
   local function request_for(i)
     local fields = {}
     for key, value in pairs(base) do
@@ -232,16 +260,31 @@ function M.run(options)
   end
   -- A request refused before sending (a payload over the limit) is refused for the whole run,
   -- before it starts.
+  local prepare = require("lambda.client")._prepare
   local first_name, first_fields = request_for(1)
-  local checked, message, kind = require("lambda.client")._prepare(client, first_name, first_fields)
+  local checked, message, kind, field = prepare(client, first_name, first_fields)
   if not checked then
-    return nil, message, kind
+    return nil, message, kind, field
+  end
+  -- Requests that do not change (one payload, or a list taken in turn) are checked and built
+  -- once; a request function's are made as they start.
+  local prepared
+  if not options.request then
+    prepared = { checked }
+    for i = 2, options.payloads and #options.payloads or 1 do
+      local invocation, problem, problem_kind, problem_field = prepare(client, request_for(i))
+      if not invocation then
+        return nil, string.format("payloads[%d]: %s", i, problem), problem_kind, problem_field
+      end
+      prepared[i] = invocation
+    end
   end
 
   local histogram = require("lambda.histogram").new()
+  local first_byte = base.stream and require("lambda.histogram").new() or nil
   local errors = new_counts()
   local summary = { count = 0, successes = 0, errors = errors, histogram = histogram,
-    interrupted = false }
+    first_byte_histogram = first_byte, interrupted = false }
   local limit = options["repeat"]
   local started = time.monotonic()
   local deadline = options.duration and started + options.duration
@@ -283,9 +326,14 @@ function M.run(options)
           task.sleep(wait)
         end
       end
-      local name, fields = request_for(index)
-      local sent = due or time.monotonic()
-      local result = client:invoke(name, fields)
+      local now = time.monotonic()
+      local sent = due or now
+      local result
+      if prepared then
+        result = client:_send(prepared[(index - 1) % #prepared + 1])
+      else
+        result = client:invoke(request_for(index))
+      end
       local latency = time.monotonic() - sent
       summary.count = summary.count + 1
       if result and result.ok then
@@ -296,6 +344,9 @@ function M.run(options)
         count_error(errors, { source = "transport", type = "input" })
       end
       histogram:record(latency)
+      if first_byte and result and result.first_byte then
+        first_byte:record(now - sent + result.first_byte)
+      end
     end
   end
 
@@ -323,6 +374,9 @@ function M.run(options)
     summary.duration = time.monotonic() - started
     summary.throughput = summary.duration > 0 and summary.count / summary.duration or 0
     summary.latency = M.latency(histogram)
+    if first_byte then
+      summary.first_byte = M.latency(first_byte)
+    end
     return summary
   end
   if task.in_task() then

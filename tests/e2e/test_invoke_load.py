@@ -10,10 +10,11 @@ import pty
 import select
 import signal
 import subprocess
+import sys
 import time
 import unittest
 
-from harness import BIN, ScratchTestCase, clean_env
+from harness import BIN, SOURCE_DIR, ScratchTestCase, clean_env
 from watchharness import Emulator, probe_argv
 
 SUMMARY_KEYS = {"count", "successes", "errors", "duration", "throughput", "latency",
@@ -43,9 +44,12 @@ class LoadRuns(ScratchTestCase):
                         "-A", payload, *args, "probe", timeout=timeout)
 
     def summary(self, result):
+        return self.summary_with(result, SUMMARY_KEYS)
+
+    def summary_with(self, result, keys):
         self.assertExit(result, 0)
         document = json.loads(result.stdout)
-        self.assertEqual(set(document), SUMMARY_KEYS)
+        self.assertEqual(set(document), keys)
         self.assertEqual(set(document["latency"]), LATENCY_KEYS)
         return document
 
@@ -170,6 +174,34 @@ class LoadRuns(ScratchTestCase):
             self.assertRegex(shown, rb"\r\x1b\[K\d+/20 done, 0 errors, [0-9.]+/s")
             self.assertTrue(shown.endswith(b"\r\x1b[K"), shown[-40:])
             self.assertIn(b"invocations: 20", out)
+
+    def test_streaming_runs_report_the_first_chunk_apart(self):
+        stream_function = os.path.join(SOURCE_DIR, "fixtures", "functions", "stream_function.py")
+        with Emulator(sys.executable, stream_function, flags=["--concurrency", "2"],
+                      env={"HOME": self.home}) as emu:
+            # The first chunk at once, the second 0.2 s later: the first chunk's latency must be
+            # well under the whole answer's.
+            payload = json.dumps({"mode": "stream", "chunks": ["a", "b"], "pause": 0.2})
+            result = self.cli("invoke", "--invoke-address", "127.0.0.1", "-P", str(emu.port),
+                              "-A", payload, "--stream", "--repeat", "6", "-c", "2", "-o", "json",
+                              "function", timeout=120)
+            document = self.summary_with(result, SUMMARY_KEYS | {"first_byte",
+                                                                 "first_byte_histogram"})
+            self.assertEqual(document["successes"], 6)
+            self.assertGreaterEqual(document["latency"]["min"], 0.2)
+            # (The first invocations also wait for the instances to start: the median.)
+            self.assertLess(document["first_byte"]["p50"], 0.15, document["first_byte"])
+            self.assertLess(document["first_byte"]["p50"] + 0.1, document["latency"]["p50"])
+            self.assertEqual(set(document["first_byte"]), LATENCY_KEYS)
+            text = self.cli("invoke", "--invoke-address", "127.0.0.1", "-P", str(emu.port),
+                            "-A", payload, "--stream", "--repeat", "2", "function", timeout=120)
+            self.assertExit(text, 0)
+            self.assertRegex(text.stdout.decode(), r"first chunk \(ms\): min [0-9.]+, p50")
+            # Without --stream, the same function's answer comes whole: no first_byte.
+            document = self.summary(self.cli(
+                "invoke", "--invoke-address", "127.0.0.1", "-P", str(emu.port), "-A", payload,
+                "--repeat", "2", "-o", "json", "function", timeout=120))
+            self.assertNotIn("first_byte", document)
 
     def test_bad_combinations_are_usage_errors(self):
         with self.target() as emu:

@@ -182,9 +182,11 @@ class Local(ScratchTestCase):
         result = self.invoke({}, "--invocation-type", "Event")
         self.assertExit(result, 2)
         self.assertOneLineError(result, "--stream", "Event")
-        result = self.invoke({}, "--repeat", "3")
-        self.assertExit(result, 2)
-        self.assertOneLineError(result, "--stream", "--repeat")
+        # A load run of streamed invocations (its first chunk reported apart).
+        result = self.invoke({"mode": "stream", "chunks": ["x"]}, "--repeat", "3")
+        self.assertExit(result, 0)
+        self.assertIn(b"invocations: 3 ", result.stdout)
+        self.assertIn(b"first chunk (ms): ", result.stdout)
 
     def test_verbose_names_the_streaming_route_and_first_chunk(self):
         result = self.invoke({"mode": "stream", "chunks": ["x"]}, "-v")

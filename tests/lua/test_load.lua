@@ -92,6 +92,22 @@ t.case("encode, decode and merge: counts add up, histograms merge", function()
   t.matches(message, "histogram")
 end)
 
+t.case("stream: the time to the first chunk apart, kept through encode, decode and merge",
+  function()
+    local summary = assert(lambda.load({ client = client, name = "probe", stream = true,
+      payload = { action = "echo" }, ["repeat"] = 8, concurrency = 2 }))
+    t.eq(summary.successes, 8)
+    t.eq(summary.first_byte_histogram:count(), 8)
+    t.eq(summary.first_byte.max <= summary.latency.max, true)
+    local back = assert(load.decode(lambda.json.decode(lambda.json.encode(load.encode(summary)))))
+    t.eq(back.first_byte_histogram:count(), 8)
+    local merged = load.merge({ back, summary })
+    t.eq(merged.first_byte_histogram:count(), 16)
+    t.eq(type(merged.first_byte.p99), "number")
+    local plain = assert(lambda.load({ client = client, name = "probe", ["repeat"] = 1 }))
+    t.eq(plain.first_byte, nil)
+  end)
+
 t.case("the worker's handler runs a job's share and answers its encoded summary", function()
   local answer = load.worker({ target = { address = "127.0.0.1", port = target.port,
     tls = false }, name = "probe", fields = { payload = { action = "echo" } },

@@ -389,9 +389,6 @@ function M.run(options, positionals)
     cli.usage_error(M.name, "--stream cannot be used with --invocation-type Event (an Event "
       .. "invocation has no answer to stream)")
   end
-  if options.stream and (options["repeat"] or options.duration) then
-    cli.usage_error(M.name, "--stream cannot be used with --repeat or --duration")
-  end
   if options.mfa_token and not options.remote then
     cli.usage_error(M.name, "--mfa-token needs --remote")
   end
@@ -440,6 +437,7 @@ function M.run(options, positionals)
   local flags = { payload = payload_flag, client_context = context_flag }
   if options["repeat"] or options.duration then
     fields.trace = nil
+    fields.stream = options.stream or nil
     local status, problem, problem_field = require("cargo_lambda.load_run").run(options, client,
       name, fields)
     if problem then

@@ -69,7 +69,13 @@ function Target:describe()
 end
 
 -- send(invocation) -> {response | message, kind; url; stream (with invocation.stream)}
-function Target:send(invocation)
+-- The request for an invocation, built once: a load run sends the same invocation again and
+-- again (lambda.http does not change the table it is given).
+local function request_of(self, invocation)
+  local cached = invocation.emulator_request
+  if cached and cached.target == self then
+    return cached.options, cached.url
+  end
   local target = self:url(invocation.name, invocation.stream ~= nil)
   local headers = {}
   if invocation.invocation_type then
@@ -103,11 +109,22 @@ function Target:send(invocation)
     tls = self.tls,
     trace = invocation.trace,
   }
+  invocation.emulator_request = { target = self, options = options, url = target }
+  return options, target
+end
+
+function Target:send(invocation)
+  local options, target = request_of(self, invocation)
   local reader, response, message, kind, detail
   if invocation.stream then
     local stream = require("lambda.client.stream")
     reader = stream.reader(invocation.on_chunk)
-    response, message, kind, detail = stream.request(reader, options)
+    -- The reader's callback goes into the options: a copy of its own for each send.
+    local own = {}
+    for key, value in pairs(options) do
+      own[key] = value
+    end
+    response, message, kind, detail = stream.request(reader, own)
   else
     response, message, kind, detail = http.request(options)
   end

@@ -14,7 +14,7 @@ local TARGET_FIELDS = { address = true, port = true, tls = true, remote = true, 
 
 -- The invocation fields a job carries (what lambda.load passes on to client:invoke).
 local INVOCATION_FIELDS = { payload = true, qualifier = true, invocation_type = true,
-  log_type = true, client_context = true, identity = true }
+  log_type = true, client_context = true, identity = true, stream = true }
 
 local function check(workers)
   if type(workers) ~= "table" then
@@ -47,6 +47,8 @@ local function jobs(options, workers)
   for key in pairs(INVOCATION_FIELDS) do
     fields[key] = options[key]
   end
+  -- A worker reads streamed answers and drops them; a function cannot travel in a job.
+  fields.stream = fields.stream and true or nil
   local total = options["repeat"]
   local list = {}
   for i = 1, workers.count do
