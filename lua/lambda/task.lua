@@ -36,14 +36,18 @@ local Task = {}
 Task.__index = Task
 Task.__name = "lambda.task"
 
+local function await_method(value)
+  return value.await
+end
+
 local function is_awaitable(value)
   local kind = type(value)
   if kind ~= "table" and kind ~= "userdata" then
     return false
   end
-  local ok, method = pcall(function()
-    return value.await
-  end)
+  -- Protected: indexing a userdata without __index raises. (No closure: this runs on every
+  -- wait of every task.)
+  local ok, method = pcall(await_method, value)
   return ok and type(method) == "function"
 end
 
@@ -72,22 +76,23 @@ local function finish(task, ok, ...)
   end
 end
 
--- Runs the task until it yields or ends; values are what its current wait returns.
-local function step(task, ...)
-  local thread = task.thread
-  local results = table.pack(coroutine.resume(thread, ...))
-  if not results[1] then
-    finish(task, false, results[2])
+local step
+
+-- What the task's resume gave: its end, or the awaitable it waits on. (Values passed along,
+-- not packed into a table: this runs on every wait of every task.)
+local function resumed_with(task, ok, ...)
+  if not ok then
+    finish(task, false, (...))
     return
   end
-  if coroutine.status(thread) == "dead" then
-    finish(task, true, table.unpack(results, 2, results.n))
+  if coroutine.status(task.thread) == "dead" then
+    finish(task, true, ...)
     return
   end
-  local awaitable = results[2]
-  if results.n ~= 2 or not is_awaitable(awaitable) then
+  local count, awaitable = select("#", ...), ...
+  if count ~= 1 or not is_awaitable(awaitable) then
     local problem = "a task may only yield an awaitable (use lambda.await, lambda.sleep, "
-      .. "task:wait); it yielded " .. (results.n == 1 and "nothing" or type(awaitable))
+      .. "task:wait); it yielded " .. (count == 0 and "nothing" or type(awaitable))
     finish(task, false, problem)
     return
   end
@@ -99,6 +104,11 @@ local function step(task, ...)
     resumed = true
     step(task, ...)
   end)
+end
+
+-- Runs the task until it yields or ends; values are what its current wait returns.
+function step(task, ...)
+  return resumed_with(task, coroutine.resume(task.thread, ...))
 end
 
 -- spawn(fn, ...) -> task; fn(...) starts on the loop's next turn.

@@ -139,6 +139,12 @@ static struct event_loop *new_loop(lua_State *L) {
     if (config) {
         /* Timers are due on a precise clock: the coarse one lags by up to a few ms. */
         event_config_set_flag(config, EVENT_BASE_FLAG_PRECISE_TIMER);
+        /* epoll changes batched until the next wait: an event deleted and added again within
+         * one turn (a connection's next request, a bufferevent's write) costs no system call.
+         * libevent warns that this breaks fds cloned with dup(); nothing here registers one
+         * (spawn.c's dup2 runs in the child, before exec). About 10% more requests a second
+         * for load runs on loopback. */
+        event_config_set_flag(config, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
         loop->base = event_base_new_with_config(config);
         event_config_free(config);
     }
