@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/crc32.h"
 #include "common/luax.h"
 #include "common/openssl.h"
 #include "host/modules.h"
@@ -208,29 +209,14 @@ static int crypto_constant_time_equal(lua_State *L) {
     return 1;
 }
 
-/* CRC-32 with the zlib/IEEE polynomial (reflected 0xEDB88320), which AWS event-stream frames
- * carry twice per message; OpenSSL has no CRC, and zlib would be a dependency for ten lines. */
-static uint32_t crc32_table[256];
-
-static void crc32_init(void) {
-    for (uint32_t n = 0; n < 256; n++) {
-        uint32_t c = n;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc32_table[n] = c;
-    }
-}
-
-/* crc32(data [, previous]) -> integer; previous continues a running CRC over split data */
+/* crc32(data [, previous]) -> integer; previous continues a running CRC over split data (the
+ * zlib/IEEE CRC-32 of event-stream frames; OpenSSL has none, src/common/crc32.c) */
 static int crypto_crc32(lua_State *L) {
     size_t length;
     const unsigned char *data = (const unsigned char *)luaL_checklstring(L, 1, &length);
     lua_Integer previous = luaL_optinteger(L, 2, 0);
     luaL_argcheck(L, previous >= 0 && previous <= 0xFFFFFFFF, 2, "must be a CRC-32 value");
-    uint32_t crc = ~(uint32_t)previous;
-    for (size_t i = 0; i < length; i++)
-        crc = crc32_table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
-    lua_pushinteger(L, (lua_Integer)(~crc & 0xFFFFFFFFu));
+    lua_pushinteger(L, (lua_Integer)crc32_ieee((uint32_t)previous, data, length));
     return 1;
 }
 
@@ -246,8 +232,6 @@ int luaopen_lambda_crypto(lua_State *L) {
         {"crc32", crypto_crc32},
         {NULL, NULL},
     };
-    if (crc32_table[1] == 0)
-        crc32_init();
     luaL_newlib(L, functions);
     return 1;
 }

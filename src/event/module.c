@@ -17,8 +17,8 @@
 /* In the order they are opened; the loop finalizes them in the reverse order, so processes
  * are stopped before the servers and timers they may still be using. */
 static const struct event_part *const parts[] = {
-    &event_loop_part,    &event_timer_part, &event_signal_part,   &event_server_part,
-    &event_process_part, &event_watch_part, &event_adoption_part,
+    &event_loop_part,    &event_timer_part,   &event_signal_part, &event_server_part,
+    &event_process_part, &event_environ_part, &event_watch_part,  &event_adoption_part,
 };
 #define PART_COUNT (sizeof parts / sizeof parts[0])
 

@@ -21,7 +21,8 @@ extern const struct event_part event_loop_part;     /* run.c: run, stop, now, on
 extern const struct event_part event_timer_part;    /* timer.c: timer, every */
 extern const struct event_part event_signal_part;   /* signal.c: on_signal */
 extern const struct event_part event_server_part;   /* server.c: http_server */
-extern const struct event_part event_process_part;  /* process.c: spawn, kill_all, environ */
+extern const struct event_part event_process_part;  /* process.c: spawn, kill_all */
+extern const struct event_part event_environ_part;  /* environ.c: environ */
 extern const struct event_part event_watch_part;    /* watch.c: watch_tree */
 extern const struct event_part event_adoption_part; /* adopted.c: subreaper, adopted, ... */
 

@@ -5,7 +5,6 @@
  *     kill_group = true}  -> process | nil, "cannot run 'x': No such file or directory"
  *   process:pid(), process:running(), process:kill(signal = "TERM") -> true | false (exited)
  *   event.kill_all(signal = "TERM") -> how many children were signalled
- *   event.environ() -> this process's environment as a table, to extend for env
  *
  * Output is read line by line (without the newline; lines over 64 KiB in 64 KiB pieces; a
  * last line without newline at the end); a stream without its callback is inherited, and
@@ -24,6 +23,8 @@
  * exits get SIGTERM, then SIGKILL after half a second. */
 #define _GNU_SOURCE
 
+#include "event/process.h"
+
 #include <errno.h>
 #include <event2/buffer.h>
 #include <fcntl.h>
@@ -37,7 +38,6 @@
 
 #include "common/luax.h"
 #include "event/parts.h"
-#include "event/process.h"
 #include "event/signal.h"
 #include "event/spawn.h"
 
@@ -51,7 +51,6 @@
 /* After a child is reaped, how long its pipes may stay open before its exit is reported
  * anyway: a background grandchild that inherited them must not delay on_exit forever. */
 #define DRAIN_MICROSECONDS 200000
-extern char **environ;
 
 static const char *const spawn_options[] = {
     "argv", "env", "cwd", "on_stdout", "on_stderr", "on_exit", "kill_group", NULL,
@@ -456,20 +455,6 @@ static int event_kill_all(lua_State *L) {
     return 1;
 }
 
-/* environ() -> {NAME = value, ...}: this process's environment, to extend for spawn's env */
-static int event_environ(lua_State *L) {
-    lua_newtable(L);
-    for (char **entry = environ; *entry; entry++) {
-        const char *equals = strchr(*entry, '=');
-        if (!equals)
-            continue;
-        lua_pushlstring(L, *entry, (size_t)(equals - *entry));
-        lua_pushstring(L, equals + 1);
-        lua_rawset(L, -3);
-    }
-    return 1;
-}
-
 /* Only reached with the child still live when the whole state closes: the loop's own
  * finalizer, which comes last, waits for it. */
 static int process_gc(lua_State *L) {
@@ -528,7 +513,6 @@ static void open_processes(lua_State *L, struct event_loop *loop) {
 static const luaL_Reg process_functions[] = {
     {"spawn", event_spawn},
     {"kill_all", event_kill_all},
-    {"environ", event_environ},
     {NULL, NULL},
 };
 

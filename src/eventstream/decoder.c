@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eventstream/crc32.h"
+#include "common/crc32.h"
 
 void eventstream_decoder_init(struct eventstream_decoder *d, uint32_t max_message) {
     memset(d, 0, sizeof *d);
@@ -46,7 +46,7 @@ void eventstream_decoder_fail(struct eventstream_decoder *d, const char *message
 
 /* Checks the prelude at p and takes the message's lengths from it. */
 static bool read_prelude(struct eventstream_decoder *d, const char *p) {
-    uint32_t crc = eventstream_crc32(0, p, 8), carried = eventstream_get_u32(p + 8);
+    uint32_t crc = crc32_ieee(0, p, 8), carried = eventstream_get_u32(p + 8);
     uint32_t total = eventstream_get_u32(p), headers_length = eventstream_get_u32(p + 4);
     uint64_t at = d->offset;
     /* The CRC first: when it is wrong, so may the lengths be. */
@@ -141,7 +141,7 @@ static void append(struct eventstream_decoder *d, const char *data, size_t n) {
     if (to > (size_t)d->total - 4)
         to = (size_t)d->total - 4;
     if (to > from)
-        d->crc = eventstream_crc32(d->crc, d->buffer + from, to - from);
+        d->crc = crc32_ieee(d->crc, d->buffer + from, to - from);
     d->have += n;
 }
 
@@ -165,7 +165,7 @@ enum eventstream_step eventstream_decoder_next(struct eventstream_decoder *d, co
                 return EVENTSTREAM_ERROR;
             if (*length >= d->total) { /* all in the input: read it there */
                 uint32_t total = d->total;
-                uint32_t crc = eventstream_crc32(d->crc, bytes + 8, total - 12);
+                uint32_t crc = crc32_ieee(d->crc, bytes + 8, total - 12);
                 enum eventstream_step step = complete(d, bytes, crc, m);
                 if (step == EVENTSTREAM_MESSAGE)
                     consume(data, length, total);

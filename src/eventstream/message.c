@@ -8,8 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/ascii.h"
+#include "common/crc32.h"
 #include "common/utf8.h"
-#include "eventstream/crc32.h"
 
 uint32_t eventstream_get_u32(const char *p) {
     const unsigned char *u = (const unsigned char *)p;
@@ -208,12 +209,12 @@ void eventstream_frame(char *out, size_t headers_length, const char *payload,
     size_t total = EVENTSTREAM_OVERHEAD + headers_length + payload_length;
     eventstream_put_u32(out, (uint32_t)total);
     eventstream_put_u32(out + 4, (uint32_t)headers_length);
-    uint32_t crc = eventstream_crc32(0, out, 8);
+    uint32_t crc = crc32_ieee(0, out, 8);
     eventstream_put_u32(out + 8, crc);
     if (payload_length)
         memcpy(out + EVENTSTREAM_PRELUDE + headers_length, payload, payload_length);
     /* The message CRC goes on from the prelude's: the first 8 bytes are not read twice. */
-    crc = eventstream_crc32(crc, out + 8, total - 12);
+    crc = crc32_ieee(crc, out + 8, total - 12);
     eventstream_put_u32(out + total - 4, crc);
 }
 
@@ -230,16 +231,6 @@ void eventstream_uuid_format(const char *bytes, char text[EVENTSTREAM_UUID_TEXT]
     }
 }
 
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool eventstream_uuid_parse(const char *text, size_t length, char bytes[16]) {
     if (length != EVENTSTREAM_UUID_TEXT)
         return false;
@@ -249,7 +240,7 @@ bool eventstream_uuid_parse(const char *text, size_t length, char bytes[16]) {
             if (text[at++] != '-')
                 return false;
         }
-        int high = hex_value(text[at]), low = hex_value(text[at + 1]);
+        int high = ascii_hex_value(text[at]), low = ascii_hex_value(text[at + 1]);
         if (high < 0 || low < 0)
             return false;
         bytes[i] = (char)(high << 4 | low);

@@ -5,11 +5,11 @@
 #include "host/host.h"
 
 #include <lauxlib.h>
+#include <limits.h>
 #include <lua-cjson.h>
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 

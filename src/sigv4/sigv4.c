@@ -1,50 +1,22 @@
 /* lambda.sigv4: AWS Signature Version 4, as an Authorization header (sign) or as query
- * parameters of a presigned URL (presign). This file reads the options and assembles the
- * canonical request, the string to sign and the result; the canonical pieces come from
- * canonical.c and headers.c, the hashing from key.c.
+ * parameters of a presigned URL (presign). This file assembles the canonical request, the
+ * string to sign and the result from the options request.c reads; the canonical pieces come
+ * from canonical.c and headers.c, the hashing from key.c.
  *
  * Malformed options (an unknown one included) are the calling program's mistake and raise an
  * error naming the field; a URL that cannot be parsed is answered with nil, "field 'url': ...",
  * "input", "url", and libcrypto that cannot be loaded (on the first signature) with nil,
  * message, "io". No message quotes the secret key. */
-#define _POSIX_C_SOURCE 200809L /* gmtime_r */
-
 #include <lauxlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "common/ascii.h"
 #include "common/luax.h"
 #include "common/url.h"
 #include "host/modules.h"
 #include "sigv4/canonical.h"
 #include "sigv4/headers.h"
 #include "sigv4/key.h"
-
-#define ALGORITHM "AWS4-HMAC-SHA256"
-#define UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
-#define HEX_LENGTH (2 * SIGV4_HASH_LENGTH)
-#define AMZ_DATE_LENGTH 16         /* YYYYMMDDTHHMMSSZ */
-#define DEFAULT_EXPIRES 900        /* the AWS SDKs' default for presigned URLs */
-#define MAX_EXPIRES 604800         /* seven days, the longest AWS accepts */
-#define LAST_SECOND 253402300799LL /* 9999-12-31T23:59:59Z: the year must keep four digits */
-
-/* The options of one call; strings point into values kept on the Lua stack. */
-struct request {
-    int presign;
-    const char *method, *url, *service, *region, *access_key, *secret, *token;
-    size_t method_length, url_length, service_length, region_length, access_key_length,
-        secret_length, token_length;
-    struct url parts;
-    char amz_date[AMZ_DATE_LENGTH + 1];
-    char payload_hash[HEX_LENGTH + 1]; /* or UNSIGNED-PAYLOAD */
-    const char *body;                  /* to hash into payload_hash, or NULL */
-    size_t body_length;
-    int normalize, double_encode, content_sha256_header, omit_session_token;
-    lua_Integer expires;
-    int headers;        /* stack index of opts.headers, 0 when absent */
-    int signed_headers; /* stack index of opts.signed_headers, 0 when absent */
-};
+#include "sigv4/request.h"
 
 static const char hex_digits[] = "0123456789abcdef";
 
@@ -60,209 +32,11 @@ static int openssl_failed(lua_State *L) {
     return luaL_error(L, "sigv4: SHA-256 or HMAC failed in OpenSSL");
 }
 
-/* ---- options ---------------------------------------------------------------------------- */
-
-static int bad_field(lua_State *L, const char *field, const char *expected) {
-    return luaL_argerror(
-        L, 1,
-        lua_pushfstring(L, "field '%s' must be %s, got %s", field, expected, luaL_typename(L, -1)));
-}
-
-/* Pushes table[key] and returns its text, or NULL when it is nil and not required. */
-static const char *string_field(lua_State *L, int table, const char *key, const char *field,
-                                size_t *length, int required) {
-    int type = lua_getfield(L, table, key);
-    if (type == LUA_TNIL && !required)
-        return NULL;
-    if (type != LUA_TSTRING)
-        bad_field(L, field, "a string");
-    return lua_tolstring(L, -1, length);
-}
-
-static int boolean_field(lua_State *L, const char *field, int default_value) {
-    int type = lua_getfield(L, 1, field);
-    if (type != LUA_TNIL && type != LUA_TBOOLEAN)
-        bad_field(L, field, "a boolean");
-    int value = type == LUA_TNIL ? default_value : lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return value;
-}
-
-/* Region, service and access key id go into "Credential=KEY/DATE/REGION/SERVICE/...". */
-static int is_scope_part(const char *text, size_t length) {
-    if (length == 0)
-        return 0;
-    for (size_t i = 0; i < length; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c <= ' ' || c == 0x7f || c == '/' || c == ',')
-            return 0;
-    }
-    return 1;
-}
-
-static int is_digits(const char *text, size_t length) {
-    for (size_t i = 0; i < length; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return 0;
-    }
-    return 1;
-}
-
-static int number_at(const char *text, size_t length) {
-    int value = 0;
-    for (size_t i = 0; i < length; i++)
-        value = value * 10 + (text[i] - '0');
-    return value;
-}
-
-static int is_amz_date(const char *text, size_t length) {
-    if (length != AMZ_DATE_LENGTH || !is_digits(text, 8) || text[8] != 'T' ||
-        !is_digits(text + 9, 6) || text[15] != 'Z')
-        return 0;
-    int month = number_at(text + 4, 2), day = number_at(text + 6, 2);
-    return month >= 1 && month <= 12 && day >= 1 && day <= 31 && number_at(text + 9, 2) < 24 &&
-           number_at(text + 11, 2) < 60 && number_at(text + 13, 2) <= 60;
-}
-
-/* opts.time: epoch seconds or "YYYYMMDDTHHMMSSZ"; the clock when absent. */
-static void read_time(lua_State *L, struct request *r) {
-    static const char expected[] = "integer epoch seconds or a \"YYYYMMDDTHHMMSSZ\" string";
-    int type = lua_getfield(L, 1, "time");
-    time_t seconds;
-    if (type == LUA_TNIL) {
-        seconds = time(NULL);
-    } else if (type == LUA_TSTRING) {
-        size_t length;
-        const char *text = lua_tolstring(L, -1, &length);
-        if (!is_amz_date(text, length))
-            bad_field(L, "time", expected);
-        memcpy(r->amz_date, text, AMZ_DATE_LENGTH + 1);
-        lua_pop(L, 1);
-        return;
-    } else {
-        int is_integer; /* as with luaL_checkinteger, 3.0 counts, 3.5 and "3" do not */
-        lua_Integer value = lua_tointegerx(L, -1, &is_integer);
-        if (type != LUA_TNUMBER || !is_integer || value < 0 || value > LAST_SECOND)
-            bad_field(L, "time", expected);
-        seconds = (time_t)value;
-    }
-    struct tm utc;
-    if (!gmtime_r(&seconds, &utc) ||
-        strftime(r->amz_date, sizeof r->amz_date, "%Y%m%dT%H%M%SZ", &utc) != AMZ_DATE_LENGTH)
-        luaL_error(L, "sigv4: cannot format the time");
-    lua_pop(L, 1);
-}
-
-/* opts.body or opts.payload_hash: the last line of the canonical request. A body is hashed
- * later, by hash_body, once the options are known to be right and libcrypto is loaded. */
-static void read_payload(lua_State *L, struct request *r) {
-    int body_type = lua_getfield(L, 1, "body");
-    int hash_type = lua_getfield(L, 1, "payload_hash");
-    if (body_type != LUA_TNIL && hash_type != LUA_TNIL)
-        luaL_argerror(L, 1, "fields 'body' and 'payload_hash' exclude each other");
-    if (hash_type != LUA_TNIL) {
-        size_t length;
-        const char *hash = lua_tolstring(L, -1, &length);
-        int valid = hash_type == LUA_TSTRING &&
-                    ((length == HEX_LENGTH && strspn(hash, hex_digits) == HEX_LENGTH) ||
-                     (length == strlen(UNSIGNED_PAYLOAD) && strcmp(hash, UNSIGNED_PAYLOAD) == 0));
-        if (!valid)
-            bad_field(L, "payload_hash", "64 lower-case hex digits or \"" UNSIGNED_PAYLOAD "\"");
-        memcpy(r->payload_hash, hash, length + 1);
-    } else {
-        lua_pop(L, 1); /* the body, or nil, is on top now */
-        if (body_type != LUA_TNIL && body_type != LUA_TSTRING)
-            bad_field(L, "body", "a string");
-        /* The body stays referenced by the options table, argument 1. */
-        r->body = body_type == LUA_TNIL ? "" : lua_tolstring(L, -1, &r->body_length);
-        lua_pushnil(L); /* keeps the count for the pop below */
-    }
-    lua_pop(L, 2);
-}
-
-static void hash_body(lua_State *L, struct sigv4_hasher *hasher, struct request *r) {
+static void hash_body(lua_State *L, struct sigv4_hasher *hasher, struct sigv4_request *r) {
     unsigned char digest[SIGV4_HASH_LENGTH];
     if (!sigv4_sha256(hasher, r->body, r->body_length, digest))
         openssl_failed(L);
     to_hex(digest, SIGV4_HASH_LENGTH, r->payload_hash);
-}
-
-static void read_credentials(lua_State *L, struct request *r) {
-    if (lua_getfield(L, 1, "credentials") != LUA_TTABLE)
-        bad_field(L, "credentials", "a table");
-    int credentials = lua_gettop(L);
-    r->access_key = string_field(L, credentials, "access_key_id", "credentials.access_key_id",
-                                 &r->access_key_length, 1);
-    if (!is_scope_part(r->access_key, r->access_key_length))
-        bad_field(L, "credentials.access_key_id", "a non-empty string without '/', ',' or spaces");
-    r->secret = string_field(L, credentials, "secret_access_key", "credentials.secret_access_key",
-                             &r->secret_length, 1);
-    if (r->secret_length == 0 || r->secret_length > SIGV4_MAX_SECRET_LENGTH)
-        bad_field(L, "credentials.secret_access_key", "a non-empty string of at most 1024 bytes");
-    r->token = string_field(L, credentials, "session_token", "credentials.session_token",
-                            &r->token_length, 0);
-    if (r->token && r->token_length == 0) /* an empty AWS_SESSION_TOKEN means none */
-        r->token = NULL;
-}
-
-/* Reads every option, leaving the strings it points to on the stack. */
-static void read_options(lua_State *L, struct request *r) {
-    /* The credentials table is not checked so: lambda.aws's carry more (expiration, ...). */
-    static const char *const known[] = {
-        "method",
-        "url",
-        "service",
-        "region",
-        "credentials",
-        "time",
-        "body",
-        "payload_hash",
-        "normalize_path",
-        "double_encode",
-        "omit_session_token",
-        "content_sha256_header",
-        "expires",
-        "headers",
-        "signed_headers",
-        NULL,
-    };
-    luax_check_fields(L, 1, 1, "", known);
-    r->method = string_field(L, 1, "method", "method", &r->method_length, 1);
-    if (!ascii_is_token(r->method, r->method_length))
-        bad_field(L, "method", "an HTTP method");
-    r->url = string_field(L, 1, "url", "url", &r->url_length, 1);
-    r->service = string_field(L, 1, "service", "service", &r->service_length, 1);
-    if (!is_scope_part(r->service, r->service_length))
-        bad_field(L, "service", "a non-empty string without '/', ',' or spaces");
-    r->region = string_field(L, 1, "region", "region", &r->region_length, 1);
-    if (!is_scope_part(r->region, r->region_length))
-        bad_field(L, "region", "a non-empty string without '/', ',' or spaces");
-    read_credentials(L, r);
-    read_time(L, r);
-    read_payload(L, r);
-    r->normalize = boolean_field(L, "normalize_path", 1);
-    r->double_encode = boolean_field(L, "double_encode", 1);
-    r->omit_session_token = boolean_field(L, "omit_session_token", 0);
-    r->content_sha256_header = boolean_field(L, "content_sha256_header", 0);
-    if (r->presign && r->content_sha256_header)
-        luaL_argerror(L, 1, "field 'content_sha256_header' does not apply to presign");
-    if (r->presign) {
-        int is_integer = 1;
-        int type = lua_getfield(L, 1, "expires");
-        r->expires = type == LUA_TNIL ? DEFAULT_EXPIRES : lua_tointegerx(L, -1, &is_integer);
-        if ((type != LUA_TNIL && type != LUA_TNUMBER) || !is_integer || r->expires < 1 ||
-            r->expires > MAX_EXPIRES)
-            bad_field(L, "expires", "an integer number of seconds from 1 to 604800");
-        lua_pop(L, 1);
-    }
-    int type = lua_getfield(L, 1, "headers");
-    if (type != LUA_TNIL && type != LUA_TTABLE)
-        bad_field(L, "headers", "a table");
-    r->headers = type == LUA_TNIL ? 0 : lua_gettop(L);
-    type = lua_getfield(L, 1, "signed_headers");
-    if (type != LUA_TNIL && type != LUA_TTABLE)
-        bad_field(L, "signed_headers", "an array of header names");
-    r->signed_headers = type == LUA_TNIL ? 0 : lua_gettop(L);
 }
 
 /* ---- signing ---------------------------------------------------------------------------- */
@@ -273,7 +47,7 @@ struct signature {
     char hex[HEX_LENGTH + 1];
 };
 
-static void set_common_fields(lua_State *L, int result, const struct request *r,
+static void set_common_fields(lua_State *L, int result, const struct sigv4_request *r,
                               const struct signature *s) {
     lua_pushvalue(L, s->canonical_request);
     lua_setfield(L, result, "canonical_request");
@@ -299,7 +73,8 @@ static void add_pair(lua_State *L, int array, const char *name, int value) {
     lua_rawseti(L, array, (lua_Integer)lua_rawlen(L, array) + 1);
 }
 
-static int push_signed_result(lua_State *L, const struct request *r, const struct signature *s) {
+static int push_signed_result(lua_State *L, const struct sigv4_request *r,
+                              const struct signature *s) {
     lua_pushfstring(L, ALGORITHM " Credential=%s/%s, SignedHeaders=%s, Signature=%s", r->access_key,
                     lua_tostring(L, s->credential_scope), lua_tostring(L, s->signed_headers),
                     s->hex);
@@ -331,8 +106,8 @@ static int push_signed_result(lua_State *L, const struct request *r, const struc
 /* The query parameters of a presigned URL, in the order the AWS SDKs write them; the session
  * token comes last, so that omit_session_token can leave it out of the signature. Pushes the
  * strings the parameters point to. */
-static size_t push_presign_params(lua_State *L, const struct request *r, const struct signature *s,
-                                  struct sigv4_param params[6]) {
+static size_t push_presign_params(lua_State *L, const struct sigv4_request *r,
+                                  const struct signature *s, struct sigv4_param params[6]) {
     const char *credential =
         lua_pushfstring(L, "%s/%s", r->access_key, lua_tostring(L, s->credential_scope));
     const char *expires = lua_pushfstring(L, "%I", (LUAI_UACINT)r->expires);
@@ -352,8 +127,9 @@ static size_t push_presign_params(lua_State *L, const struct request *r, const s
 
 /* The URL as given (less any fragment) with the authentication parameters appended, encoded
  * as in the canonical query. */
-static int push_presigned_result(lua_State *L, const struct request *r, const struct signature *s,
-                                 const struct sigv4_param *params, size_t param_count) {
+static int push_presigned_result(lua_State *L, const struct sigv4_request *r,
+                                 const struct signature *s, const struct sigv4_param *params,
+                                 size_t param_count) {
     lua_createtable(L, 0, 7);
     int result = lua_gettop(L);
     set_common_fields(L, result, r, s);
@@ -379,7 +155,8 @@ static int push_presigned_result(lua_State *L, const struct request *r, const st
 }
 
 /* Pushes method, URI, query, headers, signed header list and payload hash, one per line. */
-static void push_canonical_request(lua_State *L, const struct request *r, const int parts[4]) {
+static void push_canonical_request(lua_State *L, const struct sigv4_request *r,
+                                   const int parts[4]) {
     luaL_Buffer buffer;
     luaL_buffinit(L, &buffer);
     luaL_addlstring(&buffer, r->method, r->method_length);
@@ -396,7 +173,7 @@ static void push_canonical_request(lua_State *L, const struct request *r, const 
 
 /* Pushes the string to sign and computes the signature over it. */
 static void sign_canonical_request(lua_State *L, struct sigv4_hasher *hasher,
-                                   const struct request *r, struct signature *s) {
+                                   const struct sigv4_request *r, struct signature *s) {
     size_t length;
     const char *canonical_request = lua_tolstring(L, s->canonical_request, &length);
     unsigned char digest[SIGV4_HASH_LENGTH], key[SIGV4_HASH_LENGTH];
@@ -421,10 +198,10 @@ static int sign_request(lua_State *L, int presign) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     luaL_checkstack(L, 40, "sigv4: stack overflow");
-    struct request r;
+    struct sigv4_request r;
     memset(&r, 0, sizeof r);
     r.presign = presign;
-    read_options(L, &r);
+    sigv4_read_options(L, &r);
     const char *unavailable = sigv4_hasher_ready(L, hasher);
     if (unavailable)
         return luax_push_failure(L, "io", unavailable);

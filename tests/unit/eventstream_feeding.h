@@ -15,7 +15,7 @@
 
 #include "check.h"
 #include "common/bytes.h"
-#include "eventstream/crc32.h"
+#include "common/crc32.h"
 #include "eventstream/decoder.h"
 
 /* Bytes that may hold a NUL, written as a string literal. */
@@ -226,7 +226,7 @@ static inline void add_prelude(struct bytes *out, uint32_t total, uint32_t heade
     char prelude[EVENTSTREAM_PRELUDE];
     eventstream_put_u32(prelude, total);
     eventstream_put_u32(prelude + 4, headers_length);
-    eventstream_put_u32(prelude + 8, eventstream_crc32(0, prelude, 8));
+    eventstream_put_u32(prelude + 8, crc32_ieee(0, prelude, 8));
     bytes_append(out, prelude, sizeof prelude);
 }
 

@@ -1,8 +1,8 @@
 /* CRC-32 (reflected polynomial 0xEDB88320) eight bytes at a time ("slicing by 8"): the
- * decoder checksums every byte of a stream, and the byte-at-a-time table lambda.crypto uses
- * runs at about a quarter of this speed. tables[k][b] is the CRC contribution of byte b
+ * event-stream decoder checksums every byte of a stream, and a byte-at-a-time table runs at
+ * about a quarter of this speed. tables[k][b] is the CRC contribution of byte b
  * followed by k zero bytes, so eight table lookups fold in eight input bytes at once. */
-#include "eventstream/crc32.h"
+#include "common/crc32.h"
 
 #include <stdbool.h>
 
@@ -32,7 +32,7 @@ static uint32_t load_le32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-uint32_t eventstream_crc32(uint32_t crc, const void *data, size_t length) {
+uint32_t crc32_ieee(uint32_t crc, const void *data, size_t length) {
     if (!tables_ready)
         build_tables();
     const unsigned char *p = data;
