@@ -457,7 +457,6 @@ static const luaL_Reg cache_methods[] = {
 };
 
 static const luaL_Reg cache_metamethods[] = {
-    {"__index", NULL},
     {"__tostring", cache_tostring},
     {NULL, NULL},
 };
@@ -470,11 +469,7 @@ static const luaL_Reg cache_functions[] = {
 };
 
 int luaopen_lambda_cache(lua_State *L) {
-    luaL_newmetatable(L, CACHE_TYPE);
-    luaL_setfuncs(L, cache_metamethods, 0);
-    luaL_newlib(L, cache_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    luax_new_class(L, CACHE_TYPE, cache_metamethods, cache_methods);
     luaL_newlib(L, cache_functions);
     return 1;
 }

@@ -54,6 +54,19 @@ void luax_push_array_mt(lua_State *L) {
     luaL_newmetatable(L, ARRAY_METATABLE);
 }
 
+void luax_new_class(lua_State *L, const char *type, const luaL_Reg *metamethods,
+                    const luaL_Reg *methods) {
+    luaL_newmetatable(L, type);
+    if (metamethods)
+        luaL_setfuncs(L, metamethods, 0);
+    if (methods) {
+        lua_newtable(L);
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+}
+
 int luax_traceback(lua_State *L) {
     const char *message = lua_tostring(L, 1);
     if (!message)

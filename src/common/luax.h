@@ -3,6 +3,7 @@
 #define CLC_COMMON_LUAX_H
 
 #include <dirent.h>
+#include <lauxlib.h>
 #include <lua.h>
 #include <stddef.h>
 
@@ -25,6 +26,11 @@ void luax_check_fields(lua_State *L, int index, int arg, const char *prefix,
  * lambda.json's and lambda.toml's array_mt, so that an empty TOML array encodes as JSON []. It
  * lives in the registry, so every require of either module finds the same one. */
 void luax_push_array_mt(lua_State *L);
+
+/* Registers the metatable of a userdata type: its metamethods (__gc, __tostring, ...) and an
+ * __index table of its methods (either list may be NULL). Leaves the stack as it was. */
+void luax_new_class(lua_State *L, const char *type, const luaL_Reg *metamethods,
+                    const luaL_Reg *methods);
 
 /* A message handler for lua_pcall: the error (converted to a string) with a traceback. */
 int luax_traceback(lua_State *L);

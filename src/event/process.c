@@ -497,12 +497,11 @@ static void open_processes(lua_State *L, struct event_loop *loop) {
     };
     if (!exit_handler)
         exit_handler = atexit(terminate_all_at_exit) == 0;
-    luaL_newmetatable(L, PROCESS_TYPE);
-    lua_pushcfunction(L, process_gc);
-    lua_setfield(L, -2, "__gc");
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    static const luaL_Reg metamethods[] = {
+        {"__gc", process_gc},
+        {NULL, NULL},
+    };
+    luax_new_class(L, PROCESS_TYPE, metamethods, methods);
     struct process_table *table = lua_newuserdatauv(L, sizeof *table, 0);
     memset(table, 0, sizeof *table);
     table->loop = loop;

@@ -389,12 +389,11 @@ static void open_servers(lua_State *L, struct event_loop *loop) {
         {"close", server_close},
         {NULL, NULL},
     };
-    luaL_newmetatable(L, SERVER_TYPE);
-    lua_pushcfunction(L, server_gc);
-    lua_setfield(L, -2, "__gc");
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    static const luaL_Reg metamethods[] = {
+        {"__gc", server_gc},
+        {NULL, NULL},
+    };
+    luax_new_class(L, SERVER_TYPE, metamethods, methods);
     http_request_open(L);
     struct http_server_list *list = lua_newuserdatauv(L, sizeof *list, 0);
     memset(list, 0, sizeof *list);

@@ -392,7 +392,6 @@ static const luaL_Reg decoder_methods[] = {
 };
 
 static const luaL_Reg decoder_metamethods[] = {
-    {"__index", NULL},
     {"__gc", es_decoder_gc},
     {"__tostring", es_decoder_tostring},
     {NULL, NULL},
@@ -405,11 +404,7 @@ static const luaL_Reg eventstream_functions[] = {
 };
 
 int luaopen_lambda_eventstream(lua_State *L) {
-    luaL_newmetatable(L, DECODER_TYPE);
-    luaL_setfuncs(L, decoder_metamethods, 0);
-    luaL_newlib(L, decoder_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    luax_new_class(L, DECODER_TYPE, decoder_metamethods, decoder_methods);
     luaL_newlib(L, eventstream_functions);
     return 1;
 }

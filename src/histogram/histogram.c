@@ -235,7 +235,6 @@ static const luaL_Reg histogram_methods[] = {
 };
 
 static const luaL_Reg histogram_metamethods[] = {
-    {"__index", NULL},
     {"__tostring", histogram_tostring},
     {NULL, NULL},
 };
@@ -247,11 +246,7 @@ static const luaL_Reg histogram_functions[] = {
 };
 
 int luaopen_lambda_histogram(lua_State *L) {
-    luaL_newmetatable(L, HISTOGRAM_TYPE);
-    luaL_setfuncs(L, histogram_metamethods, 0);
-    luaL_newlib(L, histogram_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    luax_new_class(L, HISTOGRAM_TYPE, histogram_metamethods, histogram_methods);
     luaL_newlib(L, histogram_functions);
     lua_pushnumber(L, HDR_HIGHEST_SECONDS);
     lua_setfield(L, -2, "highest");
