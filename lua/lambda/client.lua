@@ -434,6 +434,12 @@ function Client:invoke(name, options)
   if not invocation then
     return nil, message, kind, field
   end
+  -- Without lambda.event loaded there is no loop, so nothing that could go on meanwhile and no
+  -- task to be in: the request simply blocks. (A one-shot invoke from the command line so
+  -- neither loads the loop nor creates it.)
+  if not package.loaded["lambda.event"] then
+    return self:_send(invocation)
+  end
   local task = require("lambda.task")
   local function run()
     return self:_send(invocation)
