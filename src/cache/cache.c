@@ -30,8 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cache/write.h"
 #include "common/luax.h"
+#include "common/private_write.h"
 #include "host/modules.h"
 
 #define CACHE_TYPE "lambda.cache"
@@ -415,7 +415,7 @@ static int cache_put(lua_State *L) {
     char *temp = push_scratch(L, directory_path, sizeof TEMP_SUFFIX);
     strcat(temp, TEMP_SUFFIX);
     struct io_failure failure;
-    if (!cache_make_directories(directory, &failure))
+    if (!private_make_directories(directory, &failure))
         return push_failure(L, &failure);
     if (check_folders(L) == FOLDER_REFUSED)
         return 3;
@@ -424,7 +424,7 @@ static int cache_put(lua_State *L) {
     struct stat info;
     if (lstat(target, &info) == 0 && S_ISLNK(info.st_mode))
         return push_refused(L, "replace", target, "a symbolic link (not followed)");
-    if (!cache_write_atomically(directory, temp, target, data, size, &failure))
+    if (!private_write_atomically(directory, temp, target, data, size, &failure))
         return push_failure(L, &failure);
     lua_pushboolean(L, 1);
     return 1;

@@ -7,6 +7,7 @@
  *   read(path [, options]) -> contents | nil, message, kind
  *   read_stdin([options])  -> the same, from standard input ("standard input" in messages)
  *   isatty("stdin" | "stdout" | "stderr") -> whether that stream is a terminal
+ *   write_private(path, data) -> true | nil, message, kind, errno   (write.c)
  *     options.max_bytes  contents longer than this are refused without reading past
  *                        max_bytes + 1 bytes: nil, "<path>: larger than N bytes", "too_large"
  *     options.timeout    seconds to wait, in all, for a FIFO's writer and for data from a
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include "common/luax.h"
+#include "fs/write.h"
 #include "host/modules.h"
 
 /* Userdata types that own an open descriptor, so that a Lua error raised half-way (out of
@@ -116,7 +118,8 @@ static void sort_names(lua_State *L, lua_Integer count) {
     lua_settop(L, unsorted);
 }
 
-/* list(dir) -> array of entry names without "." and "..", sorted bytewise | nil, message, kind, errno */
+/* list(dir) -> array of entry names without "." and "..", sorted bytewise | nil, message, kind,
+ * errno */
 static int fs_list(lua_State *L) {
     const char *path = check_path(L, 1);
     DIR **dir = luax_push_dir_guard(L);
@@ -165,7 +168,8 @@ static int fs_cwd(lua_State *L) {
     }
 }
 
-/* realpath(path) -> absolute path without symbolic links, "." or ".." | nil, message, kind, errno */
+/* realpath(path) -> absolute path without symbolic links, "." or ".." | nil, message, kind, errno
+ */
 static int fs_realpath(lua_State *L) {
     const char *path = check_path(L, 1);
     luaL_Buffer b;
@@ -346,6 +350,7 @@ static const luaL_Reg fs_functions[] = {
     {"realpath", fs_realpath},
     {"read", fs_read},
     {"read_stdin", fs_read_stdin},
+    {"write_private", fs_write_private},
     {NULL, NULL},
 };
 

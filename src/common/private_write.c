@@ -1,9 +1,9 @@
-/* lambda.cache's writes, apart from the Lua side: folders created with mode 0700, entries
- * written atomically (a temporary file, fsync, rename, fsync of the folder). No Lua calls: a
- * Lua error cannot unwind past a cleanup. */
+/* Private, atomic writes for lambda.cache and lambda.fs.write_private: folders created with
+ * mode 0700, files written atomically with mode 0600 (mkstemp's: a temporary file, fsync,
+ * rename, fsync of the folder). No Lua calls: a Lua error cannot unwind past a cleanup. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "cache/write.h"
+#include "common/private_write.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 
 /* mkdir -p with mode 0700 for each directory created. path is modified while working and
  * restored before returning. */
-bool cache_make_directories(char *path, struct io_failure *failure) {
+bool private_make_directories(char *path, struct io_failure *failure) {
     struct stat info;
     if (stat(path, &info) == 0 && S_ISDIR(info.st_mode))
         return true;
@@ -70,8 +70,8 @@ static bool sync_directory(const char *directory, struct io_failure *failure) {
  * the temporary file on any failure. No Lua calls in here: nothing can unwind past the
  * cleanup. temp holds "<directory>/.tmp-XXXXXX" and is filled in by mkstemp (O_EXCL: it never
  * follows a link). */
-bool cache_write_atomically(const char *directory, char *temp, const char *target, const char *data,
-                            size_t size, struct io_failure *failure) {
+bool private_write_atomically(const char *directory, char *temp, const char *target,
+                              const char *data, size_t size, struct io_failure *failure) {
     int fd = mkstemp(temp);
     if (fd < 0)
         return set_failure(failure, "create a temporary file in", directory);
