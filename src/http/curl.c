@@ -8,7 +8,6 @@
  *
  * Nothing here raises: the callbacks only append to the result's buffers and report failure
  * to curl, and every failure ends up in result->failure_kind and result->message. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -19,6 +18,7 @@
 #include <strings.h>
 
 #include "common/ascii.h"
+#include "common/dynload.h"
 #include "http/curl_engine.h"
 
 #ifndef CLC_LIBCURL_SONAME
@@ -37,15 +37,7 @@ static bool load_curl(void) {
     if (curl_api.tried)
         return curl_api.loaded;
     curl_api.tried = true;
-    void *library = dlopen(CLC_LIBCURL_SONAME, RTLD_LAZY | RTLD_LOCAL);
-    if (!library) {
-        snprintf(curl_api.error, sizeof curl_api.error, "cannot load libcurl: %s", dlerror());
-        return false;
-    }
-    static const struct {
-        const char *name;
-        size_t offset;
-    } symbols[] = {
+    static const struct dynload_symbol symbols[] = {
 #define SYMBOL(field) {"curl_" #field, offsetof(struct curl_api, field)}
         SYMBOL(global_init),         SYMBOL(easy_init),           SYMBOL(easy_setopt),
         SYMBOL(easy_perform),        SYMBOL(easy_getinfo),        SYMBOL(easy_cleanup),
@@ -56,16 +48,9 @@ static bool load_curl(void) {
         SYMBOL(multi_assign),        SYMBOL(multi_cleanup),
 #undef SYMBOL
     };
-    for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) {
-        void *function = dlsym(library, symbols[i].name);
-        if (!function) {
-            snprintf(curl_api.error, sizeof curl_api.error, "cannot load libcurl: %s has no %s",
-                     CLC_LIBCURL_SONAME, symbols[i].name);
-            return false;
-        }
-        /* POSIX guarantees that a function pointer survives the trip through void *. */
-        memcpy((char *)&curl_api + symbols[i].offset, &function, sizeof function);
-    }
+    if (!dynload_open("libcurl", CLC_LIBCURL_SONAME, symbols, sizeof symbols / sizeof symbols[0],
+                      &curl_api, curl_api.error, sizeof curl_api.error))
+        return false;
     if (curl_api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(curl_api.error, sizeof curl_api.error, "cannot initialise libcurl");
         return false;
@@ -118,7 +103,7 @@ static size_t receive_body(char *data, size_t size, size_t count, void *userdata
         long status = 0;
         curl_api.easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
         return call->on_body(call->on_body_owner, status, &t->result->head, data, length) ? length
-                                                                                        : 0;
+                                                                                          : 0;
     }
     return bytes_append(&t->result->body, data, length) ? length : 0;
 }
