@@ -198,16 +198,16 @@ local function interpret(target, invocation, outcome, started)
   if reader and reader.streaming then
     return interpret_stream(result, reader)
   end
-  local errors = require("lambda.client.errors")
   local expected = EXPECTED_STATUS[invocation.invocation_type or "RequestResponse"]
   local two_hundred = response.status >= 200 and response.status <= 299
   if headers["x-amzn-errortype"] or (target.remote and not two_hundred) then
-    result.error = errors.service(response.status, headers, response.body)
+    result.error = require("lambda.client.errors").service(response.status, headers,
+      response.body)
     result.error.source = "service"
   elseif headers["x-amz-function-error"] or response.status ~= expected then
     -- Lambda answers a function's failure with 200 and X-Amz-Function-Error; the original
     -- emulator with a status other than 200.
-    result.error = errors.describe(response.status, response.body)
+    result.error = require("lambda.client.errors").describe(response.status, response.body)
     result.error.source = "function"
   else
     result.ok = true

@@ -1,6 +1,7 @@
 /* lambda.xml: XML documents, such as the answers of AWS STS, read with expat into Lua tables.
  *
  *   xml.decode(text)             -> element | nil, "line L, column C: message", "input"
+ *                                   | nil, "cannot load libexpat: ...", "io"
  *   xml.find(element, name, ...) -> the text of the first element reached through children
  *                                   with these local names, in document order; or nil
  *
@@ -14,13 +15,12 @@
  * The input is untrusted (it comes off the network): entity declarations are refused, so no
  * entity can expand or point outside the document, and nesting is limited. Expat loads no
  * external entity unless given a handler for them, and none is given. */
-#define XML_DTD /* expat.h declares the billion-laughs settings only under this */
-#include <expat.h>
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host/modules.h"
+#include "xml/expat.h"
 
 /* Elements become nested Lua tables held on the Lua stack while open; deeper documents are
  * rejected rather than allowed to exhaust it. */
@@ -42,6 +42,7 @@ enum stop { NOT_STOPPED, REFUSED, LUA_FAILED, OUT_OF_MEMORY };
  * xml_decode raises the error once expat is freed. */
 struct xml_reader {
     lua_State *L;
+    const struct expat_api *expat;
     XML_Parser parser;
     /* Character data of the open elements, as a stack: an element's text runs from its start
      * offset to the end, since the text of any child is cut off again when the child closes. */
@@ -58,7 +59,7 @@ struct xml_reader {
 static void stop(struct xml_reader *R, enum stop why) {
     if (R->stop == NOT_STOPPED)
         R->stop = why;
-    XML_StopParser(R->parser, XML_FALSE);
+    R->expat->XML_StopParser(R->parser, XML_FALSE);
 }
 
 /* Inside a handler expat reports the position of the event; once stopped, a later one. */
@@ -66,8 +67,8 @@ static void refuse(struct xml_reader *R, const char *why) {
     if (R->stop != NOT_STOPPED)
         return;
     R->refusal = why;
-    R->refusal_line = XML_GetCurrentLineNumber(R->parser);
-    R->refusal_column = XML_GetCurrentColumnNumber(R->parser);
+    R->refusal_line = R->expat->XML_GetCurrentLineNumber(R->parser);
+    R->refusal_column = R->expat->XML_GetCurrentColumnNumber(R->parser);
     stop(R, REFUSED);
 }
 
@@ -222,25 +223,34 @@ static void XMLCALL skipped_entity(void *user_data, const XML_Char *entity_name,
 }
 
 static XML_Parser new_parser(struct xml_reader *R) {
-    XML_Parser parser = XML_ParserCreateNS(NULL, NS_SEPARATOR);
+    const struct expat_api *X = R->expat;
+    XML_Parser parser = X->XML_ParserCreateNS(NULL, NS_SEPARATOR);
     if (!parser)
         return NULL;
-    XML_SetUserData(parser, R);
-    XML_SetElementHandler(parser, start_element, end_element);
-    XML_SetCharacterDataHandler(parser, character_data);
-    XML_SetEntityDeclHandler(parser, entity_declaration);
-    XML_SetSkippedEntityHandler(parser, skipped_entity);
-    XML_SetParamEntityParsing(parser, XML_PARAM_ENTITY_PARSING_NEVER);
+    X->XML_SetUserData(parser, R);
+    X->XML_SetElementHandler(parser, start_element, end_element);
+    X->XML_SetCharacterDataHandler(parser, character_data);
+    X->XML_SetEntityDeclHandler(parser, entity_declaration);
+    X->XML_SetSkippedEntityHandler(parser, skipped_entity);
+    X->XML_SetParamEntityParsing(parser, XML_PARAM_ENTITY_PARSING_NEVER);
     /* Unreachable with entity declarations refused; kept in case that ever changes. */
-    XML_SetBillionLaughsAttackProtectionMaximumAmplification(parser, 10.0f);
-    XML_SetBillionLaughsAttackProtectionActivationThreshold(parser, 1 << 20);
+    X->XML_SetBillionLaughsAttackProtectionMaximumAmplification(parser, 10.0f);
+    X->XML_SetBillionLaughsAttackProtectionActivationThreshold(parser, 1 << 20);
     return parser;
 }
 
 static int xml_decode(lua_State *L) {
     size_t remaining;
     const char *p = luaL_checklstring(L, 1, &remaining);
-    struct xml_reader R = {.L = L};
+    const char *load_error;
+    const struct expat_api *X = expat_api(&load_error);
+    if (!X) {
+        luaL_pushfail(L);
+        lua_pushstring(L, load_error);
+        lua_pushliteral(L, "io");
+        return 3;
+    }
+    struct xml_reader R = {.L = L, .expat = X};
     lua_settop(L, SLOT_INPUT);
     lua_pushnil(L); /* SLOT_ROOT */
     lua_pushnil(L); /* SLOT_ERROR */
@@ -251,17 +261,17 @@ static int xml_decode(lua_State *L) {
     do { /* XML_Parse takes an int length */
         int chunk = remaining > (1 << 24) ? (1 << 24) : (int)remaining;
         remaining -= (size_t)chunk;
-        status = XML_Parse(R.parser, p, chunk, remaining == 0);
+        status = X->XML_Parse(R.parser, p, chunk, remaining == 0);
         p += chunk;
     } while (status == XML_STATUS_OK && remaining > 0);
     XML_Size line = R.refusal_line, column = R.refusal_column;
     const char *message = R.refusal;
     if (status != XML_STATUS_OK && R.stop == NOT_STOPPED) {
-        line = XML_GetCurrentLineNumber(R.parser);
-        column = XML_GetCurrentColumnNumber(R.parser);
-        message = XML_ErrorString(XML_GetErrorCode(R.parser));
+        line = X->XML_GetCurrentLineNumber(R.parser);
+        column = X->XML_GetCurrentColumnNumber(R.parser);
+        message = X->XML_ErrorString(X->XML_GetErrorCode(R.parser));
     }
-    XML_ParserFree(R.parser);
+    X->XML_ParserFree(R.parser);
     free(R.text);
     if (R.stop == LUA_FAILED) {
         lua_settop(L, SLOT_ERROR);

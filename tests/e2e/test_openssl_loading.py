@@ -1,7 +1,8 @@
-"""OpenSSL is loaded on first use (src/common/openssl.c): the binary does not link libcrypto,
-libssl or libevent_openssl, a local invoke never maps them, and the first digest, signature or
-https server loads what it needs. When a library cannot be loaded, the call that needed it says
-so in one line ("cannot load libcrypto: ...") and everything else still works."""
+"""OpenSSL and expat are loaded on first use (src/common/openssl.c, src/xml/expat.c): the binary
+does not link libcrypto, libssl, libevent_openssl or libexpat, a local invoke never maps them,
+and the first digest, signature, https server or XML document loads what it needs. When a
+library cannot be loaded, the call that needed it says so in one line ("cannot load libcrypto:
+...") and everything else still works."""
 
 import json
 import os
@@ -19,16 +20,18 @@ from testserver import TestServer
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROBE = os.path.join(HERE, "lua", "openssl_probe.lua")
 OPENSSL_LIBRARIES = ("libcrypto", "libssl", "libevent_openssl")
+LAZY_LIBRARIES = OPENSSL_LIBRARIES + ("libexpat",)
 # The names the binary loads, from the build (tests/tests.cmake).
 SONAMES = {
     "libcrypto": os.environ.get("CLC_LIBCRYPTO_SONAME"),
     "libssl": os.environ.get("CLC_LIBSSL_SONAME"),
     "libevent_openssl": os.environ.get("CLC_LIBEVENT_OPENSSL_SONAME"),
+    "libexpat": os.environ.get("CLC_LIBEXPAT_SONAME"),
 }
 
 
 def mapped_libraries(maps):
-    return {name for name in OPENSSL_LIBRARIES + ("libcurl",) if name in maps}
+    return {name for name in LAZY_LIBRARIES + ("libcurl",) if name in maps}
 
 
 class LinkTests(unittest.TestCase):
@@ -37,7 +40,7 @@ class LinkTests(unittest.TestCase):
             self.skipTest("ldd is not installed")
         listed = subprocess.run(["ldd", BIN], capture_output=True, text=True, check=True).stdout
         self.assertIn("libevent_core", listed)  # ldd did list the libraries
-        for name in OPENSSL_LIBRARIES:
+        for name in LAZY_LIBRARIES:
             self.assertNotIn(name, listed)
 
 
@@ -67,7 +70,7 @@ class LocalInvokeTests(ScratchTestCase):
             stdout, stderr = invoke.communicate(timeout=60)
         self.assertEqual(invoke.returncode, 0, stderr)
         self.assertEqual(stdout, b'{"ok":true}\n')
-        self.assertIn("liblua", seen["maps"])  # the maps of the right process
+        self.assertIn("libevent_core", seen["maps"])  # the maps of the right process
         self.assertEqual(mapped_libraries(seen["maps"]), set())
 
 
@@ -78,7 +81,7 @@ class ProbeTestCase(ScratchTestCase):
         return json.loads(result.stdout)
 
     def loaded(self, out):
-        return {name for name in OPENSSL_LIBRARIES if out[name]}
+        return {name for name in LAZY_LIBRARIES if out[name]}
 
 
 class FirstUseTests(ProbeTestCase):
@@ -108,6 +111,11 @@ class FirstUseTests(ProbeTestCase):
         out = self.probe("https", certs["server_cert"], certs["server_key"])
         self.assertEqual(out.get("result"), True, out)
         self.assertEqual(self.loaded(out), set(OPENSSL_LIBRARIES))
+
+    def test_an_xml_document_loads_libexpat_only(self):
+        out = self.probe("xml")
+        self.assertEqual(out["result"], "123456789012")
+        self.assertEqual(self.loaded(out), {"libexpat"})
 
 
 class MissingLibraryTests(ProbeTestCase):
@@ -155,8 +163,16 @@ class MissingLibraryTests(ProbeTestCase):
                 self.assertCannotLoad(out, name)
                 shutil.rmtree(os.path.join(self.scratch, "broken-libraries"))
 
+    def test_without_libexpat_xml_decode_says_so(self):
+        env = self.env_without("libexpat")
+        out = self.probe("xml", env=env)
+        self.assertIsNone(out.get("result"))
+        self.assertCannotLoad(out, "libexpat")
+        # Once: the second call answers the same without trying again.
+        self.assertEqual(out.get("second_error"), out["error"])
+
     def test_a_local_invoke_works_without_any_of_them(self):
-        env = self.env_without(*OPENSSL_LIBRARIES)
+        env = self.env_without(*LAZY_LIBRARIES)
         with TestServer() as server:
             server.respond(200, body=b'{"ok":true}')
             result = self.cli("invoke", "--invoke-address", "127.0.0.1", "-P", str(server.port),

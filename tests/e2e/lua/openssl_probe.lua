@@ -1,17 +1,22 @@
--- Which of OpenSSL's libraries the process has mapped after one action:
+-- Which of the libraries loaded on first use (OpenSSL's, expat) the process has mapped after
+-- one action:
 -- `cargo-lambda run openssl_probe.lua ACTION [CERT KEY]`, ACTION being
---   require   require lambda.crypto, lambda.sigv4 and lambda.event, and call none of them
+--   require   require lambda.crypto, lambda.sigv4, lambda.event and lambda.xml, and call none
+--             of them
 --   digest    crypto.sha256_hex("abc")
 --   random    crypto.random_bytes(8)
 --   sign      sigv4.sign a GET request
 --   https     event.http_server with tls = {cert = CERT, key = KEY}, then close it
+--   xml       xml.decode an STS-like document (twice: "second_error" is the second failure)
 -- Prints one JSON object: {"result": <text or true>, "error": <message>, "kind": <kind>} as the
--- call returned (or {"raised": <message>}), and "libcrypto", "libssl", "libevent_openssl":
+-- call returned (or {"raised": <message>}), and "libcrypto", "libssl", "libevent_openssl",
+-- "libexpat":
 -- whether /proc/self/maps shows the library.
 local json = require("cjson")
 local crypto = require("lambda.crypto")
 local sigv4 = require("lambda.sigv4")
 local event = require("lambda.event")
+local xml = require("lambda.xml")
 
 local action, cert, key = ...
 local actions = {
@@ -46,6 +51,15 @@ local actions = {
 }
 
 local out = {}
+actions.xml = function()
+  local document = "<R><Result><Account>123456789012</Account></Result></R>"
+  local root, message, kind = xml.decode(document)
+  if not root then
+    out.second_error = select(2, xml.decode(document))
+    return nil, message, kind
+  end
+  return xml.find(root, "Result", "Account")
+end
 local ok, result, message, kind = pcall(assert(actions[action], "unknown action"))
 if ok then
   out.result, out.error, out.kind = result, message, kind
@@ -55,7 +69,7 @@ end
 local maps = assert(io.open("/proc/self/maps"))
 local mapped = maps:read("a")
 maps:close()
-for _, library in ipairs({ "libcrypto", "libssl", "libevent_openssl" }) do
+for _, library in ipairs({ "libcrypto", "libssl", "libevent_openssl", "libexpat" }) do
   out[library] = mapped:find(library, 1, true) ~= nil
 end
 io.write(json.encode(out), "\n")
