@@ -499,7 +499,8 @@ class TestServerTests(unittest.TestCase):
 class RawServer:
     """A loopback server that answers each request with scripted bytes, for answers
     TestServer never sends (folded headers, interim answers, truncated bodies). answers:
-    (bytes to send, whether to close the connection after them), one per request."""
+    (bytes to send, whether to close the connection after them[, bytes sent 20 ms later, once
+    the client has read the answer]), one per request."""
 
     def __init__(self, answers):
         self.answers = list(answers)
@@ -546,8 +547,11 @@ class RawServer:
                     data += connection.recv(65536)
                 data = data[length:]
                 self.requests += 1
-                answer, close = self.answers.pop(0)
+                answer, close, *later = self.answers.pop(0)
                 connection.sendall(answer)
+                if later:
+                    time.sleep(0.02)
+                    connection.sendall(later[0])
                 if close:
                     return
 
@@ -555,11 +559,11 @@ class RawServer:
 class ResponseFormTests(unittest.TestCase):
     """Answers in the forms HTTP/1.1 allows, read the same way by both engines."""
 
-    def exchange(self, answers, repeat=1, method="GET"):
+    def exchange(self, answers, repeat=1, method="GET", pause=0):
         server = RawServer(answers)
         self.addCleanup(server.close)
         out, _ = probe({"request": {"url": server.url("/r"), "method": method},
-                        "repeat": repeat, "each": True})
+                        "repeat": repeat, "each": True, "pause": pause})
         return server, out
 
     def test_chunked_body_with_extensions_and_trailers(self):
@@ -610,6 +614,18 @@ class ResponseFormTests(unittest.TestCase):
         server, out = self.exchange([(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none", True),
                                      (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo", False)],
                                     repeat=2)
+        self.assertEqual(out["each"], [{"status": 200, "body": "one"},
+                                       {"status": 200, "body": "two"}])
+        self.assertEqual(server.connections, 2)
+
+    def test_connection_given_bytes_while_idle_is_not_reused(self):
+        # Stray bytes after a whole answer, arriving while the connection sits idle: read as
+        # the start of the next answer, they would corrupt it; the connection must be
+        # dropped instead.
+        server, out = self.exchange([(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none", False,
+                                      b"HTTP/1.1 500 Stray\r\nContent-Length: 0\r\n\r\n"),
+                                     (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo", False)],
+                                    repeat=2, pause=0.2)
         self.assertEqual(out["each"], [{"status": 200, "body": "one"},
                                        {"status": 200, "body": "two"}])
         self.assertEqual(server.connections, 2)
@@ -713,7 +729,9 @@ class CurlFailureTests(ProbesThroughCurl, FailureTests):
 
 
 class CurlResponseFormTests(ProbesThroughCurl, ResponseFormTests):
-    pass
+    def test_connection_given_bytes_while_idle_is_not_reused(self):
+        self.skipTest("libcurl (7.88) reuses such a connection and reads the stray bytes as "
+                      "the next answer; only the plain engine checks")
 
 
 if __name__ == "__main__":

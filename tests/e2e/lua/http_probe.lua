@@ -4,6 +4,7 @@
 --   response_body_file  write the response body to this file instead of into the output
 --   argument            call http.request(argument) as is, to test argument checking
 --   repeat              send the request this many times (default 1); the last result counts
+--   pause               seconds to wait between two of them (default 0)
 --   each                also list every result, in order, as "each": {status, body} or
 --                       {message, kind, detail}
 --   maps                report whether libcurl was loaded into the process ("libcurl_loaded")
@@ -42,7 +43,10 @@ end
 
 local ok, response, message, kind, detail
 local each = {}
-for _ = 1, spec["repeat"] or 1 do
+for round = 1, spec["repeat"] or 1 do
+  if round > 1 and (spec.pause or 0) > 0 then
+    require("lambda.time").sleep(spec.pause)
+  end
   ok, response, message, kind, detail = pcall(http.request, argument)
   if not ok then
     break
