@@ -51,6 +51,19 @@ class RunScript(ScratchTestCase):
         self.assertIn("docs/scripting.md", text)
         self.assertNotIn("own modules", text)
 
+    def test_a_lua_c_module_from_debian_loads(self):
+        # Lua is linked into the binary; a C module on package.cpath (here lua-filesystem,
+        # which busted depends on) must find the Lua API in it, and share its state.
+        path = self.script(
+            'if not package.searchpath("lfs", package.cpath) then io.write("absent") return end\n'
+            'local lfs = require("lfs")\n'
+            'io.write(lfs.currentdir() == require("lambda").fs.cwd() and "same" or "differs")\n')
+        result = self.cli("run", path)
+        self.assertExit(result, 0)
+        if result.stdout == b"absent":
+            self.skipTest("lua-filesystem is not installed (apt-get install lua-filesystem)")
+        self.assertEqual(result.stdout, b"same")
+
     def test_missing_script(self):
         result = self.cli("run", os.path.join(self.scratch, "absent.lua"))
         self.assertExit(result, 2)
