@@ -14,6 +14,12 @@ from awsfakes import (AwsProbeCase, FakeContainerEndpoint, FakeIMDS, FakeSSOPort
 from harness import ThroughCurl
 from sigv4_verify import verify
 
+try:
+    import botocore.credentials as botocore_credentials
+    import botocore.utils as botocore_utils
+except ImportError:  # botocore is optional: its cross-check is skipped without it
+    botocore_credentials = None
+
 ROLE_A = "arn:aws:iam::123456789012:role/alpha"
 ROLE_B = "arn:aws:iam::123456789012:role/beta"
 # A DNS label may have at most 63 characters, so the resolver fails on this name without
@@ -392,6 +398,91 @@ class IdentityCenter(ChainCase):
         message = self.resolve_error(profile="dev")
         self.assertIn("UnauthorizedException", message)
         self.assertIn("aws sso login --profile dev", message)
+
+    # The role credentials are cached as the AWS CLI caches them: ~/.aws/cli/cache/<key>.json,
+    # the key botocore's SSOCredentialFetcher computes (SHA-1 of the compact JSON of
+    # accountId, roleName and sessionName or startUrl), the layout it writes.
+    def sso_entry_path(self, **args):
+        key = hashlib.sha1(json.dumps(dict(accountId="111122223333", roleName="Developer",
+                                           **args), sort_keys=True,
+                                      separators=(",", ":")).encode()).hexdigest()
+        return os.path.join(self.home, ".aws", "cli", "cache", key + ".json")
+
+    def write_sso_entry(self, path, credentials, expires_in):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as out:
+            json.dump({"ProviderType": "sso", "Credentials": {
+                "AccessKeyId": credentials[0], "SecretAccessKey": credentials[1],
+                "SessionToken": credentials[2],
+                "Expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                            time.gmtime(time.time() + expires_in)),
+                "AccountId": "111122223333"}}, out)
+
+    def test_role_credentials_are_cached_as_the_aws_cli_caches_them(self):
+        self.new_form()
+        self.cache("corp", expiration_in(3600))
+        self.resolve(profile="dev")
+        path = self.sso_entry_path(sessionName="corp")
+        self.assertTrue(os.path.isfile(path), os.listdir(os.path.dirname(path)))
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        with open(path) as f:
+            text = f.read()
+        entry = json.loads(text)
+        self.assertEqual(text, json.dumps(entry))  # Python's json.dumps layout, as botocore's
+        self.assertEqual(entry, {"ProviderType": "sso", "Credentials": {
+            "AccessKeyId": self.role[0], "SecretAccessKey": self.role[1],
+            "SessionToken": self.role[2], "Expiration": "2100-01-01T00:00:00Z",
+            "AccountId": "111122223333"}})
+        self.assertEqual(list(entry["Credentials"]), ["AccessKeyId", "SecretAccessKey",
+                                                      "SessionToken", "Expiration", "AccountId"])
+        second = self.resolve(profile="dev")
+        self.assertKeys(second["credentials"], *self.role, source="sso")
+        self.assertEqual(len(self.portal.requests), 1, "the second resolve asked the portal")
+
+    def test_legacy_profile_caches_under_its_start_url(self):
+        self.legacy_form()
+        self.cache(self.START_URL, expiration_in(3600))
+        self.resolve(profile="old")
+        self.assertTrue(os.path.isfile(self.sso_entry_path(startUrl=self.START_URL)))
+
+    def test_cached_role_credentials_need_no_token(self):
+        # An entry the AWS CLI wrote is used before the token is even looked for: no token
+        # cache at all here, and the portal is not asked.
+        self.new_form()
+        cached = ("ASIACACHED", self.secret("cached"), self.secret("cached-token"))
+        self.write_sso_entry(self.sso_entry_path(sessionName="corp"), cached, 3600)
+        settings = self.resolve(profile="dev")
+        self.assertKeys(settings["credentials"], *cached, source="sso")
+        self.assertEqual(self.portal.requests, [])
+
+    def test_cached_role_credentials_expiring_within_five_minutes_are_replaced(self):
+        self.new_form()
+        self.cache("corp", expiration_in(3600))
+        path = self.sso_entry_path(sessionName="corp")
+        self.write_sso_entry(path, ("ASIAOLD", self.secret("old"), self.secret("old-t")), 240)
+        settings = self.resolve(profile="dev")
+        self.assertKeys(settings["credentials"], *self.role, source="sso")
+        self.assertEqual(len(self.portal.requests), 1)
+        with open(path) as f:
+            self.assertEqual(json.load(f)["Credentials"]["AccessKeyId"], self.role[0])
+
+    @unittest.skipIf(botocore_credentials is None, "botocore is not installed")
+    def test_botocore_reads_our_entry(self):
+        self.new_form()
+        self.cache("corp", expiration_in(3600))
+        self.resolve(profile="dev")
+
+        def no_call(*_args, **_kwargs):
+            raise AssertionError("botocore asked the portal instead of using the cache")
+
+        fetcher = botocore_credentials.SSOCredentialFetcher(
+            self.START_URL, "eu-west-1", "Developer", "111122223333", no_call,
+            token_loader=no_call, token_provider=None, sso_session_name="corp",
+            cache=botocore_utils.JSONFileCache(os.path.dirname(
+                self.sso_entry_path(sessionName="corp"))))
+        credentials = fetcher.fetch_credentials()
+        self.assertEqual((credentials["access_key"], credentials["secret_key"],
+                          credentials["token"]), self.role)
 
     def test_missing_sso_session_section(self):
         self.config("[profile dev]\nsso_session = nowhere\nsso_account_id = 1\n"

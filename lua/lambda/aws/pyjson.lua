@@ -4,7 +4,8 @@
 -- ": " after keys, every character outside printable ASCII escaped as \uXXXX (UTF-16
 -- surrogate pairs above U+FFFF). Objects are either plain tables, written with their keys
 -- sorted (json.dumps(sort_keys=True)), or M.object{{key, value}, ...}, written in that order
--- (a dict's insertion order).
+-- (a dict's insertion order). M.encode(value, true) writes "," and ":" without spaces
+-- (separators=(',', ':')), as botocore hashes its SSO cache keys.
 local M = {}
 
 local ORDERED = {}
@@ -60,7 +61,7 @@ local function encode_string(text)
   return table.concat(out)
 end
 
-function M.encode(value)
+function M.encode(value, compact)
   local kind = type(value)
   if kind == "string" then
     return encode_string(value)
@@ -72,11 +73,16 @@ function M.encode(value)
   elseif kind == "boolean" then
     return value and "true" or "false"
   elseif kind == "table" then
+    local item_separator, key_separator = ", ", ": "
+    if compact then
+      item_separator, key_separator = ",", ":"
+    end
     local items = {}
     if getmetatable(value) == ORDERED then
       for _, pair in ipairs(value.pairs) do
         if pair[2] ~= nil then
-          items[#items + 1] = encode_string(pair[1]) .. ": " .. M.encode(pair[2])
+          items[#items + 1] = encode_string(pair[1]) .. key_separator
+            .. M.encode(pair[2], compact)
         end
       end
     else
@@ -87,10 +93,10 @@ function M.encode(value)
       -- Python sorts str keys by code point, which is UTF-8's byte order.
       table.sort(keys)
       for _, key in ipairs(keys) do
-        items[#items + 1] = encode_string(key) .. ": " .. M.encode(value[key])
+        items[#items + 1] = encode_string(key) .. key_separator .. M.encode(value[key], compact)
       end
     end
-    return "{" .. table.concat(items, ", ") .. "}"
+    return "{" .. table.concat(items, item_separator) .. "}"
   end
   error("pyjson: cannot write a " .. kind, 2)
 end

@@ -6,7 +6,10 @@
 -- them. The file holds STS's answer as botocore keeps it: {"Credentials": {AccessKeyId,
 -- SecretAccessKey, SessionToken, Expiration, AccountId}, "AssumedRoleUser": {...},
 -- "ResponseMetadata": {...}}, Expiration written "2024-05-26T12:34:56UTC". AssumeRole and
--- AssumeRoleWithWebIdentity results share it (the AWS CLI v2 caches both).
+-- AssumeRoleWithWebIdentity results share it (the AWS CLI v2 caches both), and so do the role
+-- credentials of IAM Identity Center (SSO) profiles, under botocore's other key (M.sso_key) and
+-- in its other layout: {"ProviderType": "sso", "Credentials": {..., "Expiration":
+-- "2024-05-26T12:34:56Z", "AccountId"}}.
 --
 -- An entry is used until EARLY seconds before its Expiration; one that cannot be read or
 -- parsed is a miss. Writing is best effort: a failure becomes a warning, the credentials are
@@ -30,6 +33,12 @@ local MAX_ENTRY = 64 * 1024
 -- DurationSeconds = integer|nil}. Returns the file name without ".json".
 function M.key(args)
   return crypto.sha1_hex(pyjson.encode(args))
+end
+
+-- args: {accountId = s, roleName = s, sessionName = s (profiles with sso_session) | startUrl
+-- = s (the legacy form)}. botocore hashes these without spaces after "," and ":".
+function M.sso_key(args)
+  return crypto.sha1_hex(pyjson.encode(args, true))
 end
 
 -- The folder, or nil when HOME is not set (then nothing is cached).
@@ -95,6 +104,25 @@ function M.write(key, answer)
     }) },
   })
   return private_file.write(path, pyjson.encode(document))
+end
+
+-- credentials: what sso.lua made of the portal's answer (expiration in seconds). Returns true
+-- or nil, message.
+function M.write_sso(key, credentials, account_id)
+  local path = path_of(key)
+  if not path then
+    return nil, "cannot cache the role's credentials: HOME is not set"
+  end
+  return private_file.write(path, pyjson.encode(pyjson.object({
+    { "ProviderType", "sso" },
+    { "Credentials", pyjson.object({
+      { "AccessKeyId", credentials.access_key_id },
+      { "SecretAccessKey", credentials.secret_access_key },
+      { "SessionToken", credentials.session_token },
+      { "Expiration", os.date("!%Y-%m-%dT%H:%M:%SZ", credentials.expiration) },
+      { "AccountId", account_id },
+    }) },
+  })))
 end
 
 return M

@@ -3,11 +3,13 @@
 -- ~/.aws/sso/cache/<sha1 hex of the key>.json, the key being the sso-session name (profiles
 -- with sso_session) or the start URL (the legacy sso_start_url/sso_region profiles); the portal
 -- trades it for role credentials. Logging in is left to the AWS CLI; an sso-session token about
--- to expire is refreshed (sso_token.lua).
+-- to expire is refreshed (sso_token.lua). The role credentials are cached as the AWS CLI
+-- caches them (role_cache.lua), so that neither tool asks the portal again while they last.
 local json = require("lambda.json")
 local endpoint = require("lambda.aws.endpoint")
 local keys = require("lambda.aws.keys")
 local request = require("lambda.aws.request")
+local role_cache = require("lambda.aws.role_cache")
 local sso_token = require("lambda.aws.sso_token")
 
 local M = {}
@@ -93,6 +95,12 @@ function M.load(context, name, profile)
     return nil, string.format("profile '%s' needs sso_account_id and sso_role_name", name),
       "input"
   end
+  local cache_key = role_cache.sso_key({ accountId = account_id, roleName = role_name,
+    sessionName = source.session, startUrl = not source.session and source.start_url or nil })
+  local cached = role_cache.read(cache_key, "sso")
+  if cached then
+    return cached
+  end
   local token
   token, problem, kind = sso_token.get(context, source)
   if not token then
@@ -147,6 +155,10 @@ function M.load(context, name, profile)
   -- The portal gives milliseconds since the epoch.
   if type(role.expiration) == "number" then
     credentials.expiration = math.floor(role.expiration / 1000)
+    local written, why = role_cache.write_sso(cache_key, credentials, account_id)
+    if not written then
+      context.warnings[#context.warnings + 1] = why
+    end
   end
   return credentials
 end
