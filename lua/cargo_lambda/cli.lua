@@ -28,6 +28,18 @@ M.EXIT_FUNCTION_ERROR = 1
 M.EXIT_USAGE = 2
 M.EXIT_TRANSPORT = 3
 
+-- The exit status of a failure found before anything was invoked (the library's nil, message,
+-- kind, field): 3 when the emulator or AWS (Lambda, or STS, IAM Identity Center and the
+-- metadata endpoints while credentials are looked up) could not be reached or did not answer
+-- in time; 2 for the rest: a bad value, no credentials, a credential_process or an MFA prompt
+-- that timed out (those name the field that bounds or avoids them).
+function M.exit_status_for(kind, field)
+  if kind == "transport" or kind == "tls" or (kind == "timeout" and field == nil) then
+    return M.EXIT_TRANSPORT
+  end
+  return M.EXIT_USAGE
+end
+
 local COMMANDS = { "invoke", "watch", "run", "test", "load-worker" }
 -- The original's visible alias: `cargo lambda start` is `cargo lambda watch`.
 local COMMAND_ALIASES = { start = "watch" }

@@ -68,10 +68,9 @@ function M.run(options, client, name, fields)
     settings[key] = value
   end
   if options.workers then
-    local workers, message, kind = worker_client(options, client)
+    local workers, message, kind, field = worker_client(options, client)
     if not workers then
-      return (kind == "input" or kind == "not_found") and cli.EXIT_USAGE or cli.EXIT_TRANSPORT,
-        message
+      return cli.exit_status_for(kind, field), message
     end
     settings.workers = { count = options.workers, name = options.worker_function,
       client = workers, target = target_of(options) }
@@ -83,9 +82,7 @@ function M.run(options, client, name, fields)
     clear()
   end
   if not summary then
-    local status = (kind == "input" or kind == "not_found") and cli.EXIT_USAGE
-      or cli.EXIT_TRANSPORT
-    return status, message, field
+    return cli.exit_status_for(kind, field), message, field
   end
   if options.output_format == "json" then
     io.stdout:write(report.json(summary), "\n")

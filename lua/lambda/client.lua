@@ -367,11 +367,11 @@ function Client:invoke_all(requests, options)
     invocations[i] = invocation
   end
   -- A remote client's settings are the same for every request: resolved before any is sent,
-  -- and a failure is invoke's (nil, message, kind), not a result per request.
+  -- and a failure is invoke's (nil, message, kind, field), not a result per request.
   if self.remote and #invocations > 0 then
-    local settings, message, kind = self.target:settings()
+    local settings, message, kind, field = self.target:settings()
     if not settings then
-      return nil, message, kind
+      return nil, message, kind, field
     end
   end
   local task = require("lambda.task")

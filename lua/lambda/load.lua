@@ -266,6 +266,15 @@ function M.run(options)
   if not checked then
     return nil, message, kind, field
   end
+  -- So are a remote client's settings (credentials above all), the same for every request:
+  -- one failure, not as many transport errors as there are requests.
+  if client.remote then
+    local settings
+    settings, message, kind, field = client:settings()
+    if not settings then
+      return nil, message, kind, field
+    end
+  end
   -- Requests that do not change (one payload, or a list taken in turn) are checked and built
   -- once; a request function's are made as they start.
   local prepared

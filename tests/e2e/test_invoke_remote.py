@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import socket
 import time
 import unittest
 
@@ -298,6 +299,42 @@ class Configuration(RemoteTestCase):
         self.assertLess(time.monotonic() - started, 10)
         self.assertExit(result, 2)
         self.assertOneLineError(result, "credential_process of profile 'stuck' timed out after 1 s")
+        self.assertEqual(self.lambda_.requests, [])
+
+    def role_profile(self, sts_url):
+        """A role profile whose source has keys, its STS at sts_url: the credentials need STS."""
+        config = self.write("role-config", "[profile role]\nrole_arn = "
+                            "arn:aws:iam::123456789012:role/r\nsource_profile = base\n")
+        credentials = self.write("role-credentials", "[base]\naws_access_key_id = %s\n"
+                                 "aws_secret_access_key = %s\n" % (ACCESS_KEY, SECRET_KEY))
+        return self.env(AWS_CONFIG_FILE=config, AWS_SHARED_CREDENTIALS_FILE=credentials,
+                        AWS_ENDPOINT_URL_STS=sts_url)
+
+    def test_sts_out_of_reach_exits_3(self):
+        # AWS could not be reached, as for Lambda itself: exit 3, for a plain invoke and a
+        # load run alike; not 2, which says that what was given is wrong.
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        closed.close()
+        env = self.role_profile("http://127.0.0.1:%d" % port)
+        for extra in ([], ["--repeat", "3"]):
+            result = self.remote("-A", "{}", "f", "--profile", "role", *extra, env=env)
+            self.assertExit(result, 3)
+            self.assertOneLineError(result, "STS AssumeRole", "refused")
+        self.assertEqual(self.lambda_.requests, [])
+
+    def test_sts_that_does_not_answer_exits_3(self):
+        silent = socket.socket()  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        self.addCleanup(silent.close)
+        env = self.role_profile("http://127.0.0.1:%d" % silent.getsockname()[1])
+        started = time.monotonic()
+        result = self.remote("-A", "{}", "f", "--profile", "role", "--timeout", "1", env=env)
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertExit(result, 3)
+        self.assertOneLineError(result, "STS AssumeRole", "timed out")
         self.assertEqual(self.lambda_.requests, [])
 
     def test_verbose_redacts_secrets(self):

@@ -454,7 +454,7 @@ function M.run(options, positionals)
   local result
   result, message, kind, field = client:invoke(name, fields)
   if not result then
-    return fail(cli.EXIT_USAGE, in_flag_terms(message, field, flags))
+    return fail(cli.exit_status_for(kind, field), in_flag_terms(message, field, flags))
   end
   return report(options, client, result, written)
 end

@@ -79,8 +79,10 @@ function M.code(context, profile_name, serial)
     return nil, string.format("mfa_token: profile '%s' needs an MFA code (mfa_serial %s) and "
       .. "there is no terminal to ask for it", profile_name, serial), "input", "mfa_token"
   elseif typed == nil then
+    -- The field is the way around the prompt.
     return nil, string.format("the MFA code for profile '%s' (mfa_serial %s): %s",
-      profile_name, serial, problem), problem:match("^no code") and "timeout" or "input"
+      profile_name, serial, problem), problem:match("^no code") and "timeout" or "input",
+      "mfa_token"
   end
   return check(typed:match("^%s*(.-)%s*$"), string.format("the MFA code typed for profile '%s'",
     profile_name))

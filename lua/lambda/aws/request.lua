@@ -7,9 +7,16 @@ local http = require("lambda.http")
 local M = {}
 
 -- options: lambda.http.request's. Returns the response or nil, "<describe>: <message>", kind.
+-- The caller's timeout (the client's `timeout`, invoke's --timeout) caps the call's own, so
+-- that a silent STS cannot hold an invocation longer than the caller allowed.
 function M.send(context, options, describe)
   if context.ca_bundle then
     options.tls = { ca = context.ca_bundle }
+  end
+  if context.timeout then
+    options.timeout = math.min(options.timeout, context.timeout)
+    options.connect_timeout = math.min(options.connect_timeout or options.timeout,
+      context.timeout)
   end
   local response, message, kind = http.request(options)
   if not response then
