@@ -126,8 +126,15 @@ bool http_task_cancel_now(struct http_request *r) {
 }
 
 static void cancel_all(lua_State *L, struct http_async *async) {
-    while (async->requests)
-        http_task_cancel(L, async->requests);
+    while (async->requests) {
+        struct http_request *r = async->requests;
+        /* Closed during an on_body callback and not yet released (its timer has not run, and
+         * will not now): its release falls to us, or its buffers would outlive it. */
+        if (r->cancel_pending)
+            release_cancelled(L, r);
+        else
+            http_task_cancel(L, r);
+    }
     http_curl_multi_free(async->multi);
     async->multi = NULL;
 }
