@@ -56,6 +56,8 @@ const struct openssl_tls *openssl_tls(const char **error) {
         static const struct dynload_symbol ssl_symbols[] = {OPENSSL_SSL_FUNCTIONS(SYMBOL)};
         static const struct dynload_symbol event_symbols[] = {OPENSSL_EVENT_FUNCTIONS(SYMBOL)};
 #undef SYMBOL
+        /* libevent_openssl's own calls into libevent bind to the binary's copy, linked in
+         * statically and exported (CMakeLists.txt), not to the shared libevent_core it names. */
         tls_attempt.loaded =
             dynload_open("libssl", CLC_LIBSSL_SONAME, ssl_symbols,
                          sizeof ssl_symbols / sizeof ssl_symbols[0], &tls, tls_attempt.error,

@@ -2,7 +2,8 @@
 does not link libcrypto, libssl, libevent_openssl or libexpat, a local invoke never maps them,
 and the first digest, signature, https server or XML document loads what it needs. When a
 library cannot be loaded, the call that needed it says so in one line ("cannot load libcrypto:
-...") and everything else still works."""
+...") and everything else still works. libevent_core is linked statically, and
+libevent_openssl, loaded on first use, calls the binary's copy of it."""
 
 import json
 import os
@@ -39,8 +40,8 @@ class LinkTests(unittest.TestCase):
         if not shutil.which("ldd"):
             self.skipTest("ldd is not installed")
         listed = subprocess.run(["ldd", BIN], capture_output=True, text=True, check=True).stdout
-        self.assertIn("libevent_core", listed)  # ldd did list the libraries
-        for name in LAZY_LIBRARIES:
+        self.assertIn("libc.so", listed)  # ldd did list the libraries
+        for name in LAZY_LIBRARIES + ("libevent_core", "liblua"):
             self.assertNotIn(name, listed)
 
 
@@ -70,7 +71,7 @@ class LocalInvokeTests(ScratchTestCase):
             stdout, stderr = invoke.communicate(timeout=60)
         self.assertEqual(invoke.returncode, 0, stderr)
         self.assertEqual(stdout, b'{"ok":true}\n')
-        self.assertIn("libevent_core", seen["maps"])  # the maps of the right process
+        self.assertIn("libc.so", seen["maps"])  # the maps of the right process
         self.assertEqual(mapped_libraries(seen["maps"]), set())
 
 
@@ -111,6 +112,27 @@ class FirstUseTests(ProbeTestCase):
         out = self.probe("https", certs["server_cert"], certs["server_key"])
         self.assertEqual(out.get("result"), True, out)
         self.assertEqual(self.loaded(out), set(OPENSSL_LIBRARIES))
+
+    def test_libevent_openssl_calls_the_binarys_libevent(self):
+        """Two copies of libevent's state (the binary's, and the shared libevent_core that
+        libevent_openssl names as its dependency) must never meet: every libevent function and
+        global libevent_openssl uses binds to the binary (all bound at load: LD_BIND_NOW)."""
+        certs = make_certs(self.scratch)
+        trace = os.path.join(self.scratch, "bindings")
+        env = dict(self.env(), LD_DEBUG="bindings", LD_DEBUG_OUTPUT=trace, LD_BIND_NOW="1")
+        out = self.probe("https", certs["server_cert"], certs["server_key"], env=env)
+        self.assertEqual(out.get("result"), True, out)
+        lines = []
+        for name in os.listdir(self.scratch):
+            if name.startswith("bindings"):
+                with open(os.path.join(self.scratch, name)) as f:
+                    lines += [line for line in f if "binding file" in line
+                              and re.search(r"libevent_openssl[^ ]* \[", line)]
+        to_binary = [line for line in lines if "to %s [" % BIN in line]
+        symbols = {re.search(r"symbol `([^']+)'", line).group(1) for line in to_binary}
+        for needed in ("bufferevent_init_common_", "event_add", "evthread_lock_fns_"):
+            self.assertIn(needed, symbols)
+        self.assertEqual([line for line in lines if "libevent_core" in line.split(" to ")[1]], [])
 
     def test_an_xml_document_loads_libexpat_only(self):
         out = self.probe("xml")
