@@ -16,6 +16,7 @@
 #include "common/fd_limit.h"
 #include "common/luax.h"
 #include "host/embedded.h"
+#include "host/heap.h"
 #include "host/modules.h"
 
 /* Status for a failure inside our own scripts, distinct from the documented 0-3. */
@@ -141,6 +142,7 @@ static int run_main(lua_State *L) {
 }
 
 int host_main(int argc, char **argv) {
+    heap_prefault();
     fd_limit_raise();
     lua_State *L = host_new_state();
     if (!L) {
