@@ -1,11 +1,14 @@
-"""OpenSSL and expat are loaded on first use (src/common/openssl.c, src/xml/expat.c): the binary
-does not link libcrypto, libssl, libevent_openssl or libexpat, a local invoke never maps them,
-and the first digest, signature, https server or XML document loads what it needs. When a
-library cannot be loaded, the call that needed it says so in one line ("cannot load libcrypto:
-...") and everything else still works. libevent_core is linked statically, and
-libevent_openssl, loaded on first use, calls the binary's copy of it."""
+"""OpenSSL, expat and libm are loaded on first use (src/common/openssl.c, src/xml/expat.c,
+src/host/lazy_libm.c): the binary does not link libcrypto, libssl, libevent_openssl, libexpat
+or libm, a local invoke never maps them, and the first digest, signature, https server, XML
+document or math function loads what it needs. When a library cannot be loaded, the call that
+needed it says so in one line ("cannot load libcrypto: ...") and everything else still works
+(a math function has no failure result: the program ends with status 70, saying so).
+libevent_core is linked statically, and libevent_openssl, loaded on first use, calls the
+binary's copy of it."""
 
 import json
+import math
 import os
 import re
 import shutil
@@ -21,18 +24,34 @@ from testserver import TestServer
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROBE = os.path.join(HERE, "lua", "openssl_probe.lua")
 OPENSSL_LIBRARIES = ("libcrypto", "libssl", "libevent_openssl")
-LAZY_LIBRARIES = OPENSSL_LIBRARIES + ("libexpat",)
+
+
+def sanitized():
+    """A sanitizer build: its runtime (libasan, libubsan) links libm, so libm is always there."""
+    if not shutil.which("ldd"):
+        return False
+    listed = subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout
+    return "libasan" in listed or "libubsan" in listed
+
+
+SANITIZED = sanitized()
+LAZY_LIBRARIES = OPENSSL_LIBRARIES + ("libexpat",) + (() if SANITIZED else ("libm",))
+skip_if_sanitized = unittest.skipIf(SANITIZED, "the sanitizer runtime links libm")
 # The names the binary loads, from the build (tests/tests.cmake).
 SONAMES = {
     "libcrypto": os.environ.get("CLC_LIBCRYPTO_SONAME"),
     "libssl": os.environ.get("CLC_LIBSSL_SONAME"),
     "libevent_openssl": os.environ.get("CLC_LIBEVENT_OPENSSL_SONAME"),
     "libexpat": os.environ.get("CLC_LIBEXPAT_SONAME"),
+    "libm": "libm.so.6",  # glibc's LIBM_SO, the name src/host/lazy_libm.c loads
 }
+# How each library's file name shows in /proc/PID/maps and in ldd's list.
+FILE_NAMES = {name: "/libm.so" if name == "libm" else name
+              for name in LAZY_LIBRARIES + ("libcurl",)}
 
 
 def mapped_libraries(maps):
-    return {name for name in LAZY_LIBRARIES + ("libcurl",) if name in maps}
+    return {name for name, file in FILE_NAMES.items() if file in maps}
 
 
 class LinkTests(unittest.TestCase):
@@ -42,7 +61,7 @@ class LinkTests(unittest.TestCase):
         listed = subprocess.run(["ldd", BIN], capture_output=True, text=True, check=True).stdout
         self.assertIn("libc.so", listed)  # ldd did list the libraries
         for name in LAZY_LIBRARIES + ("libevent_core", "liblua"):
-            self.assertNotIn(name, listed)
+            self.assertNotIn(FILE_NAMES.get(name, name), listed)
 
 
 class LocalInvokeTests(ScratchTestCase):
@@ -139,6 +158,25 @@ class FirstUseTests(ProbeTestCase):
         self.assertEqual(out["result"], "123456789012")
         self.assertEqual(self.loaded(out), {"libexpat"})
 
+    @skip_if_sanitized
+    def test_math_loads_libm_only_and_gives_libms_results(self):
+        """Every forwarded function, against this Python's (the same libm: equal to the bit)."""
+        out = self.probe("math")
+        self.assertEqual(self.loaded(out), {"libm"})
+        x, y, z = 0.375, -2.5, 7.25
+        mantissa, exponent = math.frexp(1234.5)
+        expected = {
+            "acos": math.acos(x), "asin": math.asin(x), "atan2": math.atan2(x, y),
+            "cos": math.cos(x), "cosh": math.cosh(x), "exp": math.exp(x),
+            "fmod": math.fmod(z, y), "mod": z % y, "ldexp": math.ldexp(x, 9),
+            "log": math.log(x), "log10": math.log10(x), "log2": math.log2(x),
+            "pow": x ** -y, "sin": math.sin(x), "sinh": math.sinh(x), "sqrt": math.sqrt(x),
+            "tan": math.tan(x), "tanh": math.tanh(x),
+        }
+        expected = {name: "%.17g" % value for name, value in expected.items()}
+        expected["frexp"] = "%.17g %d" % (mantissa, exponent)
+        self.assertEqual(out["result"], expected)
+
 
 class MissingLibraryTests(ProbeTestCase):
     """A library that cannot be loaded: a file that is not one, found first through
@@ -192,6 +230,15 @@ class MissingLibraryTests(ProbeTestCase):
         self.assertCannotLoad(out, "libexpat")
         # Once: the second call answers the same without trying again.
         self.assertEqual(out.get("second_error"), out["error"])
+
+    @skip_if_sanitized
+    def test_without_libm_a_math_function_ends_the_program_saying_so(self):
+        result = self.cli("run", PROBE, "math", env=self.env_without("libm"))
+        self.assertExit(result, 70)
+        self.assertEqual(result.stdout, b"")
+        lines = result.stderr.decode().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], "^cargo-lambda: cannot load libm: .*libm.so.6")
 
     def test_a_local_invoke_works_without_any_of_them(self):
         env = self.env_without(*LAZY_LIBRARIES)
