@@ -11,8 +11,6 @@
 local M = {}
 
 M.version = require("lambda.build").version
--- This program's path: what starts a Lua function (`{lambda.executable, "run", "f.lua"}`).
-M.executable = require("lambda.build").executable
 
 -- client{...} -> a target to invoke functions on (lambda.client)
 function M.client(options)
@@ -60,6 +58,11 @@ local MODULES = {
 
 return setmetatable(M, {
   __index = function(self, key)
+    -- This program's path: what starts a Lua function (`{lambda.executable, "run", "f.lua"}`),
+    -- read when first asked for.
+    if key == "executable" then
+      return require("lambda.build").executable
+    end
     if MODULES[key] then
       local module = require("lambda." .. key)
       rawset(self, key, module)

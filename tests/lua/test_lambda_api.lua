@@ -24,6 +24,17 @@ t.case("the entry point loads its modules on first use", function()
   t.eq(lambda.nothing_like_this, nil)
 end)
 
+t.case("lambda.executable is this binary, read when first asked for", function()
+  local build = require("lambda.build")
+  t.eq(rawget(build, "executable"), nil)
+  local executable = lambda.executable
+  t.eq(rawget(build, "executable"), executable)
+  t.eq(lambda.executable, executable)
+  local version = assert(io.popen("'" .. executable .. "' --version"))
+  t.eq(version:read("l"), "cargo-lambda " .. lambda.version)
+  version:close()
+end)
+
 t.case("an emulator in this process: address, port, url, client, invoke", function()
   local emu = started()
   t.eq(emu.address, "127.0.0.1")
