@@ -32,6 +32,7 @@ end
 -- or nil, message, field ("tls.cert", ...) when a file given is missing or a pair incomplete.
 function M.resolve(flags)
   local dir = M.config_dir()
+  local look_in_dir = dir and is_dir(dir) -- one stat, not one per file, when there is none
   local chosen = {}
   for _, field in ipairs({ "cert", "key", "ca" }) do
     local given = flags[field]
@@ -41,7 +42,7 @@ function M.resolve(flags)
           "tls." .. field
       end
       chosen[field] = given
-    elseif dir and is_file(dir .. "/" .. field .. ".pem") then
+    elseif look_in_dir and is_file(dir .. "/" .. field .. ".pem") then
       chosen[field] = dir .. "/" .. field .. ".pem"
     end
   end
