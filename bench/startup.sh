@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# How close a local `cargo-lambda invoke` comes to the floor: one hyperfine run, against the same
+# How close a local `cargo-lambda invoke` comes to the floor: hyperfine runs, against the same
 # local server, of /bin/true (starting a process), bench/floor_client.c (the same request on a
 # plain socket, libc only), `cargo-lambda --version` (starting the binary and its Lua state),
-# the local invoke and curl; then the medians, invoke/floor, and peak RSS (GNU time).
-# Prints numbers; asserts nothing.
-# Usage: bench/startup.sh [build dir]   (needs hyperfine, curl, python3, /usr/bin/time)
+# the local invoke and curl, in ROUNDS rounds (default 10) of 40 runs each; then the medians,
+# invoke/floor, and peak RSS (GNU time). Prints numbers; asserts nothing.
+# Usage: [ROUNDS=N] bench/startup.sh [build dir]   (needs hyperfine, curl, python3, /usr/bin/time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -17,7 +17,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 python3 fixtures/stand_in_emulator.py --host 127.0.0.1 --port "$port" 2>/dev/null &
 server=$!
 results=$(mktemp)
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -f "$results"' EXIT
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -f "$results" "$results".*' EXIT
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break || sleep 0.1; done
 
 payload='{"command":"bench","n":[1,2,3]}'
@@ -29,19 +29,29 @@ curl_cmd="curl -sS -X POST --data-binary '$payload' -H 'Content-Type:' http://12
 [ "$(eval "$floor_cmd")" = "$(eval "$invoke_cmd")" ] ||
   { echo "floor_client and invoke disagree" >&2; exit 1; }
 
-hyperfine -N --warmup 20 --min-runs 300 --export-json "$results" \
-  -n true /bin/true -n floor "$floor_cmd" -n version "$version_cmd" -n invoke "$invoke_cmd" \
-  -n curl "$curl_cmd" >/dev/null
-python3 - "$results" <<'PY'
-import json, sys
-results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+# Rounds, each a short hyperfine pass over all five: the machine's speed drifts over a run (a
+# shared 2-core VM), and one long pass per command would put that drift between the floor and
+# the invoke. The ratio is taken within each round, then its median over the rounds.
+rounds=${ROUNDS:-10}
+for round in $(seq "$rounds"); do
+  hyperfine -N --warmup 5 --runs 40 --export-json "$results.$round" \
+    -n true /bin/true -n floor "$floor_cmd" -n version "$version_cmd" -n invoke "$invoke_cmd" \
+    -n curl "$curl_cmd" >/dev/null
+done
+python3 - "$results" "$rounds" <<'PY'
+import json, statistics, sys
+base, rounds = sys.argv[1], int(sys.argv[2])
+medians = {}
+for r in range(1, rounds + 1):
+    for result in json.load(open("%s.%d" % (base, r)))["results"]:
+        medians.setdefault(result["command"], []).append(result["median"] * 1e3)
 for name in ("true", "floor", "version", "invoke", "curl"):
-    r = results[name]
-    print("%-8s median %6.2f ms  (mean %.2f ± %.2f)" % (
-        name, r["median"] * 1e3, r["mean"] * 1e3, r["stddev"] * 1e3))
-print("invoke/floor %.2fx (target <= 1.6x), invoke - floor %.2f ms" % (
-    results["invoke"]["median"] / results["floor"]["median"],
-    (results["invoke"]["median"] - results["floor"]["median"]) * 1e3))
+    m = medians[name]
+    print("%-8s median %6.2f ms  (rounds %.2f-%.2f)" % (name, statistics.median(m), min(m), max(m)))
+ratios = [i / f for i, f in zip(medians["invoke"], medians["floor"])]
+print("invoke/floor %.2fx (target <= 1.6x; rounds %.2f-%.2f), invoke - floor %.2f ms" % (
+    statistics.median(ratios), min(ratios), max(ratios),
+    statistics.median(i - f for i, f in zip(medians["invoke"], medians["floor"]))))
 PY
 peak() { /usr/bin/time -f %M sh -c "exec $1 >/dev/null" 2>&1 | tail -n 1; }
 echo "peak RSS: invoke $(peak "$invoke_cmd") KB (target < 5120 KB), floor $(peak "$floor_cmd") KB," \
