@@ -1,5 +1,6 @@
-/* The host: builds the Lua state, loads the embedded scripts and hands argv to lua/cargo_lambda/main.lua.
- * Everything a user sees is decided in Lua; this file only wires C to Lua. */
+/* The host: builds the Lua state, loads the embedded scripts and hands argv to
+ * lua/cargo_lambda/main.lua. Everything a user sees is decided in Lua; this file only wires C to
+ * Lua. */
 #define _POSIX_C_SOURCE 200809L /* readlink */
 
 #include "host/host.h"
