@@ -51,8 +51,8 @@ struct http_call {
 
 struct http_result {
     long status;
-    struct bytes head; /* the final response's header lines, each "Name: value\n" */
-    struct bytes body; /* empty with call->on_body */
+    struct bytes head;      /* the final response's header lines, each "Name: value\n" */
+    struct bytes body;      /* empty with call->on_body */
     struct bytes sent_head; /* with trace: the request head exactly as sent */
     double elapsed, connect_elapsed;
     char primary_ip[64];
