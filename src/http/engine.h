@@ -98,6 +98,9 @@ bool http_plain_accepts(const struct http_call *call, struct http_plain_target *
 bool http_plain_perform(struct http_plain_pool **pool, const struct http_call *call,
                         const struct http_plain_target *target, struct http_result *result);
 void http_plain_pool_free(struct http_plain_pool *pool);
+/* Takes the idle connections off the event loop they are watched on, before the loop goes
+ * away; the connections stay in the pool. */
+void http_plain_pool_unwatch(struct http_plain_pool *pool);
 struct http_plain_async; /* one transfer on a loop */
 enum http_start http_plain_start(struct event_base *base, struct http_plain_pool **pool,
                                  const struct http_call *call,

@@ -45,7 +45,8 @@ enum outcome { PROGRESSED, WAITING, FAILED, RETRY };
 
 struct idle_connection {
     int fd;
-    double idle_since; /* http_plain_now() when it was given back */
+    struct http_plain_watch *watch; /* the event driver's, or NULL */
+    double idle_since;              /* http_plain_now() when it was given back */
     struct sockaddr_storage address;
     socklen_t address_length;
 };
@@ -83,6 +84,13 @@ static void timed_out(struct http_plain_exchange *x, bool connecting) {
 
 /* ---- the idle pool ---- */
 
+/* Every socket the engine closes goes through here, so that no watch outlives its socket. */
+static void close_connection(int fd, struct http_plain_watch *watch) {
+    if (watch)
+        watch->release(watch);
+    close(fd);
+}
+
 static bool same_address(const struct idle_connection *idle, const struct sockaddr_storage *a,
                          socklen_t length) {
     return idle->address_length == length && memcmp(&idle->address, a, length) == 0;
@@ -106,41 +114,71 @@ static int take_idle(struct http_plain_pool *pool, struct http_plain_exchange *x
              * asked of a connection given back just now (RECENTLY_IDLE). */
             struct pollfd pfd = {idle.fd, POLLIN, 0};
             if (x->started - idle.idle_since >= RECENTLY_IDLE && poll(&pfd, 1, 0) != 0) {
-                close(idle.fd);
+                close_connection(idle.fd, idle.watch);
                 continue;
             }
             x->address = a;
+            x->watch = idle.watch;
             return idle.fd;
         }
     }
     return -1;
 }
 
+/* Takes x's connection (and watch) into the pool, or closes it. */
 static void keep_idle(struct http_plain_pool *pool, struct http_plain_exchange *x) {
+    struct http_plain_watch *watch = x->watch;
+    x->watch = NULL;
+    if (watch)
+        watch->owner = NULL;
     if (!pool) {
-        close(x->fd);
+        close_connection(x->fd, watch);
         return;
     }
     int limit = pool->peak < MAX_IDLE              ? MAX_IDLE
                 : pool->peak > MAX_IDLE_CONCURRENT ? MAX_IDLE_CONCURRENT
                                                    : pool->peak;
     while (pool->count >= limit) { /* the oldest go */
-        close(pool->idle[0].fd);
+        close_connection(pool->idle[0].fd, pool->idle[0].watch);
         memmove(&pool->idle[0], &pool->idle[1], (size_t)(pool->count - 1) * sizeof pool->idle[0]);
         pool->count--;
     }
     struct idle_connection *idle = &pool->idle[pool->count++];
     idle->fd = x->fd;
+    idle->watch = watch;
     idle->idle_since = http_plain_now();
     idle->address = x->target->addresses[x->address];
     idle->address_length = x->target->address_lengths[x->address];
+}
+
+bool http_plain_pool_discard(struct http_plain_pool *pool, int fd) {
+    for (int i = 0; pool && i < pool->count; i++) {
+        if (pool->idle[i].fd != fd)
+            continue;
+        struct idle_connection idle = pool->idle[i];
+        memmove(&pool->idle[i], &pool->idle[i + 1], (size_t)(pool->count - i - 1) * sizeof idle);
+        pool->count--;
+        close_connection(idle.fd, idle.watch);
+        return true;
+    }
+    return false;
+}
+
+void http_plain_pool_unwatch(struct http_plain_pool *pool) {
+    if (!pool)
+        return;
+    for (int i = 0; i < pool->count; i++) {
+        if (pool->idle[i].watch)
+            pool->idle[i].watch->release(pool->idle[i].watch);
+        pool->idle[i].watch = NULL;
+    }
 }
 
 void http_plain_pool_free(struct http_plain_pool *pool) {
     if (!pool)
         return;
     for (int i = 0; i < pool->count; i++)
-        close(pool->idle[i].fd);
+        close_connection(pool->idle[i].fd, pool->idle[i].watch);
     free(pool);
 }
 
@@ -190,7 +228,8 @@ static enum outcome step_connect(struct http_plain_exchange *x) {
             setsockopt(x->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
             return PROGRESSED;
         }
-        close(x->fd);
+        close_connection(x->fd, x->watch);
+        x->watch = NULL;
         x->fd = -1;
         x->refused += error == ECONNREFUSED;
         x->last_error = error;
@@ -303,7 +342,8 @@ static void start_sending(struct http_plain_exchange *x) {
 
 /* A kept connection the server had closed: once more on a new one, from the first address. */
 static void retry(struct http_plain_exchange *x) {
-    close(x->fd);
+    close_connection(x->fd, x->watch);
+    x->watch = NULL;
     x->fd = -1;
     x->reused = false;
     x->address = 0;
@@ -421,7 +461,8 @@ void http_plain_abort(struct http_plain_exchange *x, const char *why) {
 
 bool http_plain_end(struct http_plain_exchange *x) {
     if (x->fd >= 0)
-        close(x->fd);
+        close_connection(x->fd, x->watch);
+    x->watch = NULL;
     x->fd = -1;
     if (x->counted)
         (*x->pool)->active--;
@@ -464,6 +505,10 @@ bool http_plain_perform(struct http_plain_pool **pool, const struct http_call *c
                         const struct http_plain_target *target, struct http_result *result) {
     struct http_plain_exchange x;
     http_plain_begin(&x, pool, call, target, result);
+    /* A connection the event driver kept is used with poll() here: its watch goes. */
+    if (x.watch)
+        x.watch->release(x.watch);
+    x.watch = NULL;
     for (;;) {
         enum http_plain_wait wait = http_plain_advance(&x);
         if (wait == HTTP_PLAIN_DONE)

@@ -15,6 +15,15 @@
 #include "http/engine.h"
 #include "http/response_parse.h"
 
+/* A driver's watch on a connection's socket, kept with the connection while it sits idle in
+ * the pool (plain_event.c keeps a persistent read event registered with the loop, so that a
+ * connection's next request costs no epoll_ctl and a close while idle is seen at once).
+ * plain.c calls release before it closes the socket or hands it to the other driver. */
+struct http_plain_watch {
+    void (*release)(struct http_plain_watch *watch); /* stops watching; frees the watch */
+    void *owner; /* the driver's exchange using the connection; NULL once it is idle */
+};
+
 enum http_plain_wait {
     HTTP_PLAIN_READ,  /* for x->fd to be readable */
     HTTP_PLAIN_WRITE, /* for x->fd to be writable (connected, or room to send) */
@@ -30,6 +39,7 @@ struct http_plain_exchange {
     double started, deadline, connect_deadline;
     int phase;
     int fd;
+    struct http_plain_watch *watch; /* the event driver's watch on fd, or NULL */
     bool reused;           /* the connection came from the idle pool (it may turn out closed) */
     bool ok;               /* the response arrived whole */
     bool counted;          /* counted among the pool's active exchanges */
@@ -57,6 +67,10 @@ void http_plain_abort(struct http_plain_exchange *x, const char *why);
  * request, else is closed (also when the exchange is abandoned before it is over). Returns
  * whether the response arrived (result filled), else result says why. */
 bool http_plain_end(struct http_plain_exchange *x);
+
+/* The idle connection on fd was found closed (or given stray bytes) while idle: out of the
+ * pool, and closed with its watch. False when the pool has no such connection. */
+bool http_plain_pool_discard(struct http_plain_pool *pool, int fd);
 
 /* The monotonic clock, in seconds. */
 double http_plain_now(void);

@@ -135,6 +135,8 @@ static void cancel_all(lua_State *L, struct http_async *async) {
         else
             http_task_cancel(L, r);
     }
+    if (async->state)
+        http_plain_pool_unwatch(async->state->pool);
     http_curl_multi_free(async->multi);
     async->multi = NULL;
 }

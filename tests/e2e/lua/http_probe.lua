@@ -5,6 +5,11 @@
 --   argument            call http.request(argument) as is, to test argument checking
 --   repeat              send the request this many times (default 1); the last result counts
 --   pause               seconds to wait between two of them (default 0)
+--   task                send them from a lambda.task (on the event loop), pausing with
+--                       lambda.sleep (the loop runs meanwhile)
+--   fds                 also list, after each, how many descriptors the process has open
+--                       ("open_fds")
+--   cpu                 give each result in "each" the CPU seconds its request took ("cpu")
 --   each                also list every result, in order, as "each": {status, body} or
 --                       {message, kind, detail}
 --   maps                report whether libcurl was loaded into the process ("libcurl_loaded")
@@ -42,17 +47,41 @@ if argument == nil then
 end
 
 local ok, response, message, kind, detail
-local each = {}
-for round = 1, spec["repeat"] or 1 do
-  if round > 1 and (spec.pause or 0) > 0 then
-    require("lambda.time").sleep(spec.pause)
+local each, open_fds = {}, {}
+local function count_fds()
+  return #assert(require("lambda.fs").list("/proc/self/fd"))
+end
+local function send_all()
+  for round = 1, spec["repeat"] or 1 do
+    if round > 1 and (spec.pause or 0) > 0 then
+      if spec.task then
+        require("lambda").sleep(spec.pause)
+      else
+        require("lambda.time").sleep(spec.pause)
+      end
+    end
+    if spec.fds then
+      open_fds[#open_fds + 1] = count_fds()
+    end
+    local cpu = os.clock()
+    ok, response, message, kind, detail = pcall(http.request, argument)
+    if not ok then
+      break
+    end
+    each[#each + 1] = response and { status = response.status, body = response.body }
+      or { message = message, kind = kind, detail = detail }
+    if spec.cpu then
+      each[#each].cpu = os.clock() - cpu
+    end
   end
-  ok, response, message, kind, detail = pcall(http.request, argument)
-  if not ok then
-    break
+  if spec.fds then
+    open_fds[#open_fds + 1] = count_fds()
   end
-  each[#each + 1] = response and { status = response.status, body = response.body }
-    or { message = message, kind = kind, detail = detail }
+end
+if spec.task then
+  require("lambda").spawn(send_all):wait()
+else
+  send_all()
 end
 
 local out
@@ -72,6 +101,10 @@ end
 if spec.each then
   out.each = each
 end
+if spec.fds then
+  out.open_fds = open_fds
+end
+
 if spec.maps then
   local maps = assert(io.open("/proc/self/maps"))
   out.libcurl_loaded = maps:read("a"):find("libcurl", 1, true) ~= nil
