@@ -92,8 +92,12 @@ static bool arm(struct http_plain_async *t, enum http_plain_wait wait) {
             return false;
     }
     double deadline = http_plain_deadline(&t->x);
-    if (!isfinite(deadline))
+    if (!isfinite(deadline)) { /* none (any longer: connected, without a timeout) */
+        if (t->deadline_armed)
+            event_del(&t->deadline);
+        t->deadline_armed = false;
         return true;
+    }
     double left = deadline - http_plain_now();
     if (left < 0)
         left = 0;

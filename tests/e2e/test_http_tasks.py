@@ -175,6 +175,15 @@ class TaskTests(ScratchTestCase):
         self.assertEqual(peers[0], peers[1], "the second request went on the kept connection")
         self.assertNotEqual(peers[1], peers[2], "and again on a new one")
 
+    def test_connect_timeout_ends_with_the_connection(self):
+        # Connected at once, answered after longer than connect_timeout: the connect deadline
+        # no longer applies, and without a timeout the request waits for its answer.
+        server = self.server()
+        server.respond(200, {}, "late", delay=0.8)
+        server.respond(200, {}, "late", delay=0.8)
+        results = self.both_ways([{"url": server.url("/late"), "connect_timeout": 0.3}])
+        self.assertEqual(results[0]["response"]["body"], "late", results[0])
+
     def test_large_bodies_both_ways_at_once(self):
         server = self.server()
         download = os.urandom(6 * 1024 * 1024 + 13)
