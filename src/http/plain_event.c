@@ -85,6 +85,9 @@ static bool arm(struct http_plain_async *t, enum http_plain_wait wait) {
         if (!watch_connection(t))
             return false;
     } else if (!t->writable_armed) {
+        /* (Never pending across a retry, which changes the socket: a retry happens inside
+         * run(), from on_writable once the event fired, or from on_readable, whose watch is
+         * paused while the event is pending.) */
         pause_watch(t);
         event_assign(&t->writable, t->base, t->x.fd, EV_WRITE, on_writable, t);
         t->writable_armed = event_add(&t->writable, NULL) == 0;
