@@ -343,7 +343,10 @@ function M.run(options)
       else
         result = client:invoke(request_for(index))
       end
-      local latency = time.monotonic() - sent
+      -- Until the answer was whole, as the engine saw it: resuming this task and building the
+      -- result (and any collection step on the way) are the run's own time, not the answer's.
+      local response = result and result.response
+      local latency = (response and response.received_at or time.monotonic()) - sent
       summary.count = summary.count + 1
       if result and result.ok then
         summary.successes = summary.successes + 1

@@ -55,6 +55,7 @@ struct http_result {
     struct bytes body;      /* empty with call->on_body */
     struct bytes sent_head; /* with trace: the request head exactly as sent */
     double elapsed, connect_elapsed;
+    double received_at; /* CLOCK_MONOTONIC seconds (lambda.time.monotonic) when it was whole */
     char primary_ip[64];
     long primary_port;
     /* On failure: kind is one of "refused", "timeout", "resolve", "tls", "transport", "input"

@@ -282,6 +282,8 @@ static int push_response(lua_State *L, const struct http_result *r, bool trace) 
     lua_setfield(L, result, "elapsed");
     lua_pushnumber(L, r->connect_elapsed);
     lua_setfield(L, result, "connect_elapsed");
+    lua_pushnumber(L, r->received_at);
+    lua_setfield(L, result, "received_at");
     lua_pushstring(L, r->primary_ip);
     lua_setfield(L, result, "primary_ip");
     lua_pushinteger(L, r->primary_port);

@@ -359,7 +359,8 @@ static void complete(struct http_plain_exchange *x) {
     result->body = response->body;
     response->head = (struct bytes){0};
     response->body = (struct bytes){0};
-    result->elapsed = http_plain_now() - x->started;
+    result->received_at = http_plain_now();
+    result->elapsed = result->received_at - x->started;
     describe_address(&x->target->addresses[x->address], result->primary_ip,
                      sizeof result->primary_ip, &result->primary_port);
     if (response->keep_alive && response->extra == 0 && !http_plain_caller_closes(x->call)) {

@@ -186,12 +186,16 @@ class RequestTests(unittest.TestCase):
         self.assertEqual(self.only_request().method, "HEAD")
 
     def test_timing_and_peer(self):
+        before = time.monotonic()  # CLOCK_MONOTONIC, the clock of received_at
         response = request(url=self.server.url())
+        after = time.monotonic()
         self.assertEqual(response["primary_ip"], "127.0.0.1")
         self.assertEqual(response["primary_port"], self.server.port)
         self.assertGreater(response["elapsed"], 0)
         self.assertGreater(response["connect_elapsed"], 0)
         self.assertLessEqual(response["connect_elapsed"], response["elapsed"])
+        self.assertLess(before, response["received_at"] - response["elapsed"])
+        self.assertLess(response["received_at"], after)
         self.assertNotIn("request_head", response)
 
     def test_trace_gives_the_exact_head_sent(self):

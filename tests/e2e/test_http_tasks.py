@@ -30,6 +30,7 @@ def comparable(result):
     if response:
         response.pop("elapsed")
         response.pop("connect_elapsed")
+        response.pop("received_at")
     return result
 
 

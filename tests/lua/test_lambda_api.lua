@@ -40,8 +40,14 @@ t.case("an emulator in this process: address, port, url, client, invoke", functi
   t.eq(emu.address, "127.0.0.1")
   t.eq(math.type(emu.port), "integer")
   t.eq(emu.url, "http://127.0.0.1:" .. emu.port)
-  local result = emu:client():invoke("probe", { payload = { action = "echo", n = 1 } })
+  local client = emu:client()
+  local before = require("lambda.time").monotonic()
+  local result = client:invoke("probe", { payload = { action = "echo", n = 1 } })
+  local after = require("lambda.time").monotonic()
   t.eq(result.ok, true, tostring(result))
+  -- duration ends when the engine had the whole answer
+  local received = result.response.received_at
+  t.eq(before <= received - result.duration and received <= after, true)
   t.eq(result.status, 200)
   t.eq(result:json().event, { action = "echo", n = 1 })
   t.eq(result:json() == result:json(), true, "decoded once, cached")

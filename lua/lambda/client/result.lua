@@ -73,14 +73,15 @@ end
 
 -- What an answer (or a failed transfer) means, in the one result shape.
 function M.interpret(target, invocation, outcome, started)
+  local response = outcome.response
   local result = setmetatable({
     name = invocation.name,
     url = outcome.url,
     attempts = outcome.attempts or 1,
-    duration = monotonic() - started,
+    -- until the engine had the whole answer (not until this code ran)
+    duration = (response and response.received_at or monotonic()) - started,
     ok = false,
   }, Result)
-  local response = outcome.response
   if not response then
     result.error = { source = "transport", type = outcome.kind, detail = outcome.detail,
       message = outcome.message, line = outcome.message }
