@@ -1,6 +1,6 @@
--- Command-line front end. Each command module (lua/commands/<name>.lua) declares one flag
--- table; from it this module derives the parser, the --help text and the usage errors, so the
--- three can never disagree.
+-- Command-line front end. Each command module (lua/cargo_lambda/commands/<name>.lua) declares
+-- one flag table; from it this module derives the parser and the usage errors, and
+-- cargo_lambda.help the --help text, so the three can never disagree.
 --
 -- A command spec:
 --   name, summary, description (optional, shown by --help)
@@ -250,72 +250,9 @@ function M.parse(spec, args, first)
   return options, positionals, rest or {}
 end
 
-local function wrap(text, indent, width)
-  local lines, line = {}, ""
-  for word in text:gmatch("%S+") do
-    if #line > 0 and #line + 1 + #word > width then
-      lines[#lines + 1] = line
-      line = word
-    else
-      line = #line > 0 and (line .. " " .. word) or word
-    end
-  end
-  lines[#lines + 1] = line
-  return table.concat(lines, "\n" .. string.rep(" ", indent))
-end
-
+-- A command's --help text, from its spec (cargo_lambda.help: loaded only to print help).
 function M.help(spec)
-  local out = {}
-  local usage = M.PROGRAM .. " " .. spec.name .. " [OPTIONS]"
-  for _, p in ipairs(spec.positionals or {}) do
-    usage = usage .. " [" .. p.name .. "]"
-  end
-  if spec.rest then
-    usage = usage .. (spec.rest.after_double_dash and " [-- " or " [") .. spec.rest.name .. "]..."
-  end
-  out[#out + 1] = spec.summary
-  if spec.description then
-    out[#out + 1] = ""
-    out[#out + 1] = wrap(spec.description, 0, 90)
-  end
-  out[#out + 1] = ""
-  out[#out + 1] = "Usage: " .. usage
-  if spec.positionals or spec.rest then
-    out[#out + 1] = ""
-    out[#out + 1] = "Arguments:"
-    local list = { table.unpack(spec.positionals or {}) }
-    list[#list + 1] = spec.rest
-    for _, p in ipairs(list) do
-      out[#out + 1] = string.format("  %-30s %s", "[" .. p.name .. "]", wrap(p.help, 33, 66))
-    end
-  end
-  out[#out + 1] = ""
-  out[#out + 1] = "Options:"
-  local flags = { table.unpack(spec.flags or {}) }
-  flags[#flags + 1] = { long = "help", short = "h", help = "Print help" }
-  for _, flag in ipairs(flags) do
-    local left = (flag.short and ("-" .. flag.short .. ", ") or "    ") .. "--" .. flag.long
-    if flag.value then
-      left = left .. " <" .. flag.value .. ">"
-    end
-    local text = flag.help
-    if flag.choices then
-      text = text .. " [possible values: " .. table.concat(flag.choices, ", ") .. "]"
-    end
-    if flag.default ~= nil and flag.type ~= "count" then
-      text = text .. " [default: " .. tostring(flag.default) .. "]"
-    end
-    if flag.aliases then
-      text = text .. " [alias: --" .. table.concat(flag.aliases, ", --") .. "]"
-    end
-    if #left > 30 then
-      out[#out + 1] = "  " .. left
-      out[#out + 1] = string.rep(" ", 33) .. wrap(text, 33, 66)
-    else
-      out[#out + 1] = string.format("  %-30s %s", left, wrap(text, 33, 66))
-    end
-  end
-  return table.concat(out, "\n") .. "\n"
+  return require("cargo_lambda.help").command(spec)
 end
 
 local function load_command(name)
@@ -329,26 +266,7 @@ local function load_command(name)
 end
 
 local function top_help()
-  local lines = {
-    M.PROGRAM .. " " .. M.VERSION .. ": invoke AWS Lambda functions, locally or on AWS",
-    "",
-    "Usage: " .. M.PROGRAM .. " [lambda] <COMMAND> [OPTIONS]",
-    "       cargo lambda <COMMAND> [OPTIONS]   (as a cargo subcommand)",
-    "",
-    "Commands:",
-  }
-  for _, name in ipairs(COMMANDS) do
-    lines[#lines + 1] = string.format("  %-12s %s", name,
-      require("cargo_lambda.commands." .. name:gsub("-", "_")).summary)
-  end
-  lines[#lines + 1] = string.format("  %-10s %s", "help", "Print this message or the help of a command")
-  lines[#lines + 1] = ""
-  lines[#lines + 1] = "Options:"
-  lines[#lines + 1] = "  -h, --help     Print help"
-  lines[#lines + 1] = "  -V, --version  Print version"
-  lines[#lines + 1] = ""
-  lines[#lines + 1] = "Run '" .. M.PROGRAM .. " <COMMAND> --help' for a command's options."
-  return table.concat(lines, "\n") .. "\n"
+  return require("cargo_lambda.help").top(COMMANDS)
 end
 
 -- One line, whatever the message echoes of the command line.
