@@ -158,7 +158,7 @@ void http_conn_update_timeout(struct http_conn *conn) {
         return;
     }
     if (due == IDLE_TIMEOUT)
-        conn->idle_since = event_monotonic_now();
+        conn->idle_since = monotonic_now();
     struct timeval delay = seconds_to_timeval(seconds);
     event_add(&conn->timeout, &delay);
 }
@@ -178,7 +178,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg) {
 
 int http_conn_close_idle(lua_State *L, struct http_server *server, int count, double min_idle) {
     int closed = 0;
-    double now = event_monotonic_now();
+    double now = monotonic_now();
     struct http_conn *conn = server->conns;
     while (conn && closed < count) {
         struct http_conn *next = conn->next;

@@ -37,12 +37,6 @@ void event_check_options(lua_State *L, int idx, const char *what, const char *co
     }
 }
 
-double event_monotonic_now(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
-
 void event_push_ref(lua_State *L, int ref) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
 }

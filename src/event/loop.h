@@ -9,6 +9,8 @@
 #include <lua.h>
 #include <stddef.h>
 
+#include "common/monotonic.h"
+
 /* Cleanup functions a loop can run when it is finalized (one per part that needs one). */
 #define EVENT_LOOP_MAX_CLOSE_HOOKS 8
 
@@ -54,8 +56,5 @@ void event_unref(lua_State *L, int *ref);
 
 /* Raises an error naming the first key of the options table at idx not in allowed. */
 void event_check_options(lua_State *L, int idx, const char *what, const char *const allowed[]);
-
-/* A monotonic clock in seconds. */
-double event_monotonic_now(void);
 
 #endif

@@ -142,8 +142,8 @@ static void terminate(const struct process_table *table) {
         if ((!table || child->table == table) && !child->reaped &&
             signal_child(child, SIGTERM) == 0)
             waiting = 1;
-    double deadline = event_monotonic_now() + GRACE_SECONDS;
-    while (waiting && event_monotonic_now() < deadline) {
+    double deadline = monotonic_now() + GRACE_SECONDS;
+    while (waiting && monotonic_now() < deadline) {
         struct timespec pause = {0, 5000000};
         nanosleep(&pause, NULL);
         waiting = 0;

@@ -97,7 +97,7 @@ static void on_accept_error(struct evconnlistener *listener, void *arg) {
     int error = EVUTIL_SOCKET_ERROR();
     if (error != EMFILE && error != ENFILE && error != ENOBUFS && error != ENOMEM)
         return; /* a connection that failed before it was accepted: nothing to do */
-    double now = event_monotonic_now();
+    double now = monotonic_now();
     if (server->shortage_said_at == 0 ||
         now - server->shortage_said_at > SHORTAGE_EPISODE_SECONDS) {
         fprintf(stderr,

@@ -72,7 +72,7 @@ struct http_conn {
     struct event resume;  /* processes buffered input from the loop */
     struct event timeout; /* idle keep-alive, or a request head taking too long */
     enum conn_timeout timeout_kind;
-    double idle_since;              /* event_monotonic_now() when it last became idle */
+    double idle_since;              /* monotonic_now() when it last became idle */
     struct http_conn *next, **link; /* server->conns */
     struct http_request *request;   /* the request being read or answered */
     struct evbuffer *body;          /* the body of a request that is not streamed */

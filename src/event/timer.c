@@ -29,7 +29,7 @@ struct timer_queue {
 
 struct event_timer {
     struct timer_queue *queue;
-    double deadline; /* event_monotonic_now() seconds */
+    double deadline; /* monotonic_now() seconds */
     double interval; /* > 0 for event.every */
     unsigned long long sequence;
     size_t slot; /* index in queue->timers, or NOT_SCHEDULED */
@@ -111,7 +111,7 @@ static void rearm(struct timer_queue *queue) {
         evtimer_del(&queue->event);
         return;
     }
-    double wait = queue->timers[0]->deadline - event_monotonic_now();
+    double wait = queue->timers[0]->deadline - monotonic_now();
     if (wait < 0)
         wait = 0;
     struct timeval delay;
@@ -129,7 +129,7 @@ static void on_timer_event(evutil_socket_t fd, short what, void *arg) {
     struct timer_queue *queue = arg;
     struct event_loop *loop = queue->loop;
     lua_State *L = loop->L;
-    double now = event_monotonic_now();
+    double now = monotonic_now();
     unsigned long long round = queue->sequence;
     while (queue->count > 0 && !loop->closed && !event_base_got_break(loop->base)) {
         struct event_timer *timer = queue->timers[0];
@@ -165,7 +165,7 @@ static int schedule(lua_State *L, int repeat) {
     ensure_capacity(L, queue);
     struct event_timer *timer = lua_newuserdatauv(L, sizeof *timer, 1);
     timer->queue = queue;
-    timer->deadline = event_monotonic_now() + seconds;
+    timer->deadline = monotonic_now() + seconds;
     timer->interval = repeat ? seconds : 0;
     timer->slot = NOT_SCHEDULED;
     timer->ref = LUA_NOREF;

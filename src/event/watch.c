@@ -93,7 +93,7 @@ static int is_ignored(lua_State *L, int watch_index, int path_index, int is_dir)
 }
 
 static void schedule_flush(struct event_watch *watch) {
-    double now = event_monotonic_now();
+    double now = monotonic_now();
     if (!watch->pending)
         watch->first_change = now;
     watch->pending = 1;

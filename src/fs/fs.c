@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "common/luax.h"
+#include "common/monotonic.h"
 #include "fs/write.h"
 #include "host/modules.h"
 
@@ -214,12 +215,6 @@ static void check_limits(lua_State *L, int arg, struct read_limits *limits) {
     lua_pop(L, 3);
 }
 
-static double monotonic_seconds(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
-
 static int push_kind_failure(lua_State *L, const char *name, const char *problem,
                              const char *kind) {
     lua_pushfstring(L, "%s: %s", name, problem);
@@ -232,7 +227,7 @@ static int wait_readable(int fd, double deadline) {
     for (;;) {
         int wait_ms = -1;
         if (deadline >= 0) {
-            double left = deadline - monotonic_seconds();
+            double left = deadline - monotonic_now();
             if (left <= 0)
                 return 0;
             wait_ms = left > 1e6 ? 1000000000 : (int)ceil(left * 1000);
@@ -251,7 +246,7 @@ static int wait_readable(int fd, double deadline) {
  * regular files never wait. Returns the number of results pushed. */
 static int read_all(lua_State *L, int fd, const char *name, int regular,
                     const struct read_limits *limits) {
-    double deadline = limits->timeout >= 0 ? monotonic_seconds() + limits->timeout : -1;
+    double deadline = limits->timeout >= 0 ? monotonic_now() + limits->timeout : -1;
     size_t have = 0;
     luaL_Buffer b;
     luaL_buffinit(L, &b);

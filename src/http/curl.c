@@ -8,7 +8,6 @@
  *
  * Nothing here raises: the callbacks only append to the result's buffers and report failure
  * to curl, and every failure ends up in result->failure_kind and result->message. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -17,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "common/ascii.h"
 #include "common/dynload.h"
+#include "common/monotonic.h"
 #include "http/curl_engine.h"
 
 #ifndef CLC_LIBCURL_SONAME
@@ -431,9 +430,7 @@ bool http_curl_conclude(struct http_curl_transfer *t, const struct http_call *ca
         report_failure(t, call, code);
         return false;
     }
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    result->received_at = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    result->received_at = monotonic_now();
     double total = 0, connect = 0;
     char *ip = NULL;
     curl_api.easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &result->status);

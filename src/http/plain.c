@@ -46,7 +46,7 @@ enum outcome { PROGRESSED, WAITING, FAILED, RETRY };
 struct idle_connection {
     int fd;
     struct http_plain_watch *watch; /* the event driver's, or NULL */
-    double idle_since;              /* http_plain_now() when it was given back */
+    double idle_since;              /* monotonic_now() when it was given back */
     struct sockaddr_storage address;
     socklen_t address_length;
 };
@@ -56,12 +56,6 @@ struct http_plain_pool {
     int count;
     int active, peak; /* exchanges under way now, and the most at once so far */
 };
-
-double http_plain_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void fail(struct http_plain_exchange *x, const char *kind, const char *format,
                  const char *detail) {
@@ -146,7 +140,7 @@ static void keep_idle(struct http_plain_pool *pool, struct http_plain_exchange *
     struct idle_connection *idle = &pool->idle[pool->count++];
     idle->fd = x->fd;
     idle->watch = watch;
-    idle->idle_since = http_plain_now();
+    idle->idle_since = x->result->received_at; /* keep_idle runs as the answer completes */
     idle->address = x->target->addresses[x->address];
     idle->address_length = x->target->address_lengths[x->address];
 }
@@ -325,7 +319,7 @@ static bool pass_body(void *owner, const struct http_response *response, const c
 
 /* Connected (or a kept connection taken): the request goes out from its first byte. */
 static void start_sending(struct http_plain_exchange *x) {
-    x->result->connect_elapsed = http_plain_now() - x->started;
+    x->result->connect_elapsed = monotonic_now() - x->started;
     http_response_free(&x->response);
     http_response_init(&x->response);
     x->response.head_request = strcmp(x->call->method, "HEAD") == 0;
@@ -359,7 +353,7 @@ static void complete(struct http_plain_exchange *x) {
     result->body = response->body;
     response->head = (struct bytes){0};
     response->body = (struct bytes){0};
-    result->received_at = http_plain_now();
+    result->received_at = monotonic_now();
     result->elapsed = result->received_at - x->started;
     describe_address(&x->target->addresses[x->address], result->primary_ip,
                      sizeof result->primary_ip, &result->primary_port);
@@ -379,7 +373,7 @@ void http_plain_begin(struct http_plain_exchange *x, struct http_plain_pool **po
     x->result = result;
     x->fd = -1;
     http_response_init(&x->response);
-    x->started = http_plain_now();
+    x->started = monotonic_now();
     x->deadline = call->timeout > 0 ? x->started + call->timeout : INFINITY;
     x->connect_deadline =
         x->started + (call->connect_timeout > 0 ? call->connect_timeout : DEFAULT_CONNECT);
@@ -486,7 +480,7 @@ static short wait_for(int fd, short events, double deadline) {
     for (;;) {
         int timeout_ms = -1;
         if (isfinite(deadline)) {
-            double left = deadline - http_plain_now();
+            double left = deadline - monotonic_now();
             if (left <= 0)
                 return 0;
             timeout_ms = (int)ceil(left * 1000.0);
@@ -495,7 +489,7 @@ static short wait_for(int fd, short events, double deadline) {
         int ready = poll(&pfd, 1, timeout_ms);
         if (ready > 0)
             return pfd.revents;
-        if (ready == 0 && isfinite(deadline) && deadline - http_plain_now() <= 0)
+        if (ready == 0 && isfinite(deadline) && deadline - monotonic_now() <= 0)
             return 0;
         if (ready < 0 && errno != EINTR)
             return POLLERR;

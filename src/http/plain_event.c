@@ -101,7 +101,7 @@ static bool arm(struct http_plain_async *t, enum http_plain_wait wait) {
         t->deadline_armed = false;
         return true;
     }
-    double left = deadline - http_plain_now();
+    double left = deadline - monotonic_now();
     if (left < 0)
         left = 0;
     struct timeval delay = {(time_t)left, 0};

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <sys/uio.h>
 
+#include "common/monotonic.h"
 #include "http/engine.h"
 #include "http/response_parse.h"
 
@@ -71,9 +72,6 @@ bool http_plain_end(struct http_plain_exchange *x);
 /* The idle connection on fd was found closed (or given stray bytes) while idle: out of the
  * pool, and closed with its watch. False when the pool has no such connection. */
 bool http_plain_pool_discard(struct http_plain_pool *pool, int fd);
-
-/* The monotonic clock, in seconds. */
-double http_plain_now(void);
 
 /* The request head in libcurl's order (plain_head.c); false when memory ran out. */
 bool http_plain_build_head(const struct http_call *call, const struct http_plain_target *t,

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <time.h>
 
+#include "common/monotonic.h"
 #include "host/modules.h"
 
 static double seconds_of(const struct timespec *ts) {
@@ -22,9 +23,7 @@ static int time_now(lua_State *L) {
 
 /* monotonic() -> seconds on a clock that never jumps; only differences mean anything. */
 static int time_monotonic(lua_State *L) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, seconds_of(&ts));
+    lua_pushnumber(L, monotonic_now());
     return 1;
 }
 
