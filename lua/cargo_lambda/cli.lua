@@ -266,7 +266,7 @@ local function load_command(name)
 end
 
 local function top_help()
-  return require("cargo_lambda.help").top(COMMANDS)
+  return require("cargo_lambda.help").top(COMMANDS, load_command)
 end
 
 -- One line, whatever the message echoes of the command line.

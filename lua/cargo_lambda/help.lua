@@ -73,8 +73,9 @@ function M.command(spec)
   return table.concat(out, "\n") .. "\n"
 end
 
--- The top-level --help: the program, its commands and their summaries.
-function M.top(commands)
+-- The top-level --help: the program, its commands (load(name) gives a command's spec) and
+-- their summaries.
+function M.top(commands, load)
   local lines = {
     cli.PROGRAM .. " " .. cli.VERSION .. ": invoke AWS Lambda functions, locally or on AWS",
     "",
@@ -84,8 +85,7 @@ function M.top(commands)
     "Commands:",
   }
   for _, name in ipairs(commands) do
-    lines[#lines + 1] = string.format("  %-12s %s", name,
-      require("cargo_lambda.commands." .. name:gsub("-", "_")).summary)
+    lines[#lines + 1] = string.format("  %-12s %s", name, load(name).summary)
   end
   lines[#lines + 1] = string.format("  %-10s %s", "help", "Print this message or the help of a command")
   lines[#lines + 1] = ""

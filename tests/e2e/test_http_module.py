@@ -566,29 +566,15 @@ class RawServer:
                     return
 
 
-class EarlyAnswerServer:
+class EarlyAnswerServer(RawServer):
     """Answers a first request (read whole) with 200 "one" and keeps the connection; answers
     the second after reading only its head, with 413, then reads nothing for `hold` seconds."""
 
     def __init__(self, hold):
         self.hold = hold
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(4)
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__([])
 
-    def url(self, path="/"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def close(self):
-        self.listener.close()
-
-    def _serve(self):
-        try:
-            connection, _ = self.listener.accept()
-        except OSError:
-            return
+    def _answer_each(self, connection):
         with connection:
             connection.settimeout(30)
             data = b""
