@@ -8,7 +8,10 @@ bool bytes_append(struct bytes *b, const char *data, size_t length) {
     if (b->failed)
         return false;
     if (length > b->capacity - b->length) {
-        size_t capacity = b->capacity ? b->capacity : 16384;
+        /* Small to start: most heads and bodies are a few hundred bytes, and a block this size
+         * comes from malloc's per-thread cache, where a 16 KB start went through its slow path
+         * three times a request of a load run. Doubling, a large body costs a few more copies. */
+        size_t capacity = b->capacity ? b->capacity : 256;
         while (capacity - b->length < length) {
             if (capacity > SIZE_MAX / 2) {
                 b->failed = true;

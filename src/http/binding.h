@@ -20,6 +20,7 @@ struct http_state {
     struct http_curl_share *share;
     struct http_async *async; /* created by the first request from a task */
     int in_body_callback;     /* on_body callbacks running now (see http.c) */
+    bool curl_only;           /* CARGO_LAMBDA_HTTP=curl, read once when the module is opened */
 };
 
 /* One call of request(): its options as read and checked, and its result. The userdata sits

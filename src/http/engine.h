@@ -45,7 +45,8 @@ struct http_call {
     double connect_timeout;                  /* seconds for connecting, 0 = the engine's default */
     const char *tls_cert, *tls_key, *tls_ca; /* NULL when not given */
     bool trace;                              /* keep the request head as sent */
-    http_body_fn on_body;                    /* NULL: the body is collected in result->body */
+    bool curl_only;       /* CARGO_LAMBDA_HTTP=curl: libcurl sends it, even to loopback */
+    http_body_fn on_body; /* NULL: the body is collected in result->body */
     void *on_body_owner;
 };
 

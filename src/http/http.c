@@ -230,9 +230,14 @@ static void read_tls(lua_State *L, struct http_request *r) {
 /* Sets result.headers (lower-case names, repeats joined with ", ") and result.header_list
  * ({name, value} pairs as received) from the collected header lines. */
 static void set_response_headers(lua_State *L, const struct bytes *head, int result) {
-    lua_newtable(L);
+    /* Both tables made at their size (at most a header a line): grown a key at a time, they
+     * cost a load run several allocations an answer. */
+    int lines = 0;
+    for (size_t i = 0; i < head->length; i++)
+        lines += head->data[i] == '\n';
+    lua_createtable(L, 0, lines);
     int map = lua_gettop(L);
-    lua_newtable(L);
+    lua_createtable(L, lines, 0);
     int list = lua_gettop(L);
     lua_Integer count = 0;
     const char *line = head->data, *end = head->data + head->length;
@@ -398,6 +403,7 @@ static void read_options(lua_State *L, struct http_request *r) {
     lua_getfield(L, OPTIONS, "trace");
     call->trace = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    call->curl_only = r->state->curl_only;
     read_method_and_body(L, r);
     read_headers(L, r);
     read_tls(L, r);
@@ -451,7 +457,9 @@ static int http_request(lua_State *L) {
     r->on_body_ref = r->body_response_ref = r->body_error_ref = LUA_NOREF;
     luaL_setmetatable(L, REQUEST_METATABLE);
     lua_toclose(L, REQUEST);
-    lua_newtable(L);
+    /* Sized for the url, method and body and a few headers, so that a load run's request does
+     * not grow it (each growth is an allocation). */
+    lua_createtable(L, 8, 0);
     lua_pushvalue(L, ANCHOR);
     lua_setiuservalue(L, REQUEST, 1);
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -498,6 +506,10 @@ int luaopen_lambda_http(lua_State *L) {
         lua_pop(L, 1);
         struct http_state *state = lua_newuserdatauv(L, sizeof *state, 0);
         memset(state, 0, sizeof *state);
+        /* Read once: getenv walks the whole environment, which a load run paid for on
+         * every request. */
+        const char *engine = getenv("CARGO_LAMBDA_HTTP");
+        state->curl_only = engine && strcmp(engine, "curl") == 0;
         if (luaL_newmetatable(L, STATE_METATABLE)) {
             lua_pushcfunction(L, state_release);
             lua_setfield(L, -2, "__gc");

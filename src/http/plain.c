@@ -184,7 +184,9 @@ static void describe_address(const struct sockaddr_storage *address, char *text,
         *port = ntohs(in6->sin6_port);
     } else {
         const struct sockaddr_in *in = (const struct sockaddr_in *)address;
-        inet_ntop(AF_INET, &in->sin_addr, text, (socklen_t)size);
+        _Static_assert(sizeof((struct http_result *)0)->primary_ip >= INET_ADDRSTRLEN,
+                       "room for an IPv4 address");
+        http_plain_format_ipv4(&in->sin_addr, text);
         *port = ntohs(in->sin_port);
     }
 }

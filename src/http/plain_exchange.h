@@ -9,6 +9,7 @@
 #ifndef CLC_HTTP_PLAIN_EXCHANGE_H
 #define CLC_HTTP_PLAIN_EXCHANGE_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <sys/uio.h>
 
@@ -76,6 +77,9 @@ bool http_plain_pool_discard(struct http_plain_pool *pool, int fd);
 /* The request head in libcurl's order (plain_head.c); false when memory ran out. */
 bool http_plain_build_head(const struct http_call *call, const struct http_plain_target *t,
                            struct bytes *head);
+/* Writes address as a.b.c.d (what inet_ntop writes, without its sprintf) into text, which has
+ * room for INET_ADDRSTRLEN bytes (plain_target.c). */
+void http_plain_format_ipv4(const struct in_addr *address, char *text);
 /* Whether the caller asked for the connection to close (Connection: close). */
 bool http_plain_caller_closes(const struct http_call *call);
 

@@ -1,7 +1,6 @@
 /* The request head lambda.http's plain engine sends: the same bytes libcurl would send for
  * the same call (its header order, its Host and Accept defaults), so that the two engines
  * are interchangeable. */
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -14,9 +13,20 @@ static const struct http_header *find_header(const struct http_call *call, const
     return NULL;
 }
 
+/* value in decimal: snprintf cost some 700 instructions a number, twice a request of a load
+ * run. */
+static void append_decimal(struct bytes *head, size_t value) {
+    char digits[24];
+    size_t at = sizeof digits;
+    do {
+        digits[--at] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value);
+    bytes_append(head, digits + at, sizeof digits - at);
+}
+
 bool http_plain_build_head(const struct http_call *call, const struct http_plain_target *t,
                            struct bytes *head) {
-    char number[32];
     bytes_append_string(head, call->method);
     bytes_append(head, " ", 1);
     if (!t->path || t->path[0] == '?')
@@ -32,8 +42,8 @@ bool http_plain_build_head(const struct http_call *call, const struct http_plain
         bytes_append(head, " ", 1);
         bytes_append(head, t->host, t->host_length);
         if (t->port != 80) {
-            snprintf(number, sizeof number, ":%u", t->port);
-            bytes_append_string(head, number);
+            bytes_append(head, ":", 1);
+            append_decimal(head, t->port);
         }
     }
     bytes_append_string(head, "\r\n");
@@ -52,8 +62,9 @@ bool http_plain_build_head(const struct http_call *call, const struct http_plain
         bytes_append_string(head, "\r\n");
     }
     if (call->body && !find_header(call, "Content-Length")) {
-        snprintf(number, sizeof number, "Content-Length: %zu\r\n", call->body_length);
-        bytes_append_string(head, number);
+        bytes_append_string(head, "Content-Length: ");
+        append_decimal(head, call->body_length);
+        bytes_append_string(head, "\r\n");
     }
     return bytes_append_string(head, "\r\n");
 }

@@ -3,12 +3,14 @@
  * the parts the parser finds. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "common/url.h"
 #include "http/engine.h"
+#include "http/plain_exchange.h"
 
 static const char *parse(const char *text, struct url *parts) {
     return url_parse(text, strlen(text), parts);
@@ -37,9 +39,10 @@ static void refused(const char *text, const char *reason) {
                problem ? problem : "success");
 }
 
-static int plain_takes(const char *text) {
+static int plain_takes_call(const char *text, bool curl_only) {
     struct http_call call;
     memset(&call, 0, sizeof call);
+    call.curl_only = curl_only;
     call.url = text;
     call.method = "POST";
     call.url_problem = url_parse(text, strlen(text), &call.parts);
@@ -47,8 +50,30 @@ static int plain_takes(const char *text) {
     return http_plain_accepts(&call, &target);
 }
 
+static int plain_takes(const char *text) {
+    return plain_takes_call(text, false);
+}
+
+/* The plain engine's primary_ip for IPv4 is inet_ntop's text: every octet width and value. */
+static void test_ipv4_text_is_inet_ntop_s(void) {
+    int differ = 0;
+    for (unsigned value = 0; value < 256; value++) {
+        for (int position = 0; position < 4; position++) {
+            unsigned char octets[4] = {127, 0, 1, 9};
+            octets[position] = (unsigned char)value;
+            struct in_addr address;
+            memcpy(&address.s_addr, octets, 4);
+            char ours[INET_ADDRSTRLEN], theirs[INET_ADDRSTRLEN];
+            http_plain_format_ipv4(&address, ours);
+            inet_ntop(AF_INET, &address, theirs, sizeof theirs);
+            differ += strcmp(ours, theirs) != 0;
+        }
+    }
+    check_that(differ == 0, "%d IPv4 addresses written unlike inet_ntop", differ);
+}
+
 int main(void) {
-    unsetenv("CARGO_LAMBDA_HTTP");
+    test_ipv4_text_is_inet_ntop_s();
     parts_are("http://127.0.0.1:9000/2015-03-31/functions/f/invocations", "127.0.0.1", 9000,
               "/2015-03-31/functions/f/invocations", "");
     parts_are("https://lambda.us-east-1.amazonaws.com/a?Qualifier=live#top",
@@ -97,8 +122,7 @@ int main(void) {
     CHECK(!plain_takes("http://127.0.0.1/a/./b"));
     CHECK(!plain_takes("http://127.0.0.1/a b"));
     CHECK(!plain_takes("http://u@127.0.0.1/x"));
-    setenv("CARGO_LAMBDA_HTTP", "curl", 1);
-    CHECK(!plain_takes("http://127.0.0.1:9000/x"));
-    unsetenv("CARGO_LAMBDA_HTTP");
+    CHECK(plain_takes("http://127.0.0.1:9000/x"));
+    CHECK(!plain_takes_call("http://127.0.0.1:9000/x", true)); /* CARGO_LAMBDA_HTTP=curl */
     return check_report("test_url");
 }

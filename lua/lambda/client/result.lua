@@ -74,27 +74,36 @@ end
 -- What an answer (or a failed transfer) means, in the one result shape.
 function M.interpret(target, invocation, outcome, started)
   local response = outcome.response
+  if not response then
+    return setmetatable({
+      name = invocation.name,
+      url = outcome.url,
+      attempts = outcome.attempts or 1,
+      duration = monotonic() - started,
+      ok = false,
+      error = { source = "transport", type = outcome.kind, detail = outcome.detail,
+        message = outcome.message, line = outcome.message },
+    }, Result)
+  end
+  local headers = response.headers
+  -- Every field in one constructor, which sizes the table once (a load run makes one an
+  -- invocation; grown a field at a time, it was reallocated on the way).
   local result = setmetatable({
     name = invocation.name,
     url = outcome.url,
     attempts = outcome.attempts or 1,
     -- until the engine had the whole answer (not until this code ran)
-    duration = (response and response.received_at or monotonic()) - started,
+    duration = (response.received_at or monotonic()) - started,
     ok = false,
+    error = nil, -- (a slot for it)
+    response = response,
+    status = response.status,
+    body = response.body,
+    headers = headers,
+    request_id = headers["x-amzn-requestid"],
+    executed_version = headers["x-amz-executed-version"],
+    log = log_tail(headers["x-amz-log-result"]),
   }, Result)
-  if not response then
-    result.error = { source = "transport", type = outcome.kind, detail = outcome.detail,
-      message = outcome.message, line = outcome.message }
-    return result
-  end
-  local headers = response.headers
-  result.response = response
-  result.status = response.status
-  result.body = response.body
-  result.headers = headers
-  result.request_id = headers["x-amzn-requestid"]
-  result.executed_version = headers["x-amz-executed-version"]
-  result.log = log_tail(headers["x-amz-log-result"])
   local reader = outcome.stream
   if reader and reader.streaming then
     return interpret_stream(result, reader)
