@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <lua-cjson.h>
 #include <lualib.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "common/luax.h"
 #include "host/embedded.h"
 #include "host/heap.h"
+#include "host/lua_pool.h"
 #include "host/modules.h"
 
 /* Status for a failure inside our own scripts, distinct from the documented 0-3. */
@@ -112,8 +114,85 @@ static int search_embedded(lua_State *L) {
     return 1;
 }
 
+#ifndef CLC_SANITIZED
+/* What luaL_newstate would set, for a state made with lua_newstate: a panic message, and
+ * warnings (warn() in Lua) off until "@on", then written to stderr, "@off" turning them off
+ * again. Which of the three warning functions is set is the state of the switch. */
+static int panic(lua_State *L) {
+    const char *message = lua_tostring(L, -1);
+    fprintf(stderr, "cargo-lambda: unprotected Lua error: %s\n",
+            message ? message : "(an error object that is not a string)");
+    return 0; /* Lua aborts */
+}
+
+static void warn_off(void *ud, const char *message, int to_continue);
+static void warn_on(void *ud, const char *message, int to_continue);
+
+/* A control message is a whole warning starting with '@'; unknown ones are ignored. */
+static bool warn_control(lua_State *L, const char *message, int to_continue) {
+    if (to_continue || message[0] != '@')
+        return false;
+    if (strcmp(message, "@off") == 0)
+        lua_setwarnf(L, warn_off, L);
+    else if (strcmp(message, "@on") == 0)
+        lua_setwarnf(L, warn_on, L);
+    return true;
+}
+
+static void warn_off(void *ud, const char *message, int to_continue) {
+    warn_control(ud, message, to_continue);
+}
+
+/* The rest of a warning given in pieces. */
+static void warn_piece(void *ud, const char *message, int to_continue) {
+    fputs(message, stderr);
+    if (to_continue) {
+        lua_setwarnf(ud, warn_piece, ud);
+    } else {
+        fputc('\n', stderr);
+        lua_setwarnf(ud, warn_on, ud);
+    }
+}
+
+static void warn_on(void *ud, const char *message, int to_continue) {
+    if (warn_control(ud, message, to_continue))
+        return;
+    fputs("Lua warning: ", stderr);
+    warn_piece(ud, message, to_continue);
+}
+
+#endif
+
+/* The state allocates from a lua_pool (lua_pool.c), or with malloc in the sanitizer builds,
+ * which then see every Lua object as a block of its own. */
+static lua_State *new_bare_state(void) {
+#ifdef CLC_SANITIZED
+    return luaL_newstate();
+#else
+    struct lua_pool *pool = lua_pool_new();
+    if (!pool)
+        return NULL;
+    lua_State *L = lua_newstate(lua_pool_alloc, pool);
+    if (!L) {
+        lua_pool_free(pool);
+        return NULL;
+    }
+    lua_atpanic(L, panic);
+    lua_setwarnf(L, warn_off, L);
+    return L;
+#endif
+}
+
+void host_close_state(lua_State *L) {
+    void *pool = NULL;
+    lua_Alloc alloc = lua_getallocf(L, &pool);
+    lua_close(L);
+    if (alloc == lua_pool_alloc)
+        lua_pool_free(pool);
+}
+
 lua_State *host_new_state(void) {
-    lua_State *L = luaL_newstate();
+    lua_State *L = new_bare_state();
     if (!L)
         return NULL;
     luaL_openlibs(L);
@@ -174,6 +253,6 @@ int host_main(int argc, char **argv) {
         status = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
     }
     fflush(stdout);
-    lua_close(L);
+    host_close_state(L);
     return status;
 }

@@ -43,6 +43,38 @@ class RunScript(ScratchTestCase):
         self.assertExit(result, 1)
         self.assertIn(b"scenario failed", result.stderr)
 
+    def test_warnings_are_off_until_turned_on(self):
+        # The state is made with lua_newstate (its own allocator, src/host/lua_pool.c), so the
+        # host sets what luaL_newstate would: warn() prints nothing until "@on", then one
+        # "Lua warning: " line per warning (pieces joined), until "@off".
+        path = self.script('warn("hidden") warn("@on") warn("shown ", "in ", "pieces")\n'
+                           'warn("@unknown") warn("again") warn("@off") warn("hidden too")\n'
+                           'io.write("done")\n')
+        result = self.cli("run", path)
+        self.assertExit(result, 0)
+        self.assertEqual(result.stdout, b"done")
+        self.assertEqual(result.stderr,
+                         b"Lua warning: shown in pieces\nLua warning: again\n")
+
+    def test_a_script_that_churns_memory_runs_on_the_state_allocator(self):
+        # Tables, strings and closures of every small size and past the pooled sizes, made
+        # and collected over and over, growing and shrinking (realloc across size classes).
+        path = self.script(
+            'local kept, sum = {}, 0\n'
+            'for round = 1, 200 do\n'
+            '  local t = {}\n'
+            '  for i = 1, (round % 40) + 1 do t[i] = string.rep("x", i * 7 + round % 13) end\n'
+            '  for i = #t, 1, -1 do t[i] = nil end\n'
+            '  t.f = function() return round end\n'
+            '  kept[round % 17 + 1] = { t, t.f() }\n'
+            '  sum = sum + kept[round % 17 + 1][2]\n'
+            '  if round % 50 == 0 then collectgarbage() end\n'
+            'end\n'
+            'io.write(sum)\n')
+        result = self.cli("run", path)
+        self.assertExit(result, 0)
+        self.assertEqual(result.stdout, str(sum(range(1, 201))).encode())
+
     def test_help_points_at_the_public_library(self):
         # The program's own modules are internal (docs/scripting.md, section 8): the help
         # names the library a script is meant to use, and where it is documented.

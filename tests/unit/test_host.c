@@ -25,8 +25,9 @@ static void test_preloaded_and_embedded_modules(void) {
     unsetenv("CARGO_LAMBDA_LUA_DIR");
     lua_State *L = host_new_state();
     CHECK(L != NULL);
-    const char *modules[] = {"lambda.http", "lambda.json", "lambda.toml", "lambda.cache",
-                             "lambda.fs",   "cjson",       "cargo_lambda.cli", "cargo_lambda.commands.invoke"};
+    const char *modules[] = {
+        "lambda.http", "lambda.json", "lambda.toml",      "lambda.cache",
+        "lambda.fs",   "cjson",       "cargo_lambda.cli", "cargo_lambda.commands.invoke"};
     for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
         char code[128];
         snprintf(code, sizeof code, "return type(require(%s%s%s))", "\"", modules[i], "\"");
@@ -35,7 +36,8 @@ static void test_preloaded_and_embedded_modules(void) {
         free(type);
     }
     /* Embedded chunks are named after their source path, so tracebacks point at lua/. */
-    char *source = eval_string(L, "return debug.getinfo(require('cargo_lambda.cli').parse, 'S').source");
+    char *source =
+        eval_string(L, "return debug.getinfo(require('cargo_lambda.cli').parse, 'S').source");
     CHECK(source != NULL && strcmp(source, "@lua/cargo_lambda/cli.lua") == 0);
     free(source);
     char *missing = eval_string(
@@ -43,7 +45,7 @@ static void test_preloaded_and_embedded_modules(void) {
     CHECK(missing != NULL && strstr(missing, "false") == missing);
     CHECK(missing != NULL && strstr(missing, "no embedded module 'no.such.module'") != NULL);
     free(missing);
-    lua_close(L);
+    host_close_state(L);
 }
 
 static void test_development_directory_overrides_embedded_scripts(void) {
@@ -66,7 +68,7 @@ static void test_development_directory_overrides_embedded_scripts(void) {
     char *missing = eval_string(L, "return tostring(pcall(require, 'commands.invoke'))");
     CHECK(missing != NULL && strcmp(missing, "false") == 0);
     free(missing);
-    lua_close(L);
+    host_close_state(L);
     unsetenv("CARGO_LAMBDA_LUA_DIR");
     unlink(path);
     rmdir(dir);
