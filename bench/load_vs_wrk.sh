@@ -2,16 +2,20 @@
 # invoke --repeat N --concurrency C (a load run) against wrk and hey, all three against the same
 # fixed-answer loopback server (bench/http_tasks_server.lua: lambda.event's server in a process
 # of its own, answering 200 at once), in the same run, R rounds in turn. Prints requests/s and
-# p99 of each (medians of the rounds) and invoke's ratios to them.
+# p99 of each (medians of the rounds), and invoke's ratios to them: the median of the rounds'
+# ratios, with their range. (A ratio is taken within a round, whose three runs follow each other
+# within seconds; this machine's speed drifts by up to 50% over minutes, and a ratio of the
+# medians would compare runs of different rounds.)
 # Targets (issue: load runs): at least 0.8x wrk's requests/s and at least hey's; p99 within 20%
 # of wrk's. Prints numbers; asserts nothing.
-# Usage: bench/load_vs_wrk.sh [build dir] [N] [C] [R]   (needs wrk and hey: apt-get install wrk hey)
+# Usage: bench/load_vs_wrk.sh [build dir] [N] [C] [R]   (R rounds, default 5; needs wrk and hey:
+# apt-get install wrk hey)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 total=${2:-20000}
 concurrency=${3:-32}
-rounds=${4:-3}
+rounds=${4:-5}
 bin=$(cd "$build" 2>/dev/null && pwd)/cargo-lambda || true
 [ -x "$bin" ] || { echo "build first: $build/cargo-lambda not found" >&2; exit 2; }
 for tool in wrk hey; do
@@ -57,11 +61,15 @@ report() {
 report "wrk" "${wrk_rates[*]}" "${wrk_p99[*]}"
 report "hey" "${hey_rates[*]}" "${hey_p99[*]}"
 report "cargo-lambda invoke --repeat" "${our_rates[*]}" "${our_p99[*]}"
-ours=$(printf '%s\n' "${our_rates[@]}" | median)
-ours_p99=$(printf '%s\n' "${our_p99[@]}" | median)
-wrk_rate=$(printf '%s\n' "${wrk_rates[@]}" | median)
-wrk_p=$(printf '%s\n' "${wrk_p99[@]}" | median)
-hey_rate=$(printf '%s\n' "${hey_rates[@]}" | median)
-awk -v o="$ours" -v w="$wrk_rate" -v h="$hey_rate" -v op="$ours_p99" -v wp="$wrk_p" 'BEGIN {
-  printf "invoke/wrk requests/s %.2fx (target >= 0.8), invoke/hey %.2fx (target >= 1), ", o / w, o / h
-  printf "p99 invoke/wrk %.2fx (target <= 1.2)\n", op / wp }'
+# invoke's ratios to wrk's and hey's, round by round: "median (rounds lowest-highest)"
+ratios() {
+  local -n ours_ref=$1 theirs_ref=$2
+  local i
+  for i in "${!ours_ref[@]}"; do
+    awk -v o="${ours_ref[$i]}" -v t="${theirs_ref[$i]}" 'BEGIN { printf "%.3f\n", o / t }'
+  done | sort -g | awk '{ v[NR] = $1 }
+    END { printf "%.2fx (rounds %.2f-%.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'
+}
+echo "invoke/wrk requests/s $(ratios our_rates wrk_rates) (target >= 0.8)"
+echo "invoke/hey requests/s $(ratios our_rates hey_rates) (target >= 1)"
+echo "p99 invoke/wrk $(ratios our_p99 wrk_p99) (target <= 1.2)"
