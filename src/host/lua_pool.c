@@ -53,7 +53,7 @@ static void *take(struct lua_pool *pool, size_t c) {
         return block;
     }
     size_t size = (c + 1) * POOL_GRAIN;
-    if ((size_t)(pool->bump_end - pool->bump) < size) {
+    if (!pool->bump || (size_t)(pool->bump_end - pool->bump) < size) {
         /* (What is left of the slab, less than POOL_LARGEST, is not used.) */
         struct pool_slab *slab = malloc(POOL_SLAB);
         if (!slab)
