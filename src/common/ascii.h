@@ -55,4 +55,19 @@ static inline bool ascii_is_token(const char *text, size_t length) {
     return true;
 }
 
+/* Writes value in decimal at out (room for 20 digits; no terminating NUL) and returns the
+ * number of digits: the hot paths' replacement for snprintf's "%zu", which costs hundreds of
+ * instructions a number. */
+static inline size_t ascii_format_decimal(char *out, size_t value) {
+    char reversed[20];
+    size_t count = 0;
+    do {
+        reversed[count++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value);
+    for (size_t i = 0; i < count; i++)
+        out[i] = reversed[count - 1 - i];
+    return count;
+}
+
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/ascii.h"
 #include "http/plain_exchange.h"
 
 static const struct http_header *find_header(const struct http_call *call, const char *name) {
@@ -13,16 +14,9 @@ static const struct http_header *find_header(const struct http_call *call, const
     return NULL;
 }
 
-/* value in decimal: snprintf cost some 700 instructions a number, twice a request of a load
- * run. */
 static void append_decimal(struct bytes *head, size_t value) {
-    char digits[24];
-    size_t at = sizeof digits;
-    do {
-        digits[--at] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value);
-    bytes_append(head, digits + at, sizeof digits - at);
+    char digits[20];
+    bytes_append(head, digits, ascii_format_decimal(digits, value));
 }
 
 bool http_plain_build_head(const struct http_call *call, const struct http_plain_target *t,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/ascii.h"
 #include "http/engine.h"
 #include "http/plain_exchange.h"
 
@@ -100,16 +101,11 @@ bool http_plain_accepts(const struct http_call *call, struct http_plain_target *
 }
 
 /* a.b.c.d, as inet_ntop writes it (which formats it with sprintf: some 1,700 instructions an
- * answer of a load run); text has room for 16 bytes. */
+ * answer of a load run); text has room for INET_ADDRSTRLEN bytes. */
 void http_plain_format_ipv4(const struct in_addr *address, char *text) {
     const unsigned char *octet = (const unsigned char *)&address->s_addr;
     for (int i = 0; i < 4; i++) {
-        unsigned value = octet[i];
-        if (value >= 100)
-            *text++ = (char)('0' + value / 100);
-        if (value >= 10)
-            *text++ = (char)('0' + value / 10 % 10);
-        *text++ = (char)('0' + value % 10);
+        text += ascii_format_decimal(text, octet[i]);
         *text++ = i < 3 ? '.' : '\0';
     }
 }

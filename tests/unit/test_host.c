@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "host/host.h"
+#include "host/lua_pool.h"
 
 /* Runs a chunk that returns one string; returns a malloc'd copy or NULL on error. */
 static char *eval_string(lua_State *L, const char *code) {
@@ -25,6 +26,10 @@ static void test_preloaded_and_embedded_modules(void) {
     unsetenv("CARGO_LAMBDA_LUA_DIR");
     lua_State *L = host_new_state();
     CHECK(L != NULL);
+#ifndef CLC_SANITIZED
+    /* The state's small blocks come from the free lists (host/lua_pool.c), not malloc. */
+    CHECK(lua_getallocf(L, NULL) == lua_pool_alloc);
+#endif
     const char *modules[] = {
         "lambda.http", "lambda.json", "lambda.toml",      "lambda.cache",
         "lambda.fs",   "cjson",       "cargo_lambda.cli", "cargo_lambda.commands.invoke"};

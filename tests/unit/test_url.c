@@ -4,10 +4,12 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "common/ascii.h"
 #include "common/url.h"
 #include "http/engine.h"
 #include "http/plain_exchange.h"
@@ -72,8 +74,27 @@ static void test_ipv4_text_is_inet_ntop_s(void) {
     check_that(differ == 0, "%d IPv4 addresses written unlike inet_ntop", differ);
 }
 
+/* The digits the plain engine writes for Content-Length and a Host port (common/ascii.h). */
+static void test_decimal_digits(void) {
+    const struct {
+        size_t value;
+        const char *text;
+    } cases[] = {{0, "0"},
+                 {9, "9"},
+                 {10, "10"},
+                 {65535, "65535"},
+                 {SIZE_MAX, SIZE_MAX == UINT64_MAX ? "18446744073709551615" : "4294967295"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char digits[21];
+        size_t length = ascii_format_decimal(digits, cases[i].value);
+        digits[length] = '\0';
+        check_that(strcmp(digits, cases[i].text) == 0, "%zu written as %s", cases[i].value, digits);
+    }
+}
+
 int main(void) {
     test_ipv4_text_is_inet_ntop_s();
+    test_decimal_digits();
     parts_are("http://127.0.0.1:9000/2015-03-31/functions/f/invocations", "127.0.0.1", 9000,
               "/2015-03-31/functions/f/invocations", "");
     parts_are("https://lambda.us-east-1.amazonaws.com/a?Qualifier=live#top",
