@@ -33,6 +33,7 @@ so the process group of watch cannot be used to find them.
 import http.client
 import json
 import os
+import select
 import signal
 import socket
 import ssl
@@ -156,6 +157,8 @@ class Emulator:
             self.argv, env=environment, cwd=cwd, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         self.pid = self.process.pid
+        os.set_blocking(self.process.stdout.fileno(), False)
+        self._output_done = False
         self._reader = threading.Thread(target=self._collect, daemon=True)
         self._reader.start()
         try:
@@ -165,14 +168,38 @@ class Emulator:
             raise
 
     # -- output -------------------------------------------------------------------------
+    # A reader thread keeps the pipe from filling up, and output() drains the pipe itself: a
+    # line watch wrote before it sent an answer is in the pipe when the test has that answer,
+    # but the thread may not have read it yet on a loaded machine.
     def _collect(self):
-        for chunk in iter(lambda: self.process.stdout.read1(65536), b""):
+        fd = self.process.stdout.fileno()
+        while True:
+            try:
+                select.select([fd], [], [], 0.5)
+            except (OSError, ValueError):
+                pass  # closed by _close_output, which _drain reports
             with self._lock:
-                self._chunks.append(chunk)
+                if not self._drain():
+                    return
+
+    def _drain(self):
+        """Appends what the pipe holds now; False once it is at its end or closed. The caller
+        holds the lock."""
+        while not self._output_done:
+            try:
+                chunk = os.read(self.process.stdout.fileno(), 65536)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                self._output_done = True
+                break
+            self._chunks.append(chunk)
+        return False
 
     def output(self):
         """Everything watch and its functions wrote so far (stdout and stderr interleaved)."""
         with self._lock:
+            self._drain()
             return b"".join(self._chunks).decode("utf-8", "replace")
 
     def wait_for_output(self, fragment, timeout=10):
@@ -223,7 +250,9 @@ class Emulator:
 
     def _close_output(self):
         self._reader.join(5)
-        if not self._reader.is_alive():
+        with self._lock:
+            self._drain()
+            self._output_done = True
             self.process.stdout.close()
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
