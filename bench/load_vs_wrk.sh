@@ -68,7 +68,7 @@ ratios() {
   for i in "${!ours_ref[@]}"; do
     awk -v o="${ours_ref[$i]}" -v t="${theirs_ref[$i]}" 'BEGIN { printf "%.3f\n", o / t }'
   done | sort -g | awk '{ v[NR] = $1 }
-    END { printf "%.2fx (rounds %.2f-%.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'
+    END { printf "%.3fx (rounds %.2f-%.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'
 }
 echo "invoke/wrk requests/s $(ratios our_rates wrk_rates) (target >= 0.8)"
 echo "invoke/hey requests/s $(ratios our_rates hey_rates) (target >= 1)"
