@@ -164,8 +164,8 @@ end
 -- An error nobody waited for is not lost: said on stderr when the task is collected.
 function Task:__gc()
   if self.failure and not self.waited then
-    io.stderr:write("lambda: error in a task nobody waited for: ",
-      tostring(self.failure.value), "\n", self.failure.traceback, "\n")
+    io.stderr:write("lambda: error in a task nobody waited for: "
+      .. tostring(self.failure.value) .. "\n" .. self.failure.traceback .. "\n")
   end
 end
 

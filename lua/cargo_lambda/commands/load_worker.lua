@@ -18,7 +18,7 @@ local M = {
 
 function M.run()
   local _, problem = require("lambda.runtime").start(require("lambda.load").worker)
-  io.stderr:write("cargo-lambda load-worker: ", tostring(problem), "\n")
+  io.stderr:write("cargo-lambda load-worker: " .. tostring(problem) .. "\n")
   return cli.EXIT_TRANSPORT
 end
 

@@ -51,12 +51,12 @@ local M = {
 }
 
 local function fail(message)
-  io.stderr:write("error: ", message, "\n")
+  io.stderr:write("error: " .. message .. "\n")
   return cli.EXIT_USAGE
 end
 
 local function say(text)
-  io.stderr:write("cargo-lambda watch: ", text, "\n")
+  io.stderr:write("cargo-lambda watch: " .. text .. "\n")
 end
 
 -- The flag behind each field of lambda.emulator's messages.

@@ -165,7 +165,7 @@ function Pool:report(invocation, outcome_text, error_type)
   }
   local ok, problem = xpcall(hook, debug.traceback, record)
   if not ok then
-    io.stderr:write("lambda.emulator: error in on_invocation: ", tostring(problem), "\n")
+    io.stderr:write("lambda.emulator: error in on_invocation: " .. tostring(problem) .. "\n")
   end
 end
 
