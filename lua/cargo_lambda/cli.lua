@@ -269,10 +269,16 @@ local function top_help()
   return require("cargo_lambda.help").top(COMMANDS, load_command)
 end
 
--- One line, whatever the message echoes of the command line.
+-- "error: MESSAGE" on stderr, one line whatever the message echoes of the user's input (a
+-- file name, a value: its control bytes are escaped), written in one call so that output of a
+-- function or a progress line cannot land inside it.
+function M.print_error(message)
+  io.stderr:write("error: " .. text.escape(tostring(message)) .. "\n")
+end
+
 local function report_usage(e)
   local where = e.command and (M.PROGRAM .. " " .. e.command) or M.PROGRAM
-  io.stderr:write(string.format("error: %s (see '%s --help')\n", text.escape(e.message), where))
+  M.print_error(string.format("%s (see '%s --help')", e.message, where))
   return M.EXIT_USAGE
 end
 

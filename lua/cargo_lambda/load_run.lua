@@ -95,7 +95,7 @@ function M.run(options, client, name, fields)
   end
   local crossed = report.threshold(summary, options)
   if crossed then
-    io.stderr:write("error: ", crossed, "\n")
+    cli.print_error(crossed)
     return cli.EXIT_FUNCTION_ERROR
   end
   return cli.EXIT_OK

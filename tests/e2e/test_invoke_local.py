@@ -469,6 +469,22 @@ class BadValues(InvokeTestCase):
 
 
 class Usage(ScratchTestCase):
+    def test_every_command_s_errors_are_one_escaped_line(self):
+        # cli.print_error: the other commands' errors as invoke's above, raw bytes never shown.
+        cases = [
+            (["watch", "--env-file", "no\nsuch\x1b[31m"], "--env-file: no\\nsuch\\x1b[31m:"),
+            (["watch", "--manifest-path", "/no\nCargo.toml"], "--manifest-path: /no\\nCargo.toml"),
+            (["watch", "--bo\ngus"], "unknown flag '--bo\\ngus' (see 'cargo-lambda watch --help')"),
+            (["run", "/no/such\n.lua"], "cannot open /no/such\\n.lua"),
+            (["test", "--invoke-port", "0\n"], "invalid value '0\\n' for --invoke-port"),
+        ]
+        for args, shown in cases:
+            with self.subTest(args=args):
+                result = self.cli(*args, timeout=20)
+                self.assertExit(result, 2)
+                self.assertOneLineError(result, "error: " + shown)
+                self.assertNotIn(b"\x1b", result.stderr)
+
     def test_help_and_version(self):
         for args in (["--help"], ["help", "invoke"], ["invoke", "--help"], ["lambda", "invoke", "-h"]):
             result = self.cli(*args)

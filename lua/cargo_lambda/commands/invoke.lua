@@ -95,10 +95,8 @@ local M = {
   },
 }
 
--- Every error is one line: whatever of the user's input a message echoes (a file name, say)
--- has its control bytes escaped.
 local function fail(status, message)
-  io.stderr:write("error: ", text.escape(message), "\n")
+  cli.print_error(message)
   return status
 end
 

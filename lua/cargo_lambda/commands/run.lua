@@ -23,7 +23,7 @@ function M.run(_, positionals, rest)
   end
   local chunk, message = loadfile(script ~= "-" and script or nil)
   if not chunk then
-    io.stderr:write("error: ", message, "\n")
+    cli.print_error(message)
     return cli.EXIT_USAGE
   end
   -- The script's own folder comes first on package.path, so that it can require the modules
@@ -43,7 +43,8 @@ function M.run(_, positionals, rest)
     return debug.traceback(tostring(e), 2)
   end, table.unpack(rest))
   if not ok then
-    io.stderr:write("error: ", tostring(result), "\n")
+    -- A traceback has lines of its own: written as it is, in one call.
+    io.stderr:write("error: " .. tostring(result) .. "\n")
     return cli.EXIT_FUNCTION_ERROR
   end
   io.stdout:flush()

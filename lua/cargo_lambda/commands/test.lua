@@ -29,7 +29,7 @@ local M = {
 local BUSTED_PACKAGE = "lua-busted"
 
 local function fail(message)
-  io.stderr:write("error: ", message, "\n")
+  cli.print_error(message)
   return cli.EXIT_USAGE
 end
 

@@ -51,7 +51,7 @@ local M = {
 }
 
 local function fail(message)
-  io.stderr:write("error: " .. message .. "\n")
+  cli.print_error(message)
   return cli.EXIT_USAGE
 end
 
